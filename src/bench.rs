@@ -1,0 +1,347 @@
+//! `hypna bench`: hypna's frame against a bare wgpu loop drawing the same shader into the same
+//! size, measured in the same run (interleaved rounds, so machine noise hits both alike).
+
+use std::num::NonZeroU64;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::clock::Clock;
+use crate::render::chain::ChainError;
+use crate::render::context::Gpu;
+use crate::render::globals::Globals;
+use crate::render::shader::{VERTEX_ENTRY, texture_format};
+use crate::runtime::{LoadError, Runtime, load_shaders};
+use crate::scene::Scene;
+
+/// Errors from the benchmark.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The scene did not load.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The bare loop needs a scene it can reproduce by hand.
+    #[error("{0}: the bare-loop baseline needs a scene with one pass and no inputs")]
+    Unsupported(String),
+}
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// A single-pass scene without inputs.
+    pub scene: PathBuf,
+    /// Render size.
+    pub size: [u32; 2],
+    /// Frames per round and loop.
+    pub frames: u32,
+    /// Rounds (each runs both loops).
+    pub rounds: u32,
+}
+
+/// Frame-time statistics in milliseconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stats {
+    /// Median.
+    pub median_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// Mean.
+    pub mean_ms: f64,
+    /// Number of frames measured.
+    pub frames: usize,
+}
+
+impl Stats {
+    /// Statistics of `samples` (milliseconds).
+    #[must_use]
+    pub fn of(samples: &[f64]) -> Self {
+        let mut s = samples.to_vec();
+        s.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss
+            )]
+            let i = ((s.len().saturating_sub(1)) as f64 * q).round() as usize;
+            s.get(i).copied().unwrap_or(0.0)
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let mean = if s.is_empty() {
+            0.0
+        } else {
+            s.iter().sum::<f64>() / s.len() as f64
+        };
+        Self {
+            median_ms: at(0.5),
+            p90_ms: at(0.9),
+            mean_ms: mean,
+            frames: s.len(),
+        }
+    }
+}
+
+/// The result of a benchmark run.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    /// The adapter measured on.
+    pub adapter: String,
+    /// hypna's frame (runtime + pass chain), submit and wait included.
+    pub hypna: Stats,
+    /// The bare wgpu loop, submit and wait included.
+    pub bare: Stats,
+}
+
+impl BenchReport {
+    /// hypna's median frame time over the bare loop's.
+    #[must_use]
+    pub fn ratio(&self) -> f64 {
+        if self.bare.median_ms > 0.0 {
+            self.hypna.median_ms / self.bare.median_ms
+        } else {
+            f64::NAN
+        }
+    }
+}
+
+/// Runs the benchmark.
+///
+/// # Errors
+/// When the scene does not load or is not a single pass without inputs.
+pub fn run(gpu: &Gpu, options: &BenchOptions) -> Result<BenchReport, BenchError> {
+    let scene = Scene::load(&options.scene).map_err(LoadError::from)?;
+    if scene.passes.len() != 1 || scene.passes.iter().any(|p| !p.inputs.is_empty()) {
+        return Err(BenchError::Unsupported(options.scene.display().to_string()));
+    }
+    let shaders = load_shaders(&scene).map_err(LoadError::Shader)?;
+    let mut bare = BareLoop::new(
+        gpu,
+        &scene,
+        &shaders[0].source,
+        &shaders[0].fragment_entry,
+        options.size,
+    )?;
+    let mut runtime = Runtime::new(gpu, scene, Some(options.size), &[])?;
+    let mut clock = Clock::fixed(60.0);
+
+    let hypna_frame = |runtime: &mut Runtime, clock: &mut Clock| {
+        let start = Instant::now();
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("bench.hypna"),
+            });
+        runtime.encode_frame(gpu, &mut encoder, clock.tick());
+        gpu.queue.submit([encoder.finish()]);
+        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        start.elapsed().as_secs_f64() * 1e3
+    };
+    // Warm up both (pipeline caches, first-use allocations).
+    for _ in 0..3 {
+        hypna_frame(&mut runtime, &mut clock);
+        bare.frame(gpu, 0.0);
+    }
+    let (mut hypna_ms, mut bare_ms) = (Vec::new(), Vec::new());
+    for _ in 0..options.rounds {
+        for _ in 0..options.frames {
+            hypna_ms.push(hypna_frame(&mut runtime, &mut clock));
+        }
+        for i in 0..options.frames {
+            bare_ms.push(bare.frame(gpu, f64::from(i) / 60.0));
+        }
+    }
+    Ok(BenchReport {
+        adapter: gpu.describe(),
+        hypna: Stats::of(&hypna_ms),
+        bare: Stats::of(&bare_ms),
+    })
+}
+
+/// The baseline: the same composed WGSL drawn with nothing but wgpu calls.
+struct BareLoop {
+    view: wgpu::TextureView,
+    pipeline: wgpu::RenderPipeline,
+    globals: wgpu::Buffer,
+    params: wgpu::Buffer,
+    group0: wgpu::BindGroup,
+    group1: wgpu::BindGroup,
+    params_data: Vec<f32>,
+    size: [u32; 2],
+}
+
+impl BareLoop {
+    fn new(
+        gpu: &Gpu,
+        scene: &Scene,
+        source: &str,
+        fragment: &str,
+        size: [u32; 2],
+    ) -> Result<Self, BenchError> {
+        let device = &gpu.device;
+        let format = texture_format(scene.passes[0].format);
+        let texture = device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("bare.target"),
+            size: wgpu::Extent3d {
+                width: size[0],
+                height: size[1],
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+            view_formats: &[],
+        });
+        let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        let globals_size = std::mem::size_of::<Globals>() as u64;
+        let params_data: Vec<f32> = scene.params.iter().map(|p| p.default).collect();
+        let params_len = (params_data.len().max(1) * 4).div_ceil(16) * 16;
+        let mut padded = params_data.clone();
+        padded.resize(params_len / 4, 0.0);
+        let buffer = |label, size| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        let globals = buffer("bare.globals", globals_size);
+        let params = buffer("bare.params", params_len as u64);
+        let entry = |binding, size| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: NonZeroU64::new(size),
+            },
+            count: None,
+        };
+        let layout0 = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("bare.layout0"),
+            entries: &[entry(0, globals_size), entry(1, params_len as u64)],
+        });
+        let layout1 = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("bare.layout1"),
+            entries: &[],
+        });
+        let group0 = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("bare.group0"),
+            layout: &layout0,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: globals.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: params.as_entire_binding(),
+                },
+            ],
+        });
+        let group1 = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("bare.group1"),
+            layout: &layout1,
+            entries: &[],
+        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("bare.shader"),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("bare.pipeline.layout"),
+            bind_group_layouts: &[Some(&layout0), Some(&layout1)],
+            immediate_size: 0,
+        });
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("bare.pipeline"),
+            layout: Some(&pipeline_layout),
+            vertex: wgpu::VertexState {
+                module: &module,
+                entry_point: Some(VERTEX_ENTRY),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                buffers: &[],
+            },
+            primitive: wgpu::PrimitiveState::default(),
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState::default(),
+            fragment: Some(wgpu::FragmentState {
+                module: &module,
+                entry_point: Some(fragment),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format,
+                    blend: None,
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(BenchError::Load(LoadError::Chain(ChainError::Pipeline {
+                pass: "bare".into(),
+                file: scene.passes[0].shader.display().to_string(),
+                message: e.to_string(),
+            })));
+        }
+        Ok(Self {
+            view,
+            pipeline,
+            globals,
+            params,
+            group0,
+            group1,
+            params_data: padded,
+            size,
+        })
+    }
+
+    fn frame(&mut self, gpu: &Gpu, time_secs: f64) -> f64 {
+        let start = Instant::now();
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+        let g = Globals {
+            resolution: [self.size[0] as f32, self.size[1] as f32],
+            scene_resolution: [self.size[0] as f32, self.size[1] as f32],
+            time: time_secs as f32,
+            dt: 1.0 / 60.0,
+            ..Globals::default()
+        };
+        gpu.queue
+            .write_buffer(&self.globals, 0, bytemuck::bytes_of(&g));
+        gpu.queue
+            .write_buffer(&self.params, 0, bytemuck::cast_slice(&self.params_data));
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("bench.bare"),
+            });
+        {
+            let mut rpass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("bare"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &self.view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                depth_stencil_attachment: None,
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            rpass.set_pipeline(&self.pipeline);
+            rpass.set_bind_group(0, &self.group0, &[]);
+            rpass.set_bind_group(1, &self.group1, &[]);
+            rpass.draw(0..3, 0..1);
+        }
+        gpu.queue.submit([encoder.finish()]);
+        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        start.elapsed().as_secs_f64() * 1e3
+    }
+}

@@ -1,0 +1,13 @@
+//! hypna: a realtime runtime for generative art installations.
+//!
+//! Scenes (TOML) name WGSL passes and parameters; the runtime renders them every frame to a
+//! window or headless, deterministically when asked. See `docs/` for the file formats.
+
+pub mod app;
+pub mod bench;
+pub mod clock;
+pub mod diag;
+pub mod params;
+pub mod render;
+pub mod runtime;
+pub mod scene;

@@ -1,0 +1,471 @@
+//! The pass chain: one render target (two for feedback passes) and one pipeline per pass,
+//! built when a scene loads; [`PassChain::encode`] only records into an encoder it is given.
+//!
+//! Feedback passes own a ping and a pong texture. Every feedback pass swaps on the same frame,
+//! so one parity bit selects which texture each pass writes, and two bind groups per pass
+//! (one per parity) are built up front: a frame creates no GPU objects.
+
+use std::num::NonZeroU64;
+
+use super::globals::Globals;
+use super::shader::{PassShader, VERTEX_ENTRY, texture_format};
+use crate::diag::Diagnostics;
+use crate::render::context::Gpu;
+use crate::scene::{Filter, Format, Scene, Wrap};
+
+/// Errors from building a chain on the GPU.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// A shader did not load or validate.
+    #[error("{0}")]
+    Shader(Diagnostics),
+    /// The GPU rejected a pipeline naga accepted (a limit, an interface mismatch).
+    #[error("{file}: the GPU rejected pass `{pass}`: {message}")]
+    Pipeline {
+        /// The pass.
+        pass: String,
+        /// Its shader file.
+        file: String,
+        /// What wgpu said.
+        message: String,
+    },
+}
+
+/// What a frame feeds the chain.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrameInputs<'a> {
+    /// Seconds since start.
+    pub time_secs: f64,
+    /// Seconds since the previous frame.
+    pub dt_secs: f32,
+    /// Frame number.
+    pub frame: u64,
+    /// Param values in declaration order.
+    pub params: &'a [f32],
+}
+
+struct Target {
+    texture: wgpu::Texture,
+    view: wgpu::TextureView,
+}
+
+struct GpuPass {
+    name: String,
+    size: [u32; 2],
+    format: wgpu::TextureFormat,
+    /// One target, or two (ping, pong) for a feedback pass.
+    targets: Vec<Target>,
+    pipeline: wgpu::RenderPipeline,
+    /// Group 1 for parity 0 and 1.
+    inputs: [wgpu::BindGroup; 2],
+}
+
+impl GpuPass {
+    fn written(&self, parity: usize) -> &Target {
+        &self.targets[parity % self.targets.len()]
+    }
+
+    fn previous(&self, parity: usize) -> &Target {
+        &self.targets[(parity + 1) % self.targets.len()]
+    }
+}
+
+/// A scene's passes on the GPU.
+pub struct PassChain {
+    scene_size: [u32; 2],
+    passes: Vec<GpuPass>,
+    globals: wgpu::Buffer,
+    globals_stride: u64,
+    params: wgpu::Buffer,
+    frame_group: wgpu::BindGroup,
+    parity: usize,
+    /// Reused every frame for the globals upload (no per-frame allocation).
+    scratch: Vec<u8>,
+    params_scratch: Vec<f32>,
+}
+
+impl PassChain {
+    /// Builds targets and pipelines for `scene` at `scene_size` from its loaded shaders.
+    ///
+    /// # Errors
+    /// [`ChainError::Pipeline`] when the GPU rejects a pass.
+    pub fn new(
+        gpu: &Gpu,
+        scene: &Scene,
+        shaders: &[PassShader],
+        scene_size: [u32; 2],
+    ) -> Result<Self, ChainError> {
+        let device = &gpu.device;
+        let align = u64::from(device.limits().min_uniform_buffer_offset_alignment);
+        let globals_size = std::mem::size_of::<Globals>() as u64;
+        let globals_stride = globals_size.div_ceil(align) * align;
+        let pass_count = scene.passes.len().max(1) as u64;
+        let globals = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("chain.globals"),
+            size: globals_stride * pass_count,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let params_size = ((scene.params.len().max(1) * 4) as u64).div_ceil(16) * 16;
+        let params = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("chain.params"),
+            size: params_size,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let uniform_entry = |binding, dynamic, size| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: dynamic,
+                min_binding_size: NonZeroU64::new(size),
+            },
+            count: None,
+        };
+        let frame_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("chain.frame.layout"),
+            entries: &[
+                uniform_entry(0, true, globals_size),
+                uniform_entry(1, false, params_size),
+            ],
+        });
+        let frame_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("chain.frame.group"),
+            layout: &frame_layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &globals,
+                        offset: 0,
+                        size: NonZeroU64::new(globals_size),
+                    }),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: params.as_entire_binding(),
+                },
+            ],
+        });
+
+        // Targets and samplers first: a pass's bind groups reference earlier passes' targets.
+        let mut targets: Vec<Vec<Target>> = Vec::new();
+        let mut samplers = Vec::new();
+        for pass in &scene.passes {
+            let size = pass.output_size(scene_size);
+            let format = texture_format(pass.format);
+            let count = if pass.is_feedback() { 2 } else { 1 };
+            let names = ["ping", "pong"];
+            targets.push(
+                (0..count)
+                    .map(|i| {
+                        let label = if count == 2 {
+                            format!("{}.{}", pass.name, names[i])
+                        } else {
+                            format!("{}.target", pass.name)
+                        };
+                        create_target(device, &label, size, format)
+                    })
+                    .collect(),
+            );
+            samplers.push(create_sampler(
+                device,
+                &format!("{}.sampler", pass.name),
+                pass.filter,
+                pass.wrap,
+            ));
+        }
+
+        let mut passes = Vec::new();
+        for (index, (pass, shader)) in scene.passes.iter().zip(shaders).enumerate() {
+            let filterable = |i: usize| scene.passes[i].format != Format::Rgba32float;
+            let mut entries = Vec::new();
+            for (i, input) in pass.inputs.iter().enumerate() {
+                let binding = u32::try_from(2 * i).unwrap_or(u32::MAX);
+                let can_filter = filterable(input.pass);
+                entries.push(wgpu::BindGroupLayoutEntry {
+                    binding,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Float {
+                            filterable: can_filter,
+                        },
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
+                    },
+                    count: None,
+                });
+                entries.push(wgpu::BindGroupLayoutEntry {
+                    binding: binding + 1,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Sampler(
+                        if can_filter && scene.passes[input.pass].filter == Filter::Linear {
+                            wgpu::SamplerBindingType::Filtering
+                        } else {
+                            wgpu::SamplerBindingType::NonFiltering
+                        },
+                    ),
+                    count: None,
+                });
+            }
+            let input_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(&format!("{}.inputs.layout", pass.name)),
+                entries: &entries,
+            });
+            let inputs = [0usize, 1].map(|parity| {
+                let mut group_entries = Vec::new();
+                for (i, input) in pass.inputs.iter().enumerate() {
+                    let binding = u32::try_from(2 * i).unwrap_or(u32::MAX);
+                    let source = &targets[input.pass];
+                    let view = if input.previous_frame {
+                        &source[(parity + 1) % source.len()].view
+                    } else {
+                        &source[parity % source.len()].view
+                    };
+                    group_entries.push(wgpu::BindGroupEntry {
+                        binding,
+                        resource: wgpu::BindingResource::TextureView(view),
+                    });
+                    group_entries.push(wgpu::BindGroupEntry {
+                        binding: binding + 1,
+                        resource: wgpu::BindingResource::Sampler(&samplers[input.pass]),
+                    });
+                }
+                device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(&format!("{}.inputs.{parity}", pass.name)),
+                    layout: &input_layout,
+                    entries: &group_entries,
+                })
+            });
+            let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(&format!("{}.layout", pass.name)),
+                bind_group_layouts: &[Some(&frame_layout), Some(&input_layout)],
+                immediate_size: 0,
+            });
+            let format = texture_format(pass.format);
+            let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(&format!("{}.shader", pass.name)),
+                source: wgpu::ShaderSource::Naga(std::borrow::Cow::Owned(shader.module.clone())),
+            });
+            let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+                label: Some(&format!("{}.pipeline", pass.name)),
+                layout: Some(&layout),
+                vertex: wgpu::VertexState {
+                    module: &module,
+                    entry_point: Some(VERTEX_ENTRY),
+                    compilation_options: wgpu::PipelineCompilationOptions::default(),
+                    buffers: &[],
+                },
+                primitive: wgpu::PrimitiveState::default(),
+                depth_stencil: None,
+                multisample: wgpu::MultisampleState::default(),
+                fragment: Some(wgpu::FragmentState {
+                    module: &module,
+                    entry_point: Some(&shader.fragment_entry),
+                    compilation_options: wgpu::PipelineCompilationOptions::default(),
+                    targets: &[Some(wgpu::ColorTargetState {
+                        format,
+                        blend: None,
+                        write_mask: wgpu::ColorWrites::ALL,
+                    })],
+                }),
+                multiview_mask: None,
+                cache: None,
+            });
+            if let Some(error) = pollster::block_on(scope.pop()) {
+                return Err(ChainError::Pipeline {
+                    pass: pass.name.clone(),
+                    file: pass.shader.display().to_string(),
+                    message: error.to_string(),
+                });
+            }
+            let size = pass.output_size(scene_size);
+            let _ = index;
+            passes.push(GpuPass {
+                name: pass.name.clone(),
+                size,
+                format,
+                targets: Vec::new(),
+                pipeline,
+                inputs,
+            });
+        }
+        for (pass, t) in passes.iter_mut().zip(targets) {
+            pass.targets = t;
+        }
+        Ok(Self {
+            scene_size,
+            passes,
+            globals,
+            globals_stride,
+            params,
+            frame_group,
+            parity: 0,
+            scratch: Vec::new(),
+            params_scratch: Vec::new(),
+        })
+    }
+
+    /// Writes this frame's uniforms and records every pass into `encoder`. Swaps feedback
+    /// buffers first, so a pass reading its own name sees the previous frame.
+    pub fn encode(
+        &mut self,
+        queue: &wgpu::Queue,
+        encoder: &mut wgpu::CommandEncoder,
+        inputs: &FrameInputs<'_>,
+    ) {
+        self.parity ^= 1;
+        self.scratch.clear();
+        #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+        let base = Globals {
+            scene_resolution: [self.scene_size[0] as f32, self.scene_size[1] as f32],
+            time: inputs.time_secs as f32,
+            dt: inputs.dt_secs,
+            frame: u32::try_from(inputs.frame % (1 << 31)).unwrap_or(0),
+            ..Globals::default()
+        };
+        for pass in &self.passes {
+            #[allow(clippy::cast_precision_loss)]
+            let g = Globals {
+                resolution: [pass.size[0] as f32, pass.size[1] as f32],
+                ..base
+            };
+            self.scratch.extend_from_slice(bytemuck::bytes_of(&g));
+            let stride = usize::try_from(self.globals_stride).unwrap_or(256);
+            self.scratch.resize(
+                self.scratch.len() + stride - std::mem::size_of::<Globals>(),
+                0,
+            );
+        }
+        queue.write_buffer(&self.globals, 0, &self.scratch);
+        self.params_scratch.clear();
+        self.params_scratch.extend_from_slice(inputs.params);
+        let params_len = usize::try_from(self.params.size() / 4).unwrap_or(4);
+        self.params_scratch.resize(params_len, 0.0);
+        queue.write_buffer(&self.params, 0, bytemuck::cast_slice(&self.params_scratch));
+
+        for (i, pass) in self.passes.iter().enumerate() {
+            let target = pass.written(self.parity);
+            let mut rpass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some(&pass.name),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &target.view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                depth_stencil_attachment: None,
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            rpass.set_pipeline(&pass.pipeline);
+            let offset = u32::try_from(i as u64 * self.globals_stride).unwrap_or(0);
+            rpass.set_bind_group(0, &self.frame_group, &[offset]);
+            rpass.set_bind_group(1, &pass.inputs[self.parity], &[]);
+            rpass.draw(0..3, 0..1);
+        }
+    }
+
+    /// The output pass's texture as written by the last [`Self::encode`].
+    #[must_use]
+    pub fn output(&self) -> Option<&wgpu::Texture> {
+        self.passes.last().map(|p| &p.written(self.parity).texture)
+    }
+
+    /// The output pass's view as written by the last [`Self::encode`].
+    #[must_use]
+    pub fn output_view(&self) -> Option<&wgpu::TextureView> {
+        self.passes.last().map(|p| &p.written(self.parity).view)
+    }
+
+    /// The output's size and format.
+    #[must_use]
+    pub fn output_info(&self) -> Option<([u32; 2], wgpu::TextureFormat)> {
+        self.passes.last().map(|p| (p.size, p.format))
+    }
+
+    /// Names and sizes of the passes (for logs and the HUD).
+    pub fn describe(&self) -> impl Iterator<Item = (&str, [u32; 2], bool)> {
+        self.passes
+            .iter()
+            .map(|p| (p.name.as_str(), p.size, p.targets.len() == 2))
+    }
+
+    /// The texture pass `name` wrote last frame... or this frame (for inspection in tests).
+    #[must_use]
+    pub fn pass_texture(&self, name: &str, previous: bool) -> Option<&wgpu::Texture> {
+        self.passes.iter().find(|p| p.name == name).map(|p| {
+            if previous {
+                &p.previous(self.parity).texture
+            } else {
+                &p.written(self.parity).texture
+            }
+        })
+    }
+
+    /// The scene size the chain renders at.
+    #[must_use]
+    pub fn scene_size(&self) -> [u32; 2] {
+        self.scene_size
+    }
+}
+
+fn create_target(
+    device: &wgpu::Device,
+    label: &str,
+    size: [u32; 2],
+    format: wgpu::TextureFormat,
+) -> Target {
+    let texture = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d {
+            width: size[0],
+            height: size[1],
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT
+            | wgpu::TextureUsages::TEXTURE_BINDING
+            | wgpu::TextureUsages::COPY_SRC,
+        view_formats: &[],
+    });
+    let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+    Target { texture, view }
+}
+
+/// A sampler for readers of a pass with this filter and wrap.
+#[must_use]
+pub fn create_sampler(
+    device: &wgpu::Device,
+    label: &str,
+    filter: Filter,
+    wrap: Wrap,
+) -> wgpu::Sampler {
+    let address = match wrap {
+        Wrap::Clamp => wgpu::AddressMode::ClampToEdge,
+        Wrap::Repeat => wgpu::AddressMode::Repeat,
+        Wrap::Mirror => wgpu::AddressMode::MirrorRepeat,
+    };
+    let filter = match filter {
+        Filter::Linear => wgpu::FilterMode::Linear,
+        Filter::Nearest => wgpu::FilterMode::Nearest,
+    };
+    device.create_sampler(&wgpu::SamplerDescriptor {
+        label: Some(label),
+        address_mode_u: address,
+        address_mode_v: address,
+        address_mode_w: address,
+        mag_filter: filter,
+        min_filter: filter,
+        ..Default::default()
+    })
+}

@@ -1,0 +1,369 @@
+//! Shader loading: the generated prelude, `#include` expansion, naga validation, and errors
+//! mapped back to the author's file:line:col (never to the generated source).
+//!
+//! No GPU is needed here, so `hypna check` and the tests validate every WGSL file anywhere.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::globals::GLOBALS_WGSL;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::scene::{Format, PassDef, Scene};
+
+/// Name used in diagnostics for lines the engine generated.
+pub const PRELUDE_NAME: &str = "<hypna prelude>";
+/// Entry point of the engine's fullscreen vertex stage.
+pub const VERTEX_ENTRY: &str = "hypna_vertex";
+
+/// A validated pass shader: prelude + expanded author source, parsed and checked by naga.
+#[derive(Debug, Clone)]
+pub struct PassShader {
+    /// The full composed WGSL.
+    pub source: String,
+    /// naga's IR of `source`, validated.
+    pub module: naga::Module,
+    /// The author's `@fragment` entry point.
+    pub fragment_entry: String,
+    /// Every file read (the pass shader and its includes), for hot reload.
+    pub files: Vec<PathBuf>,
+}
+
+/// Where each line of the composed source came from.
+#[derive(Debug, Default)]
+struct LineMap {
+    /// `origins[i]` is line `i + 1` of the composed source: (file index or None for prelude, line).
+    origins: Vec<(Option<usize>, u32)>,
+    files: Vec<PathBuf>,
+}
+
+impl LineMap {
+    fn locate(&self, composed: &str, span: naga::Span, message: String) -> Diagnostic {
+        let loc = span.location(composed);
+        let idx = loc.line_number.saturating_sub(1) as usize;
+        match self.origins.get(idx) {
+            Some((Some(file), line)) => {
+                Diagnostic::at(&self.files[*file], *line, loc.line_position, message)
+            }
+            Some((None, line)) => Diagnostic::at(PRELUDE_NAME, *line, loc.line_position, message),
+            None => Diagnostic::file(
+                self.files
+                    .first()
+                    .map_or_else(|| PathBuf::from(PRELUDE_NAME), Clone::clone),
+                message,
+            ),
+        }
+    }
+}
+
+/// Where `#include "x"` looks after the including file's own folder.
+#[must_use]
+pub fn library_roots(scene_path: &Path) -> Vec<PathBuf> {
+    let mut roots = Vec::new();
+    let dir = scene_path.parent().unwrap_or_else(|| Path::new("."));
+    for ancestor in dir.ancestors().take(4) {
+        let candidate = ancestor.join("shaders");
+        if candidate.is_dir() {
+            roots.push(candidate);
+        }
+    }
+    if let Some(paths) = std::env::var_os("HYPNA_SHADER_PATH") {
+        roots.extend(std::env::split_paths(&paths));
+    }
+    roots.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders"));
+    roots
+}
+
+/// Generates the WGSL prelude for `pass` of `scene`: globals, params, inputs, vertex stage.
+#[must_use]
+pub fn prelude(scene: &Scene, pass: &PassDef) -> String {
+    let mut s = String::from("// hypna prelude (generated; see docs/shaders.md)\n");
+    s.push_str(GLOBALS_WGSL);
+    s.push_str("struct Params {\n");
+    if scene.params.is_empty() {
+        s.push_str("    hypna_unused: f32,\n");
+    }
+    for p in &scene.params {
+        let _ = writeln!(s, "    {}: f32,", p.name);
+    }
+    s.push_str("}\n");
+    s.push_str(
+        "struct VertexOutput {\n    @builtin(position) position: vec4<f32>,\n    @location(0) uv: vec2<f32>,\n}\n\
+         @group(0) @binding(0) var<uniform> globals: Globals;\n\
+         @group(0) @binding(1) var<uniform> params: Params;\n",
+    );
+    for (i, input) in pass.inputs.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "@group(1) @binding({}) var tex_{}: texture_2d<f32>;",
+            2 * i,
+            input.name
+        );
+        let _ = writeln!(
+            s,
+            "@group(1) @binding({}) var samp_{}: sampler;",
+            2 * i + 1,
+            input.name
+        );
+    }
+    let _ = writeln!(
+        s,
+        "@vertex\nfn {VERTEX_ENTRY}(@builtin(vertex_index) index: u32) -> VertexOutput {{\n    \
+         let uv = vec2<f32>(f32((index << 1u) & 2u), f32(index & 2u));\n    \
+         var out: VertexOutput;\n    \
+         out.position = vec4<f32>(uv.x * 2.0 - 1.0, 1.0 - uv.y * 2.0, 0.0, 1.0);\n    \
+         out.uv = uv;\n    return out;\n}}\n\
+         fn audio_band(i: u32) -> f32 {{\n    return globals.bands[min(i, 15u) / 4u][i % 4u];\n}}"
+    );
+    s
+}
+
+/// Loads, expands and validates the shader of `pass`.
+///
+/// # Errors
+/// Every problem located in the author's file: a missing file, a missing or cyclic include,
+/// WGSL syntax and type errors, a missing or ambiguous `@fragment` entry point.
+pub fn load_pass_shader(scene: &Scene, pass: &PassDef) -> Result<PassShader, Diagnostics> {
+    let roots = library_roots(&scene.path);
+    let prelude = prelude(scene, pass);
+    compose_and_validate(&prelude, &pass.shader, &roots)
+}
+
+/// Composes `prelude` + the expanded `file` and validates the result.
+///
+/// # Errors
+/// See [`load_pass_shader`].
+pub fn compose_and_validate(
+    prelude: &str,
+    file: &Path,
+    roots: &[PathBuf],
+) -> Result<PassShader, Diagnostics> {
+    let mut map = LineMap::default();
+    let mut source = String::new();
+    for (i, line) in prelude.lines().enumerate() {
+        source.push_str(line);
+        source.push('\n');
+        map.origins
+            .push((None, u32::try_from(i + 1).unwrap_or(u32::MAX)));
+    }
+    let mut expander = Expander {
+        roots,
+        stack: Vec::new(),
+        seen: HashSet::new(),
+        map: &mut map,
+        out: &mut source,
+    };
+    expander
+        .expand(file, None)
+        .map_err(|d| Diagnostics(vec![d]))?;
+
+    let module = naga::front::wgsl::parse_str(&source).map_err(|e| {
+        let mut labels = e.labels();
+        let mut d = match labels.next() {
+            Some((span, label)) => {
+                let msg = if label.is_empty() {
+                    e.message().to_string()
+                } else {
+                    format!("{}: {label}", e.message())
+                };
+                map.locate(&source, span, msg)
+            }
+            None => Diagnostic::file(file, e.message()),
+        };
+        for (span, label) in labels {
+            let at = map.locate(&source, span, String::new());
+            d.notes.push(format!(
+                "{}:{}:{}: {label}",
+                at.file.display(),
+                at.line.unwrap_or(0),
+                at.col.unwrap_or(0)
+            ));
+        }
+        for note in e.notes() {
+            d.notes.push(note.to_string());
+        }
+        Diagnostics(vec![d])
+    })?;
+
+    let mut validator = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default(),
+    );
+    if let Err(e) = validator.validate(&module) {
+        let mut message = e.as_inner().to_string();
+        let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(e.as_inner());
+        while let Some(c) = cause {
+            let _ = write!(message, ": {c}");
+            cause = c.source();
+        }
+        let mut spans = e.spans();
+        let mut d = match spans.next() {
+            Some((span, label)) => {
+                let mut d = map.locate(&source, *span, message);
+                if !label.is_empty() {
+                    d.notes.push(label.clone());
+                }
+                d
+            }
+            None => Diagnostic::file(file, message),
+        };
+        for (span, label) in spans {
+            let at = map.locate(&source, *span, String::new());
+            d.notes.push(format!(
+                "{}:{}:{}: {label}",
+                at.file.display(),
+                at.line.unwrap_or(0),
+                at.col.unwrap_or(0)
+            ));
+        }
+        return Err(Diagnostics(vec![d]));
+    }
+
+    let fragments: Vec<&naga::EntryPoint> = module
+        .entry_points
+        .iter()
+        .filter(|ep| ep.stage == naga::ShaderStage::Fragment)
+        .collect();
+    let fragment_entry = match fragments.as_slice() {
+        [one] => one.name.clone(),
+        [] => {
+            return Err(Diagnostics(vec![
+                Diagnostic::file(file, "no @fragment entry point").with_note(
+                    "write `@fragment fn main(in: VertexOutput) -> @location(0) vec4<f32> { ... }`",
+                ),
+            ]));
+        }
+        many => {
+            let names = many
+                .iter()
+                .map(|ep| format!("`{}`", ep.name))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(Diagnostics(vec![Diagnostic::file(
+                file,
+                format!("more than one @fragment entry point: {names}"),
+            )]));
+        }
+    };
+    Ok(PassShader {
+        source,
+        module,
+        fragment_entry,
+        files: map.files,
+    })
+}
+
+struct Expander<'a> {
+    roots: &'a [PathBuf],
+    /// Canonical paths of the files being expanded, outermost first (cycle detection).
+    stack: Vec<PathBuf>,
+    /// Canonical paths already included once (later includes of them are skipped).
+    seen: HashSet<PathBuf>,
+    map: &'a mut LineMap,
+    out: &'a mut String,
+}
+
+/// Where an include directive stands: (file, line, col) for errors.
+type Site = (PathBuf, u32, u32);
+
+impl Expander<'_> {
+    fn expand(&mut self, file: &Path, site: Option<&Site>) -> Result<(), Diagnostic> {
+        let text = std::fs::read_to_string(file).map_err(|e| match site {
+            Some((f, l, c)) => Diagnostic::at(
+                f,
+                *l,
+                *c,
+                format!("cannot read included file `{}`: {e}", file.display()),
+            ),
+            None => Diagnostic::file(file, format!("cannot read shader: {e}")),
+        })?;
+        let canonical = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+        if self.stack.contains(&canonical) {
+            let (f, l, c) = site.cloned().unwrap_or_else(|| (file.to_path_buf(), 1, 1));
+            let mut chain: Vec<String> =
+                self.stack.iter().map(|p| p.display().to_string()).collect();
+            chain.push(canonical.display().to_string());
+            return Err(Diagnostic::at(
+                f,
+                l,
+                c,
+                format!("include cycle: `{}` includes itself", file.display()),
+            )
+            .with_note(format!("chain: {}", chain.join(" -> "))));
+        }
+        if !self.seen.insert(canonical.clone()) {
+            return Ok(());
+        }
+        self.stack.push(canonical);
+        let file_index = self.map.files.len();
+        self.map.files.push(file.to_path_buf());
+        for (i, line) in text.lines().enumerate() {
+            let line_no = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let trimmed = line.trim_start();
+            if let Some(rest) = trimmed.strip_prefix("#include") {
+                let col = u32::try_from(line.len() - trimmed.len() + 1).unwrap_or(1);
+                let site = (file.to_path_buf(), line_no, col);
+                let target = parse_include(rest).ok_or_else(|| {
+                    Diagnostic::at(file, line_no, col, "malformed include")
+                        .with_note("write `#include \"lib/noise.wgsl\"`")
+                })?;
+                let resolved = self.resolve(file, &target).map_err(|tried| {
+                    let tried = tried
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    Diagnostic::at(
+                        file,
+                        line_no,
+                        col,
+                        format!("included file `{target}` not found"),
+                    )
+                    .with_note(format!("looked in: {tried}"))
+                })?;
+                self.expand(&resolved, Some(&site))?;
+                // Keep one line per source line so columns and later lines stay mapped.
+                self.out.push('\n');
+                self.map.origins.push((Some(file_index), line_no));
+            } else {
+                self.out.push_str(line);
+                self.out.push('\n');
+                self.map.origins.push((Some(file_index), line_no));
+            }
+        }
+        self.stack.pop();
+        Ok(())
+    }
+
+    fn resolve(&self, from: &Path, target: &str) -> Result<PathBuf, Vec<PathBuf>> {
+        let mut tried = Vec::new();
+        let own_dir = from.parent().unwrap_or_else(|| Path::new("."));
+        for dir in std::iter::once(own_dir).chain(self.roots.iter().map(PathBuf::as_path)) {
+            let candidate = dir.join(target);
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+            if !tried.contains(&candidate) {
+                tried.push(candidate);
+            }
+        }
+        Err(tried)
+    }
+}
+
+/// `  "path"  ` -> `path`.
+fn parse_include(rest: &str) -> Option<String> {
+    let rest = rest.trim();
+    let inner = rest.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.is_empty()).then(|| inner.to_string())
+}
+
+/// The `wgpu` texture format for a scene format.
+#[must_use]
+pub fn texture_format(format: Format) -> wgpu::TextureFormat {
+    match format {
+        Format::Rgba8unorm => wgpu::TextureFormat::Rgba8Unorm,
+        Format::Rgba16float => wgpu::TextureFormat::Rgba16Float,
+        Format::Rgba32float => wgpu::TextureFormat::Rgba32Float,
+    }
+}

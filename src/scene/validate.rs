@@ -1,0 +1,389 @@
+//! Raw scene -> typed [`Scene`]: "parse, don't validate". Every problem is collected (not just
+//! the first) and located at the key that caused it.
+
+use std::ops::Range;
+use std::path::Path;
+
+use toml::Spanned;
+
+use super::raw::{Filter, Format, RawParam, RawPass, RawScale, RawScene, Wrap};
+use super::{Location, ParamDef, PassDef, PassInput, Scene};
+use crate::diag::{Diagnostic, Diagnostics, line_col};
+
+/// Default internal size when `[scene] size` is absent.
+pub const DEFAULT_SIZE: [u32; 2] = [1280, 720];
+/// Largest texture side we accept (the WebGPU default limit is 8192; most GPUs do 16384).
+pub const MAX_SIDE_PX: u32 = 16384;
+
+/// Words WGSL reserves or hypna's prelude uses; names must not collide with them.
+const RESERVED: &[&str] = &[
+    "alias",
+    "array",
+    "atomic",
+    "bitcast",
+    "bool",
+    "break",
+    "case",
+    "const",
+    "const_assert",
+    "continue",
+    "continuing",
+    "default",
+    "diagnostic",
+    "discard",
+    "else",
+    "enable",
+    "f16",
+    "f32",
+    "false",
+    "fn",
+    "for",
+    "i32",
+    "if",
+    "let",
+    "loop",
+    "mat2x2",
+    "mat3x3",
+    "mat4x4",
+    "override",
+    "private",
+    "ptr",
+    "requires",
+    "return",
+    "sampler",
+    "storage",
+    "struct",
+    "switch",
+    "texture_2d",
+    "true",
+    "u32",
+    "uniform",
+    "var",
+    "vec2",
+    "vec3",
+    "vec4",
+    "while",
+    "workgroup",
+    "globals",
+    "params",
+    "in",
+];
+
+struct Ctx<'a> {
+    path: &'a Path,
+    source: &'a str,
+    errors: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
+        self.errors.push(Diagnostic::at_offset(
+            self.path,
+            self.source,
+            span.start,
+            message,
+        ));
+        let last = self.errors.len() - 1;
+        &mut self.errors[last]
+    }
+
+    fn location(&self, span: &Range<usize>) -> Location {
+        let (line, col) = line_col(self.source, span.start);
+        Location { line, col }
+    }
+}
+
+/// Parses and validates scene TOML `source`, read from `path`.
+///
+/// # Errors
+/// Every problem found, each located in the file.
+pub fn parse(source: &str, path: &Path) -> Result<Scene, Diagnostics> {
+    let raw: RawScene = toml::from_str(source).map_err(|e| {
+        let message = e.message().trim_end().to_string();
+        let d = match e.span() {
+            Some(span) => Diagnostic::at_offset(path, source, span.start, message),
+            None => Diagnostic::file(path, message),
+        };
+        Diagnostics(vec![d])
+    })?;
+    let mut ctx = Ctx {
+        path,
+        source,
+        errors: Vec::new(),
+    };
+    let scene = validate(&mut ctx, raw);
+    if ctx.errors.is_empty() {
+        Ok(scene)
+    } else {
+        Err(Diagnostics(ctx.errors))
+    }
+}
+
+fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
+    let size = match raw.scene.size {
+        Some(s) => {
+            let span = s.span();
+            let v = s.into_inner();
+            if v.iter().any(|&side| side == 0 || side > MAX_SIDE_PX) {
+                ctx.error(
+                    span,
+                    format!(
+                        "scene size {}x{} must be 1..={MAX_SIDE_PX} on each side",
+                        v[0], v[1]
+                    ),
+                );
+            }
+            v
+        }
+        None => DEFAULT_SIZE,
+    };
+
+    let mut params: Vec<ParamDef> = Vec::new();
+    for (name, p) in raw.params {
+        let span = name.span();
+        let name = name.into_inner();
+        check_identifier(ctx, span.clone(), "param", &name);
+        if let Some(def) = validate_param(ctx, name, p) {
+            params.push(def);
+        }
+    }
+
+    if raw.passes.is_empty() {
+        ctx.errors.push(
+            Diagnostic::file(ctx.path, "scene has no passes")
+                .with_note("add at least one [[pass]] with a name and a shader"),
+        );
+    }
+    let names: Vec<String> = raw
+        .passes
+        .iter()
+        .map(|p| p.get_ref().name.get_ref().clone())
+        .collect();
+    let dir = ctx.path.parent().unwrap_or_else(|| Path::new("."));
+    let mut passes = Vec::new();
+    for (index, pass) in raw.passes.into_iter().enumerate() {
+        passes.push(validate_pass(ctx, dir, &names, index, pass));
+    }
+
+    Scene {
+        path: ctx.path.to_path_buf(),
+        name: raw.scene.name,
+        description: raw.scene.description,
+        size,
+        params,
+        passes,
+    }
+}
+
+fn validate_param(ctx: &mut Ctx<'_>, name: String, p: RawParam) -> Option<ParamDef> {
+    let default_span = p.default.span();
+    let default = p.default.into_inner();
+    let (min, max) = match &p.range {
+        Some(r) => {
+            let [lo, hi] = *r.get_ref();
+            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+                ctx.error(
+                    r.span(),
+                    format!("param `{name}`: range [{lo}, {hi}] must be finite with min < max"),
+                );
+                return None;
+            }
+            (lo, hi)
+        }
+        None => (0.0, 1.0),
+    };
+    if !default.is_finite() || default < min || default > max {
+        ctx.error(
+            default_span,
+            format!("param `{name}`: default {default} is outside its range [{min}, {max}]"),
+        )
+        .notes
+        .push(if p.range.is_none() {
+            "the range defaults to [0, 1]; set `range = [min, max]`".into()
+        } else {
+            "move the default inside the range or widen the range".into()
+        });
+    }
+    let smooth_secs = match p.smooth {
+        Some(s) => {
+            let v = *s.get_ref();
+            if !v.is_finite() || v < 0.0 {
+                ctx.error(
+                    s.span(),
+                    format!("param `{name}`: smooth {v} must be a time in seconds >= 0"),
+                );
+            }
+            v.max(0.0)
+        }
+        None => 0.0,
+    };
+    Some(ParamDef {
+        label: p.label.unwrap_or_else(|| name.clone()),
+        name,
+        default,
+        min,
+        max,
+        smooth_secs,
+        group: p.group,
+    })
+}
+
+fn validate_pass(
+    ctx: &mut Ctx<'_>,
+    dir: &Path,
+    names: &[String],
+    index: usize,
+    pass: Spanned<RawPass>,
+) -> PassDef {
+    let pass = pass.into_inner();
+    let name_span = pass.name.span();
+    let name = pass.name.into_inner();
+    check_identifier(ctx, name_span.clone(), "pass", &name);
+    if names.iter().take(index).any(|n| *n == name) {
+        ctx.error(
+            name_span,
+            format!("pass name `{name}` is used twice; pass names must be unique"),
+        );
+    }
+
+    let shader_span = pass.shader.span();
+    let shader = dir.join(pass.shader.get_ref());
+    if !shader.is_file() {
+        ctx.error(
+            shader_span.clone(),
+            format!(
+                "pass `{name}`: shader file `{}` not found",
+                shader.display()
+            ),
+        )
+        .notes
+        .push(format!(
+            "paths are relative to the scene file's folder `{}`",
+            dir.display()
+        ));
+    }
+
+    let mut inputs: Vec<PassInput> = Vec::new();
+    for input in pass.inputs {
+        let span = input.span();
+        let input = input.into_inner();
+        if inputs.iter().any(|i| i.name == input) {
+            ctx.error(span, format!("pass `{name}` lists input `{input}` twice"));
+            continue;
+        }
+        match names.iter().position(|n| *n == input) {
+            Some(i) if i == index => inputs.push(PassInput {
+                name: input,
+                pass: i,
+                previous_frame: true,
+            }),
+            Some(i) if i < index => inputs.push(PassInput {
+                name: input,
+                pass: i,
+                previous_frame: false,
+            }),
+            Some(i) => {
+                ctx.error(span, format!("pass `{name}` reads `{input}`, which is produced later (pass {} of {})", i + 1, names.len()))
+                    .notes
+                    .push(format!("move `{input}` before `{name}`; a pass reads its own previous frame by listing its own name"));
+            }
+            None => {
+                let known = names
+                    .iter()
+                    .take(index + 1)
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                ctx.error(
+                    span,
+                    format!("pass `{name}` reads `{input}`, which names no pass"),
+                )
+                .notes
+                .push(format!("passes it can read: {known}"));
+            }
+        }
+    }
+
+    let scale = match pass.scale {
+        Some(s) => {
+            let span = s.span();
+            let v = match s.into_inner() {
+                RawScale::Uniform(k) => [k, k],
+                RawScale::PerAxis(v) => v,
+            };
+            if v.iter().any(|k| !k.is_finite() || *k <= 0.0 || *k > 16.0) {
+                ctx.error(
+                    span,
+                    format!("pass `{name}`: scale {v:?} must be > 0 and <= 16"),
+                );
+            }
+            v
+        }
+        None => [1.0, 1.0],
+    };
+    let size = pass.size.map(|s| {
+        let span = s.span();
+        let v = s.into_inner();
+        if v.iter().any(|&side| side == 0 || side > MAX_SIDE_PX) {
+            ctx.error(
+                span,
+                format!(
+                    "pass `{name}`: size {}x{} must be 1..={MAX_SIDE_PX} on each side",
+                    v[0], v[1]
+                ),
+            );
+        }
+        v
+    });
+    let filter = pass.filter.unwrap_or(Filter::Linear);
+    let format = match pass.format {
+        Some(f) => {
+            if *f.get_ref() == Format::Rgba32float && filter == Filter::Linear {
+                ctx.error(f.span(), format!("pass `{name}`: format \"rgba32float\" cannot be filtered linearly on every GPU"))
+                    .notes
+                    .push("add `filter = \"nearest\"` to this pass, or use \"rgba16float\"".into());
+            }
+            f.into_inner()
+        }
+        None => Format::Rgba16float,
+    };
+    PassDef {
+        shader_at: ctx.location(&shader_span),
+        name,
+        shader,
+        inputs,
+        scale,
+        size,
+        format,
+        filter,
+        wrap: pass.wrap.unwrap_or(Wrap::Clamp),
+    }
+}
+
+/// Names become WGSL identifiers (`params.<name>`, `tex_<name>`), so they must be ones.
+fn check_identifier(ctx: &mut Ctx<'_>, span: Range<usize>, what: &str, name: &str) {
+    if !is_identifier(name) {
+        ctx.error(
+            span,
+            format!("{what} name `{name}` is not a valid identifier"),
+        )
+        .notes
+        .push(
+            "use letters, digits and `_`, starting with a letter (it is used as a WGSL name)"
+                .into(),
+        );
+    } else if RESERVED.contains(&name) || name.starts_with("hypna_") {
+        ctx.error(
+            span,
+            format!("{what} name `{name}` is reserved in WGSL or by hypna; choose another"),
+        );
+    }
+}
+
+/// True for `[A-Za-z][A-Za-z0-9_]*`.
+#[must_use]
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
