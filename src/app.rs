@@ -13,7 +13,7 @@ use winit::window::{Window, WindowId};
 
 use crate::clock::Clock;
 use crate::render::blit::{Blitter, Fit};
-use crate::render::context::{Gpu, GpuError};
+use crate::render::context::{Gpu, GpuError, new_instance};
 use crate::runtime::{LoadError, Runtime};
 
 /// Errors that end `hypna run`.
@@ -98,12 +98,14 @@ impl App {
                 .create_window(attributes)
                 .map_err(|e| AppError::Surface(e.to_string()))?,
         );
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let surface = instance
-            .create_surface(Arc::clone(&window))
-            .map_err(|e| AppError::Surface(e.to_string()))?;
-        let gpu = Gpu::from_instance(instance, Some(&surface))?;
+        let (gpu, surface) = match Self::gpu_for(&window, false) {
+            Err(AppError::Gpu(GpuError::NoAdapter(_)))
+                if std::env::var_os("WGPU_BACKEND").is_none() =>
+            {
+                Self::gpu_for(&window, true)?
+            }
+            other => other?,
+        };
         tracing::info!("GPU: {}", gpu.describe());
         let inner = window.inner_size();
         let mut config = surface
@@ -128,6 +130,18 @@ impl App {
             clock: Clock::real(),
             presented: 0,
         })
+    }
+}
+
+impl App {
+    /// A GPU that can present to `window`, from the primary backends or all of them.
+    fn gpu_for(window: &Arc<Window>, all: bool) -> Result<(Gpu, wgpu::Surface<'static>), AppError> {
+        let instance = new_instance(all);
+        let surface = instance
+            .create_surface(Arc::clone(window))
+            .map_err(|e| AppError::Surface(e.to_string()))?;
+        let gpu = Gpu::from_instance(instance, Some(&surface))?;
+        Ok((gpu, surface))
     }
 }
 

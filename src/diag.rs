@@ -80,7 +80,8 @@ impl fmt::Display for Diagnostic {
         }
         write!(f, ": {}", self.message)?;
         for note in &self.notes {
-            write!(f, "\n  note: {note}")?;
+            // Continuation lines (a source excerpt and its caret) line up under the first.
+            write!(f, "\n  note: {}", note.replace('\n', "\n        "))?;
         }
         Ok(())
     }

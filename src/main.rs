@@ -54,7 +54,7 @@ enum Command {
         /// Set a param: name=value (repeatable).
         #[arg(long = "set", value_name = "NAME=VALUE")]
         sets: Vec<String>,
-        /// Output folder (created if missing); files are frame_00000.png, ...
+        /// Output folder (created if missing); files are `frame_00000.png`, ...
         #[arg(long)]
         out: PathBuf,
         /// Write only the last frame (the others are rendered but not saved).
@@ -287,11 +287,11 @@ fn render(
         .join()
         .map_err(|_| anyhow::anyhow!("the PNG writer panicked"))??;
     sent?;
-    let secs = start.elapsed().as_secs_f64();
+    let elapsed_secs = start.elapsed().as_secs_f64();
     #[allow(clippy::cast_precision_loss)]
-    let rate = frames as f64 / secs.max(1e-9);
+    let frames_per_sec = frames as f64 / elapsed_secs.max(1e-9);
     println!(
-        "rendered {frames} frames ({written} written) to {} in {secs:.2} s ({rate:.1} frames/s)",
+        "rendered {frames} frames ({written} written) to {} in {elapsed_secs:.2} s ({frames_per_sec:.1} frames/s)",
         out.display()
     );
     Ok(())

@@ -89,6 +89,22 @@ impl Gpu {
     }
 }
 
+/// An instance for the primary backends (Vulkan, Metal, DX12), or every backend (adding GL)
+/// when `all`. `WGPU_BACKEND` overrides both. Probing GL by default costs start-up time and
+/// prints EGL noise on machines that have a primary backend anyway.
+#[must_use]
+pub fn new_instance(all: bool) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    if std::env::var_os("WGPU_BACKEND").is_none() {
+        desc.backends = if all {
+            wgpu::Backends::all()
+        } else {
+            wgpu::Backends::PRIMARY
+        };
+    }
+    wgpu::Instance::new(desc)
+}
+
 /// One line about an adapter.
 #[must_use]
 pub fn describe_adapter(info: &wgpu::AdapterInfo) -> String {

@@ -1,5 +1,5 @@
 //! Shader loading: the generated prelude, `#include` expansion, naga validation, and errors
-//! mapped back to the author's file:line:col (never to the generated source).
+//! mapped back to the author's `file:line:col` (never to the generated source).
 //!
 //! No GPU is needed here, so `hypna check` and the tests validate every WGSL file anywhere.
 
@@ -38,22 +38,161 @@ struct LineMap {
 }
 
 impl LineMap {
-    fn locate(&self, composed: &str, span: naga::Span, message: String) -> Diagnostic {
+    /// The author's file and line of a span of the composed source. A span at the very end
+    /// (an unclosed brace) maps to the last line.
+    fn origin(&self, composed: &str, span: naga::Span) -> Option<(PathBuf, u32, u32)> {
+        if !span.is_defined() {
+            return None;
+        }
         let loc = span.location(composed);
         let idx = loc.line_number.saturating_sub(1) as usize;
-        match self.origins.get(idx) {
-            Some((Some(file), line)) => {
-                Diagnostic::at(&self.files[*file], *line, loc.line_position, message)
-            }
-            Some((None, line)) => Diagnostic::at(PRELUDE_NAME, *line, loc.line_position, message),
-            None => Diagnostic::file(
-                self.files
-                    .first()
-                    .map_or_else(|| PathBuf::from(PRELUDE_NAME), Clone::clone),
-                message,
-            ),
-        }
+        let (file, line) = self.origins.get(idx).or_else(|| self.origins.last())?;
+        let path = file.map_or_else(|| PathBuf::from(PRELUDE_NAME), |f| self.files[f].clone());
+        let col = if idx < self.origins.len() {
+            loc.line_position
+        } else {
+            // Past the end: just after the last character of the last line.
+            let last = composed
+                .trim_end_matches('\n')
+                .rsplit('\n')
+                .next()
+                .unwrap_or("");
+            u32::try_from(last.len() + 1).unwrap_or(1)
+        };
+        Some((path, *line, col))
     }
+
+    /// One diagnostic from naga's message and labelled spans: located at the first span that
+    /// has a place (undefined spans are skipped), the others as notes, plus the source line
+    /// with a caret under the problem.
+    fn diagnose(
+        &self,
+        composed: &str,
+        file: &Path,
+        message: String,
+        labels: &[(naga::Span, String)],
+    ) -> Diagnostic {
+        // naga labels some spans with its own IR names ("naga::ir::Expression [5]"): useless
+        // to an author, so only the place is kept.
+        let readable = |label: &String| {
+            if label.starts_with("naga::") {
+                String::new()
+            } else {
+                label.clone()
+            }
+        };
+        let mut located = labels.iter().filter_map(|(span, label)| {
+            Some((*span, readable(label), self.origin(composed, *span)?))
+        });
+        let Some((span, label, (path, line, col))) = located.next() else {
+            // No span at all (some entry-point errors): point at the author's `@fragment`.
+            let fragment = composed.rfind("@fragment").and_then(|i| {
+                self.origin(
+                    composed,
+                    naga::Span::new(u32::try_from(i).ok()?, u32::try_from(i + 9).ok()?),
+                )
+            });
+            let mut d = match fragment {
+                Some((path, line, col)) => Diagnostic::at(path, line, col, message),
+                None => Diagnostic::file(file, message),
+            };
+            d.notes.extend(
+                labels
+                    .iter()
+                    .map(|(_, l)| readable(l))
+                    .filter(|l| !l.is_empty()),
+            );
+            return d;
+        };
+        let message = if label.is_empty() || message.contains(label.as_str()) {
+            message
+        } else {
+            format!("{message}: {label}")
+        };
+        let mut d = Diagnostic::at(path, line, col, message);
+        if let Some(excerpt) = excerpt(composed, span) {
+            d.notes.push(excerpt);
+        }
+        for (_, label, (path, line, col)) in located.filter(|(_, l, _)| !l.is_empty()) {
+            d.notes
+                .push(format!("{}:{line}:{col}: {label}", path.display()));
+        }
+        d
+    }
+}
+
+/// naga's validator prints some types in Rust debug form; rewrite the common ones in WGSL.
+fn readable_validation_error(
+    module: &naga::Module,
+    error: &naga::valid::ValidationError,
+) -> Option<String> {
+    use naga::common::wgsl::TypeContext;
+    let mut cause: Option<&dyn std::error::Error> = Some(error);
+    while let Some(c) = cause {
+        if let Some(naga::valid::ExpressionError::InvalidBinaryOperandTypes {
+            op,
+            lhs_type,
+            rhs_type,
+            ..
+        }) = c.downcast_ref::<naga::valid::ExpressionError>()
+        {
+            let ctx = module.to_ctx();
+            let (mut lhs, mut rhs) = (String::new(), String::new());
+            ctx.write_type_inner(lhs_type, &mut lhs).ok()?;
+            ctx.write_type_inner(rhs_type, &mut rhs).ok()?;
+            return Some(format!(
+                "operator `{}` cannot combine `{lhs}` and `{rhs}`",
+                operator_str(*op)
+            ));
+        }
+        cause = c.source();
+    }
+    None
+}
+
+fn operator_str(op: naga::BinaryOperator) -> &'static str {
+    use naga::BinaryOperator as B;
+    match op {
+        B::Add => "+",
+        B::Subtract => "-",
+        B::Multiply => "*",
+        B::Divide => "/",
+        B::Modulo => "%",
+        B::Equal => "==",
+        B::NotEqual => "!=",
+        B::Less => "<",
+        B::LessEqual => "<=",
+        B::Greater => ">",
+        B::GreaterEqual => ">=",
+        B::And => "&",
+        B::ExclusiveOr => "^",
+        B::InclusiveOr => "|",
+        B::LogicalAnd => "&&",
+        B::LogicalOr => "||",
+        B::ShiftLeft => "<<",
+        B::ShiftRight => ">>",
+    }
+}
+
+/// The source line a span starts on, with a caret line under the span (tabs kept so the
+/// caret lines up).
+fn excerpt(composed: &str, span: naga::Span) -> Option<String> {
+    let range = span.to_range()?;
+    let start = range.start.min(composed.len());
+    let line_start = composed[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = composed[start..]
+        .find('\n')
+        .map_or(composed.len(), |i| start + i);
+    let text = &composed[line_start..line_end];
+    if text.trim().is_empty() {
+        return None;
+    }
+    let pad: String = composed[line_start..start]
+        .chars()
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    let width = range.end.min(line_end).saturating_sub(start).max(1);
+    Some(format!("{text}\n{pad}{}", "^".repeat(width)))
 }
 
 /// Where `#include "x"` looks after the including file's own folder.
@@ -158,30 +297,10 @@ pub fn compose_and_validate(
         .map_err(|d| Diagnostics(vec![d]))?;
 
     let module = naga::front::wgsl::parse_str(&source).map_err(|e| {
-        let mut labels = e.labels();
-        let mut d = match labels.next() {
-            Some((span, label)) => {
-                let msg = if label.is_empty() {
-                    e.message().to_string()
-                } else {
-                    format!("{}: {label}", e.message())
-                };
-                map.locate(&source, span, msg)
-            }
-            None => Diagnostic::file(file, e.message()),
-        };
-        for (span, label) in labels {
-            let at = map.locate(&source, span, String::new());
-            d.notes.push(format!(
-                "{}:{}:{}: {label}",
-                at.file.display(),
-                at.line.unwrap_or(0),
-                at.col.unwrap_or(0)
-            ));
-        }
-        for note in e.notes() {
-            d.notes.push(note.to_string());
-        }
+        let labels: Vec<(naga::Span, String)> =
+            e.labels().map(|(s, l)| (s, l.to_string())).collect();
+        let mut d = map.diagnose(&source, file, e.message().to_string(), &labels);
+        d.notes.extend(e.notes().map(str::to_string));
         Diagnostics(vec![d])
     })?;
 
@@ -196,27 +315,13 @@ pub fn compose_and_validate(
             let _ = write!(message, ": {c}");
             cause = c.source();
         }
-        let mut spans = e.spans();
-        let mut d = match spans.next() {
-            Some((span, label)) => {
-                let mut d = map.locate(&source, *span, message);
-                if !label.is_empty() {
-                    d.notes.push(label.clone());
-                }
-                d
-            }
-            None => Diagnostic::file(file, message),
-        };
-        for (span, label) in spans {
-            let at = map.locate(&source, *span, String::new());
-            d.notes.push(format!(
-                "{}:{}:{}: {label}",
-                at.file.display(),
-                at.line.unwrap_or(0),
-                at.col.unwrap_or(0)
-            ));
+        if let Some(readable) = readable_validation_error(&module, e.as_inner()) {
+            message = readable;
         }
-        return Err(Diagnostics(vec![d]));
+        let labels: Vec<(naga::Span, String)> = e.spans().cloned().collect();
+        return Err(Diagnostics(vec![
+            map.diagnose(&source, file, message, &labels),
+        ]));
     }
 
     let fragments: Vec<&naga::EntryPoint> = module

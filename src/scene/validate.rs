@@ -15,59 +15,14 @@ pub const DEFAULT_SIZE: [u32; 2] = [1280, 720];
 /// Largest texture side we accept (the WebGPU default limit is 8192; most GPUs do 16384).
 pub const MAX_SIDE_PX: u32 = 16384;
 
-/// Words WGSL reserves or hypna's prelude uses; names must not collide with them.
-const RESERVED: &[&str] = &[
-    "alias",
-    "array",
-    "atomic",
-    "bitcast",
-    "bool",
-    "break",
-    "case",
-    "const",
-    "const_assert",
-    "continue",
-    "continuing",
-    "default",
-    "diagnostic",
-    "discard",
-    "else",
-    "enable",
-    "f16",
-    "f32",
-    "false",
-    "fn",
-    "for",
-    "i32",
-    "if",
-    "let",
-    "loop",
-    "mat2x2",
-    "mat3x3",
-    "mat4x4",
-    "override",
-    "private",
-    "ptr",
-    "requires",
-    "return",
-    "sampler",
-    "storage",
-    "struct",
-    "switch",
-    "texture_2d",
-    "true",
-    "u32",
-    "uniform",
-    "var",
-    "vec2",
-    "vec3",
-    "vec4",
-    "while",
-    "workgroup",
-    "globals",
-    "params",
-    "in",
-];
+/// True when WGSL accepts `name` as a struct member and a local (the uses a param name
+/// gets; pass names only appear behind `tex_`/`samp_`): naga decides, so every keyword and reserved word of the WGSL spec is covered.
+fn wgsl_accepts(name: &str) -> bool {
+    naga::front::wgsl::parse_str(&format!(
+        "struct S {{ {name}: f32, }}\nfn f() {{ let {name} = 1.0; }}\n"
+    ))
+    .is_ok()
+}
 
 struct Ctx<'a> {
     path: &'a Path,
@@ -372,7 +327,7 @@ fn check_identifier(ctx: &mut Ctx<'_>, span: Range<usize>, what: &str, name: &st
             "use letters, digits and `_`, starting with a letter (it is used as a WGSL name)"
                 .into(),
         );
-    } else if RESERVED.contains(&name) || name.starts_with("hypna_") {
+    } else if name.starts_with("hypna_") || (what == "param" && !wgsl_accepts(name)) {
         ctx.error(
             span,
             format!("{what} name `{name}` is reserved in WGSL or by hypna; choose another"),

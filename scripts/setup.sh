@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# hypna set-up: installs what is missing on Debian/Ubuntu, and says exactly what to run where
+# it cannot (not root and no passwordless sudo, or another OS).
+#
+#   scripts/setup.sh run    what `hypna run` needs: ALSA headers, pkg-config, a Vulkan driver
+#   scripts/setup.sh test   the same plus Xvfb (window tests) and rustfmt/clippy
+set -euo pipefail
+
+mode="${1:-run}"
+packages=(pkg-config libasound2-dev libvulkan1 mesa-vulkan-drivers)
+if [ "$mode" = "test" ]; then
+  packages+=(xvfb xauth)
+fi
+
+say() { printf 'hypna set-up: %s\n' "$*" >&2; }
+
+if command -v dpkg-query >/dev/null 2>&1; then
+  missing=()
+  for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+      sudo=()
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+      sudo=(sudo)
+    else
+      say "missing system packages: ${missing[*]}"
+      say "run this, then try again:"
+      printf '  sudo apt-get update && sudo apt-get install -y %s\n' "${missing[*]}" >&2
+      exit 1
+    fi
+    say "installing ${missing[*]}"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+else
+  # Not Debian: check by capability and print what to install.
+  if ! pkg-config --exists alsa 2>/dev/null; then
+    say "ALSA development files not found. Install them (Fedora: dnf install alsa-lib-devel pkgconf; Arch: pacman -S alsa-lib pkgconf), then try again."
+    exit 1
+  fi
+fi
+
+if [ "$mode" = "test" ]; then
+  if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    if command -v rustup >/dev/null 2>&1; then
+      say "adding rustfmt and clippy"
+      rustup component add rustfmt clippy
+    else
+      say "cargo fmt / cargo clippy missing: install rustfmt and clippy for your toolchain"
+      exit 1
+    fi
+  fi
+fi

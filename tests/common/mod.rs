@@ -1,0 +1,138 @@
+//! Shared test helpers: getting a GPU (or skipping loudly), rendering, image comparison.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use hypna::render::context::Gpu;
+use hypna::runtime::{RenderSettings, Runtime, render_frames};
+
+/// The project root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A GPU, or `None` with a printed skip. With `HYPNA_REQUIRE_GPU=1` (CI) a missing adapter
+/// fails the test instead, so CI can never pass a GPU test that did not run.
+pub fn gpu(test: &str) -> Option<Gpu> {
+    match Gpu::new_headless() {
+        Ok(gpu) => Some(gpu),
+        Err(e) => {
+            assert!(
+                std::env::var("HYPNA_REQUIRE_GPU").as_deref() != Ok("1"),
+                "{test}: HYPNA_REQUIRE_GPU=1 but no GPU adapter: {e}"
+            );
+            eprintln!(
+                "SKIPPED {test}: no GPU adapter ({e}); set HYPNA_REQUIRE_GPU=1 to make this a failure"
+            );
+            None
+        }
+    }
+}
+
+/// An RGBA8 frame.
+#[derive(Clone)]
+pub struct Frame {
+    pub size: [u32; 2],
+    pub rgba: Vec<u8>,
+}
+
+impl Frame {
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 4] {
+        let i = ((y * self.size[0] + x) * 4) as usize;
+        [
+            self.rgba[i],
+            self.rgba[i + 1],
+            self.rgba[i + 2],
+            self.rgba[i + 3],
+        ]
+    }
+
+    /// Standard deviation of luma (0..255): near 0 for a flat image.
+    pub fn luma_std(&self) -> f64 {
+        let lumas: Vec<f64> = self
+            .rgba
+            .chunks(4)
+            .map(|p| 0.2126 * f64::from(p[0]) + 0.7152 * f64::from(p[1]) + 0.0722 * f64::from(p[2]))
+            .collect();
+        let mean = lumas.iter().sum::<f64>() / lumas.len() as f64;
+        (lumas.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / lumas.len() as f64).sqrt()
+    }
+
+    pub fn save(&self, path: &Path) {
+        image::save_buffer(
+            path,
+            &self.rgba,
+            self.size[0],
+            self.size[1],
+            image::ColorType::Rgba8,
+        )
+        .expect("write png");
+    }
+
+    pub fn load(path: &Path) -> Option<Self> {
+        let img = image::open(path).ok()?.to_rgba8();
+        Some(Self {
+            size: [img.width(), img.height()],
+            rgba: img.into_raw(),
+        })
+    }
+}
+
+/// Renders `frames` frames of the scene at `path` and returns every frame.
+pub fn render_all(
+    gpu: &Gpu,
+    path: &Path,
+    size: [u32; 2],
+    frames: u64,
+    sets: &[&str],
+) -> Vec<Frame> {
+    let sets: Vec<String> = sets.iter().map(|s| (*s).to_string()).collect();
+    let mut runtime = Runtime::load(gpu, path, Some(size), &sets)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = Vec::new();
+    let settings = RenderSettings {
+        frames,
+        fps: 30.0,
+        readback_depth: 3,
+    };
+    render_frames(gpu, &mut runtime, &settings, |img| {
+        assert_eq!(img.frame, out.len() as u64, "frames arrive in order");
+        out.push(Frame {
+            size: img.size,
+            rgba: img.rgba,
+        });
+        Ok::<(), ()>(())
+    })
+    .expect("render");
+    out
+}
+
+/// Renders and returns only the last frame.
+pub fn render_last(gpu: &Gpu, path: &Path, size: [u32; 2], frames: u64, sets: &[&str]) -> Frame {
+    render_all(gpu, path, size, frames, sets)
+        .pop()
+        .expect("at least one frame")
+}
+
+/// Mean absolute difference per channel (0..255) and the difference image.
+pub fn compare(a: &Frame, b: &Frame) -> (f64, Frame) {
+    assert_eq!(a.size, b.size, "sizes differ");
+    let mut total = 0u64;
+    let mut diff = Vec::with_capacity(a.rgba.len());
+    for (pa, pb) in a.rgba.chunks(4).zip(b.rgba.chunks(4)) {
+        for c in 0..3 {
+            let d = pa[c].abs_diff(pb[c]);
+            total += u64::from(d);
+            diff.push(d.saturating_mul(4));
+        }
+        diff.push(255);
+    }
+    let mean = total as f64 / (a.rgba.len() / 4 * 3) as f64;
+    (
+        mean,
+        Frame {
+            size: a.size,
+            rgba: diff,
+        },
+    )
+}
