@@ -57,6 +57,7 @@ struct State {
     blitter: Blitter,
     clock: Clock,
     presented: u64,
+    fit: Fit,
 }
 
 struct App {
@@ -129,6 +130,7 @@ impl App {
             blitter,
             clock: Clock::real(),
             presented: 0,
+            fit: self.options.fit,
         })
     }
 }
@@ -198,7 +200,7 @@ impl State {
                 &view,
                 [self.config.width, self.config.height],
                 self.config.format,
-                Fit::Letterbox,
+                self.fit,
             );
         }
         self.gpu.queue.submit([encoder.finish()]);

@@ -112,8 +112,11 @@ impl ParamStore {
     /// Moves every current value towards its target by `dt_secs` of exponential smoothing.
     pub fn advance(&mut self, dt_secs: f32) {
         for s in &mut self.slots {
-            s.current = if s.def.smooth_secs <= 0.0 || dt_secs <= 0.0 {
+            s.current = if s.def.smooth_secs <= 0.0 {
                 s.target
+            } else if dt_secs <= 0.0 {
+                // No time passed (a first frame): hold, as the smoothing law says.
+                s.current
             } else {
                 let k = 1.0 - (-dt_secs / s.def.smooth_secs).exp();
                 let next = s.current + (s.target - s.current) * k;
@@ -241,6 +244,18 @@ mod tests {
             p.advance(0.1);
         }
         assert_eq!(p.get("x"), Some(1.5));
+    }
+
+    #[test]
+    fn no_time_means_no_movement() {
+        let mut p = ParamStore::new(&[def("x", 1.0)]);
+        p.set("x", 2.0).unwrap();
+        p.advance(0.0);
+        assert_eq!(p.get("x"), Some(0.5));
+        let mut immediate = ParamStore::new(&[def("y", 0.0)]);
+        immediate.set("y", 2.0).unwrap();
+        immediate.advance(0.0);
+        assert_eq!(immediate.get("y"), Some(2.0));
     }
 
     #[test]

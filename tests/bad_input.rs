@@ -483,6 +483,10 @@ fn main(in: VertexOutput) -> @location(0) vec4<f32> {
     let shader = fx.write("main.wgsl", wgsl);
     let d = shader_error(&fx.scene(SCENE));
     assert_at(&d, &shader, loc(wgsl, "sped"), &["sped"]);
+    assert!(
+        d.notes.iter().any(|n| n == "params in this scene: speed"),
+        "no list of params in {d}"
+    );
 }
 
 #[test]
@@ -887,4 +891,36 @@ fn main(in: VertexOutput) -> @location(0) vec4<f32> {
         !d.to_string().contains("naga::"),
         "internal names leak into `{d}`"
     );
+}
+
+#[test]
+fn fragment_returning_vec3_is_caught_by_check() {
+    let fx = Fixture::new();
+    let wgsl = "\
+// colour only
+@fragment
+fn main(in: VertexOutput) -> @location(0) vec3<f32> {
+    return vec3<f32>(1.0);
+}
+";
+    let shader = fx.write("main.wgsl", wgsl);
+    let d = shader_error(&fx.scene(SCENE));
+    assert_at(
+        &d,
+        &shader,
+        loc(wgsl, "@fragment"),
+        &["must return", "vec4<f32>"],
+    );
+}
+
+#[test]
+fn include_may_carry_a_line_comment() {
+    let fx = Fixture::new();
+    fx.write("parts/k.wgsl", "fn k() -> f32 { return 0.5; }\n");
+    fx.write(
+        "main.wgsl",
+        "#include \"parts/k.wgsl\" // shared constant\n@fragment\nfn main(in: VertexOutput) -> @location(0) vec4<f32> {\n    return vec4<f32>(k());\n}\n",
+    );
+    let scene = fx.scene(SCENE);
+    check(&scene).unwrap_or_else(|e| panic!("{e}"));
 }

@@ -117,3 +117,38 @@ fn devices_lists_an_adapter() {
         assert!(stdout.contains("[0]"), "no adapter listed: {stdout}");
     }
 }
+
+#[test]
+fn library_includes_resolve_from_inside_the_scene_folder() {
+    // `hypna check s.toml` run in <dir>/scenes must find <dir>/shaders/lib/x.wgsl: the
+    // include search may not depend on how the scene path was typed.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("shaders/lib")).unwrap();
+    std::fs::create_dir_all(dir.path().join("scenes")).unwrap();
+    std::fs::write(
+        dir.path().join("shaders/lib/only_here.wgsl"),
+        "fn only_here() -> f32 { return 0.25; }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("scenes/s.wgsl"),
+        "#include \"lib/only_here.wgsl\"\n@fragment\nfn main(in: VertexOutput) -> @location(0) vec4<f32> {\n    return vec4<f32>(only_here());\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("scenes/s.toml"),
+        "[scene]\nname = \"s\"\n\n[[pass]]\nname = \"a\"\nshader = \"s.wgsl\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hypna"))
+        .arg("check")
+        .arg("s.toml")
+        .current_dir(dir.path().join("scenes"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

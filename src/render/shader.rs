@@ -86,12 +86,7 @@ impl LineMap {
         });
         let Some((span, label, (path, line, col))) = located.next() else {
             // No span at all (some entry-point errors): point at the author's `@fragment`.
-            let fragment = composed.rfind("@fragment").and_then(|i| {
-                self.origin(
-                    composed,
-                    naga::Span::new(u32::try_from(i).ok()?, u32::try_from(i + 9).ok()?),
-                )
-            });
+            let fragment = composed_fragment_site(composed, self);
             let mut d = match fragment {
                 Some((path, line, col)) => Diagnostic::at(path, line, col, message),
                 None => Diagnostic::file(file, message),
@@ -104,7 +99,8 @@ impl LineMap {
             );
             return d;
         };
-        let message = if label.is_empty() || message.contains(label.as_str()) {
+        let redundant = label.split_whitespace().all(|w| message.contains(w));
+        let message = if label.is_empty() || redundant {
             message
         } else {
             format!("{message}: {label}")
@@ -119,6 +115,37 @@ impl LineMap {
         }
         d
     }
+}
+
+/// True when the entry point returns a `vec4<f32>` bound to `@location(0)`.
+fn writes_vec4_at_location_0(module: &naga::Module, ep: &naga::EntryPoint) -> bool {
+    let Some(result) = &ep.function.result else {
+        return false;
+    };
+    let is_location_0 = matches!(
+        result.binding,
+        Some(naga::Binding::Location { location: 0, .. })
+    );
+    let is_vec4_f32 = matches!(
+        module.types[result.ty].inner,
+        naga::TypeInner::Vector {
+            size: naga::VectorSize::Quad,
+            scalar: naga::Scalar {
+                kind: naga::ScalarKind::Float,
+                width: 4
+            }
+        }
+    );
+    is_location_0 && is_vec4_f32
+}
+
+/// Where the author's `@fragment` attribute stands.
+fn composed_fragment_site(composed: &str, map: &LineMap) -> Option<(PathBuf, u32, u32)> {
+    let i = composed.rfind("@fragment")?;
+    map.origin(
+        composed,
+        naga::Span::new(u32::try_from(i).ok()?, u32::try_from(i + 9).ok()?),
+    )
 }
 
 /// naga's validator prints some types in Rust debug form; rewrite the common ones in WGSL.
@@ -199,7 +226,9 @@ fn excerpt(composed: &str, span: naga::Span) -> Option<String> {
 #[must_use]
 pub fn library_roots(scene_path: &Path) -> Vec<PathBuf> {
     let mut roots = Vec::new();
-    let dir = scene_path.parent().unwrap_or_else(|| Path::new("."));
+    // Absolute first, so the result does not depend on how the path was typed.
+    let absolute = std::path::absolute(scene_path).unwrap_or_else(|_| scene_path.to_path_buf());
+    let dir = absolute.parent().unwrap_or_else(|| Path::new("."));
     for ancestor in dir.ancestors().take(4) {
         let candidate = ancestor.join("shaders");
         if candidate.is_dir() {
@@ -252,7 +281,7 @@ pub fn prelude(scene: &Scene, pass: &PassDef) -> String {
          var out: VertexOutput;\n    \
          out.position = vec4<f32>(uv.x * 2.0 - 1.0, 1.0 - uv.y * 2.0, 0.0, 1.0);\n    \
          out.uv = uv;\n    return out;\n}}\n\
-         fn audio_band(i: u32) -> f32 {{\n    return globals.bands[min(i, 15u) / 4u][i % 4u];\n}}"
+         fn audio_band(i: u32) -> f32 {{\n    let j = min(i, 15u);\n    return globals.bands[j / 4u][j % 4u];\n}}"
     );
     s
 }
@@ -265,7 +294,24 @@ pub fn prelude(scene: &Scene, pass: &PassDef) -> String {
 pub fn load_pass_shader(scene: &Scene, pass: &PassDef) -> Result<PassShader, Diagnostics> {
     let roots = library_roots(&scene.path);
     let prelude = prelude(scene, pass);
-    compose_and_validate(&prelude, &pass.shader, &roots)
+    compose_and_validate(&prelude, &pass.shader, &roots).map_err(|mut errors| {
+        // A mistyped `params.<name>` is the commonest author slip: say what exists.
+        for d in &mut errors.0 {
+            let on_params = d
+                .notes
+                .first()
+                .is_some_and(|excerpt| excerpt.contains("params."));
+            if d.message.starts_with("invalid field accessor") && on_params {
+                let names: Vec<&str> = scene.params.iter().map(|p| p.name.as_str()).collect();
+                d.notes.push(if names.is_empty() {
+                    "this scene declares no params".to_string()
+                } else {
+                    format!("params in this scene: {}", names.join(", "))
+                });
+            }
+        }
+        errors
+    })
 }
 
 /// Composes `prelude` + the expanded `file` and validates the result.
@@ -330,7 +376,21 @@ pub fn compose_and_validate(
         .filter(|ep| ep.stage == naga::ShaderStage::Fragment)
         .collect();
     let fragment_entry = match fragments.as_slice() {
-        [one] => one.name.clone(),
+        [one] => {
+            if !writes_vec4_at_location_0(&module, one) {
+                let at = composed_fragment_site(&source, &map);
+                let message = format!(
+                    "@fragment `{}` must return `@location(0) vec4<f32>` (the pass's colour)",
+                    one.name
+                );
+                let d = match at {
+                    Some((path, line, col)) => Diagnostic::at(path, line, col, message),
+                    None => Diagnostic::file(file, message),
+                };
+                return Err(Diagnostics(vec![d]));
+            }
+            one.name.clone()
+        }
         [] => {
             return Err(Diagnostics(vec![
                 Diagnostic::file(file, "no @fragment entry point").with_note(
@@ -392,7 +452,10 @@ impl Expander<'_> {
                 f,
                 l,
                 c,
-                format!("include cycle: `{}` includes itself", file.display()),
+                format!(
+                    "include cycle: `{}` is already being included",
+                    file.display()
+                ),
             )
             .with_note(format!("chain: {}", chain.join(" -> "))));
         }
@@ -458,9 +521,11 @@ impl Expander<'_> {
 
 /// `  "path"  ` -> `path`.
 fn parse_include(rest: &str) -> Option<String> {
-    let rest = rest.trim();
-    let inner = rest.strip_prefix('"')?.strip_suffix('"')?;
-    (!inner.is_empty()).then(|| inner.to_string())
+    let rest = rest.trim().strip_prefix('"')?;
+    let (inner, after) = rest.split_once('"')?;
+    // Only a line comment may follow the quoted path.
+    let after = after.trim();
+    (!inner.is_empty() && (after.is_empty() || after.starts_with("//"))).then(|| inner.to_string())
 }
 
 /// The `wgpu` texture format for a scene format.
