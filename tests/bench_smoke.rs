@@ -31,8 +31,6 @@ fn bench_refuses_scenes_it_cannot_mirror() {
         frames: 1,
         rounds: 1,
     };
-    let err = hypna::bench::run(&gpu, &options)
-        .err()
-        .expect("flow has two passes");
+    let err = hypna::bench::run(&gpu, &options).expect_err("flow has two passes");
     assert!(err.to_string().contains("one pass and no inputs"), "{err}");
 }
