@@ -9,7 +9,8 @@ set -euo pipefail
 mode="${1:-run}"
 packages=(pkg-config libasound2-dev libvulkan1 mesa-vulkan-drivers)
 if [ "$mode" = "test" ]; then
-  packages+=(xvfb xauth)
+  # Xvfb for window tests; liblo's oscsend as an OSC peer we did not write.
+  packages+=(xvfb xauth liblo-tools)
 fi
 
 say() { printf 'hypna set-up: %s\n' "$*" >&2; }
@@ -53,5 +54,15 @@ if [ "$mode" = "test" ]; then
       say "cargo fmt / cargo clippy missing: install rustfmt and clippy for your toolchain"
       exit 1
     fi
+  fi
+fi
+"$(dirname "$0")/install-ort.sh"
+
+if [ "$mode" = "test" ]; then
+  # python-osc, the second OSC peer of the tests, into the project (not into Python itself).
+  pydir="$(cd "$(dirname "$0")/.." && pwd)/.hypna/python"
+  if ! PYTHONPATH="$pydir" python3 -c "import pythonosc" 2>/dev/null; then
+    say "installing python-osc into .hypna/python"
+    python3 -m pip install --quiet --disable-pip-version-check --target "$pydir" "python-osc==1.10.2"
   fi
 fi

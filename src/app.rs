@@ -14,7 +14,7 @@ use winit::window::{Window, WindowId};
 use crate::clock::Clock;
 use crate::render::blit::{Blitter, Fit};
 use crate::render::context::{Gpu, GpuError, new_instance};
-use crate::runtime::{LoadError, Runtime};
+use crate::runtime::{LoadError, Runtime, RuntimeOptions};
 
 /// Errors that end `hypna run`.
 #[derive(Debug, thiserror::Error)]
@@ -38,10 +38,8 @@ pub enum AppError {
 pub struct RunOptions {
     /// The scene file.
     pub scene: PathBuf,
-    /// Internal size override.
-    pub size: Option<[u32; 2]>,
-    /// `name=value` assignments.
-    pub sets: Vec<String>,
+    /// Size, `--set`s, ONNX Runtime choices.
+    pub runtime: RuntimeOptions,
     /// Quit after this many presented frames (smoke tests, demos).
     pub frames: Option<u64>,
     /// How the output fits the window.
@@ -90,7 +88,7 @@ pub fn run(options: RunOptions) -> Result<(), AppError> {
 impl App {
     fn start(&mut self, event_loop: &ActiveEventLoop) -> Result<State, AppError> {
         let scene = crate::scene::Scene::load(&self.options.scene).map_err(LoadError::from)?;
-        let size = self.options.size.unwrap_or(scene.size);
+        let size = self.options.runtime.size.unwrap_or(scene.size);
         let attributes = Window::default_attributes()
             .with_title(format!("hypna — {}", scene.name))
             .with_inner_size(winit::dpi::PhysicalSize::new(size[0], size[1]));
@@ -119,7 +117,7 @@ impl App {
             config.format = f;
         }
         surface.configure(&gpu.device, &config);
-        let runtime = Runtime::new(&gpu, scene, self.options.size, &self.options.sets)?;
+        let runtime = Runtime::new(&gpu, scene, &self.options.runtime)?;
         let blitter = Blitter::new(&gpu.device);
         Ok(State {
             window,
@@ -204,6 +202,7 @@ impl State {
             );
         }
         self.gpu.queue.submit([encoder.finish()]);
+        self.runtime.after_submit(&self.gpu);
         self.window.pre_present_notify();
         self.gpu.queue.present(frame);
         self.presented += 1;

@@ -10,7 +10,7 @@ use crate::render::chain::ChainError;
 use crate::render::context::Gpu;
 use crate::render::globals::Globals;
 use crate::render::shader::{VERTEX_ENTRY, texture_format};
-use crate::runtime::{LoadError, Runtime, load_shaders};
+use crate::runtime::{LoadError, Runtime, RuntimeOptions, load_shaders};
 use crate::scene::Scene;
 
 /// Errors from the benchmark.
@@ -120,7 +120,11 @@ pub fn run(gpu: &Gpu, options: &BenchOptions) -> Result<BenchReport, BenchError>
         &shaders[0].fragment_entry,
         options.size,
     )?;
-    let mut runtime = Runtime::new(gpu, scene, Some(options.size), &[])?;
+    let runtime_options = RuntimeOptions {
+        size: Some(options.size),
+        ..RuntimeOptions::default()
+    };
+    let mut runtime = Runtime::new(gpu, scene, &runtime_options)?;
     let mut clock = Clock::fixed(60.0);
 
     let hypna_frame = |runtime: &mut Runtime, clock: &mut Clock| {
@@ -132,6 +136,7 @@ pub fn run(gpu: &Gpu, options: &BenchOptions) -> Result<BenchReport, BenchError>
             });
         runtime.encode_frame(gpu, &mut encoder, clock.tick());
         gpu.queue.submit([encoder.finish()]);
+        runtime.after_submit(gpu);
         let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
         start.elapsed().as_secs_f64() * 1e3
     };
@@ -344,4 +349,163 @@ impl BareLoop {
         let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
         start.elapsed().as_secs_f64() * 1e3
     }
+}
+
+/// What the model benchmark measures.
+#[derive(Debug, Clone)]
+pub struct ModelBenchOptions {
+    /// A scene with at least one model (its rate limits are lifted: the model runs flat out).
+    pub scene: PathBuf,
+    /// Render size.
+    pub size: [u32; 2],
+    /// Frames per round and phase.
+    pub frames: u32,
+    /// Rounds (each runs a phase without and one with the model).
+    pub rounds: u32,
+    /// ONNX Runtime intra-op threads.
+    pub threads: usize,
+}
+
+/// Results of the model benchmark.
+#[derive(Debug, Clone)]
+pub struct ModelBenchReport {
+    /// Inference (worker run) times, ms.
+    pub inference: Stats,
+    /// Readback collection, conversion and upload per inference, ms (all node-side CPU work
+    /// divided by the number of runs).
+    pub io_per_inference_ms: f64,
+    /// Gaps between the end of one run and the start of the next, ms.
+    pub gap: Stats,
+    /// Compositor frame times with the model paused, ms.
+    pub frames_without: Stats,
+    /// Compositor frame times with the model running, ms.
+    pub frames_with: Stats,
+    /// p99 of the above, ms.
+    pub p99_without_ms: f64,
+    /// p99 of the above, ms.
+    pub p99_with_ms: f64,
+}
+
+impl ModelBenchReport {
+    /// I/O time as a share of inference time.
+    #[must_use]
+    pub fn io_share(&self) -> f64 {
+        self.io_per_inference_ms / self.inference.mean_ms.max(1e-9)
+    }
+
+    /// Mean gap as a share of mean run time.
+    #[must_use]
+    pub fn gap_share(&self) -> f64 {
+        self.gap.mean_ms / self.inference.mean_ms.max(1e-9)
+    }
+
+    /// p99 frame time with the model over without.
+    #[must_use]
+    pub fn p99_ratio(&self) -> f64 {
+        self.p99_with_ms / self.p99_without_ms.max(1e-9)
+    }
+}
+
+fn percentile(samples: &[f64], q: f64) -> f64 {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    let i = ((s.len().saturating_sub(1)) as f64 * q).round() as usize;
+    s.get(i).copied().unwrap_or(0.0)
+}
+
+/// Runs the model benchmark: the scene in live mode (the frame never waits on the model),
+/// alternating phases with the model paused and running.
+///
+/// # Errors
+/// When the scene or its models do not load.
+pub fn run_models(gpu: &Gpu, options: &ModelBenchOptions) -> Result<ModelBenchReport, BenchError> {
+    let mut scene = Scene::load(&options.scene).map_err(LoadError::from)?;
+    if scene.models.is_empty() {
+        return Err(BenchError::Unsupported(format!(
+            "{} has no [[model]]",
+            options.scene.display()
+        )));
+    }
+    for m in &mut scene.models {
+        m.every = 1;
+        m.max_rate_hz = None;
+    }
+    let runtime_options = RuntimeOptions {
+        size: Some(options.size),
+        threads: Some(options.threads),
+        ..RuntimeOptions::default()
+    };
+    let mut runtime = Runtime::new(gpu, scene, &runtime_options)?;
+    let mut clock = Clock::real();
+    let mut frame = |runtime: &mut Runtime| {
+        let start = Instant::now();
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("bench.models"),
+            });
+        runtime.encode_frame(gpu, &mut encoder, clock.tick());
+        gpu.queue.submit([encoder.finish()]);
+        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        runtime.after_submit(gpu);
+        start.elapsed().as_secs_f64() * 1e3
+    };
+    // Warm up: the first runs allocate inside ONNX Runtime.
+    for _ in 0..10 {
+        frame(&mut runtime);
+    }
+    let (mut without, mut with, mut runs, mut gaps) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let io_before = runtime.nodes()[0].io_stats();
+    let runs_before = runtime.nodes()[0].worker_stats().runs;
+    for _ in 0..options.rounds {
+        runtime.set_models_paused(true);
+        // Let a run in flight finish before measuring the paused phase.
+        while runtime
+            .nodes()
+            .iter()
+            .any(crate::model::node::ModelNode::busy)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        for _ in 0..options.frames {
+            without.push(frame(&mut runtime));
+        }
+        runtime.set_models_paused(false);
+        let mut last_runs = runtime.nodes()[0].worker_stats().runs;
+        let mut first_of_phase = true;
+        for _ in 0..options.frames {
+            with.push(frame(&mut runtime));
+            let stats = runtime.nodes()[0].worker_stats();
+            if stats.runs > last_runs {
+                if let Some(r) = stats.last_run {
+                    runs.push(r.as_secs_f64() * 1e3);
+                }
+                // The first run of a phase follows the pause: its gap is not the model's.
+                if let (Some(g), false) = (stats.last_gap, first_of_phase) {
+                    gaps.push(g.as_secs_f64() * 1e3);
+                }
+                first_of_phase = false;
+                last_runs = stats.runs;
+            }
+        }
+    }
+    let io = runtime.nodes()[0].io_stats();
+    let total_runs = runtime.nodes()[0]
+        .worker_stats()
+        .runs
+        .saturating_sub(runs_before)
+        .max(1);
+    let io_ms = ((io.input_time + io.upload_time) - (io_before.input_time + io_before.upload_time))
+        .as_secs_f64()
+        * 1e3;
+    Ok(ModelBenchReport {
+        inference: Stats::of(&runs),
+        io_per_inference_ms: io_ms / total_runs as f64,
+        gap: Stats::of(&gaps),
+        p99_without_ms: percentile(&without, 0.99),
+        p99_with_ms: percentile(&with, 0.99),
+        frames_without: Stats::of(&without),
+        frames_with: Stats::of(&with),
+    })
 }

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use hypna::render::blit::Fit;
 use hypna::render::context::{Gpu, describe_adapter, list_adapters};
-use hypna::runtime::{RenderSettings, Runtime, check, render_frames};
+use hypna::runtime::{RenderSettings, Runtime, RuntimeOptions, check, render_frames};
 
 /// hypna: realtime generative art from WGSL shaders and ONNX models.
 #[derive(Parser)]
@@ -37,6 +37,8 @@ enum Command {
         /// How the output fits the window.
         #[arg(long, value_enum, default_value_t = FitArg::Letterbox)]
         fit: FitArg,
+        #[command(flatten)]
+        models: ModelArgs,
     },
     /// Render frames to PNG files with a fixed-step clock (deterministic).
     Render {
@@ -60,30 +62,86 @@ enum Command {
         /// Write only the last frame (the others are rendered but not saved).
         #[arg(long)]
         last_only: bool,
+        #[command(flatten)]
+        models: ModelArgs,
     },
-    /// Validate scenes, their shaders (naga) and references without a GPU.
+    /// Print an ONNX model's inputs and outputs (names, element types, shapes).
+    Inspect {
+        /// The .onnx file.
+        model: PathBuf,
+        #[command(flatten)]
+        models: ModelArgs,
+    },
+    /// Validate scenes, their shaders (naga), references and model bindings, without a GPU.
     Check {
         /// Scene files.
         #[arg(required = true)]
         scenes: Vec<PathBuf>,
+        /// ONNX Runtime library file or folder (default: searched).
+        #[arg(long, value_name = "PATH")]
+        ort_lib: Option<PathBuf>,
     },
-    /// List GPU adapters.
-    Devices,
-    /// Frame time of a single-pass scene against a bare wgpu loop drawing the same shader.
+    /// List GPU adapters and the ONNX Runtime found.
+    Devices {
+        /// ONNX Runtime library file or folder to report on (default: searched).
+        #[arg(long, value_name = "PATH")]
+        ort_lib: Option<PathBuf>,
+    },
+    /// Benchmarks. Default: hypna's frame time against a bare wgpu loop drawing the same
+    /// shader. `--models`: model I/O overhead, feeding gaps and frame times with a model.
     Bench {
-        /// A single-pass scene without inputs.
-        #[arg(long, default_value = "scenes/landscape.toml")]
-        scene: PathBuf,
+        /// The scene (default: scenes/landscape.toml, or scenes/dream.toml with --models).
+        #[arg(long)]
+        scene: Option<PathBuf>,
         /// Render size.
         #[arg(long, value_parser = parse_size, default_value = "1280x720")]
         size: [u32; 2],
-        /// Frames per round and loop.
-        #[arg(long, default_value_t = 20)]
-        frames: u32,
+        /// Frames per round and loop (default: 20, or 60 with --models).
+        #[arg(long)]
+        frames: Option<u32>,
         /// Interleaved rounds.
         #[arg(long, default_value_t = 5)]
         rounds: u32,
+        /// Measure a model scene instead (ONNX Runtime limited to --threads).
+        #[arg(long)]
+        models: bool,
+        /// ONNX Runtime threads for --models.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
+}
+
+/// ONNX Runtime choices shared by `run`, `render` and `inspect`.
+#[derive(clap::Args, Clone, Default)]
+struct ModelArgs {
+    /// ONNX Runtime library file or folder (default: searched; see docs/models.md).
+    #[arg(long, value_name = "PATH")]
+    ort_lib: Option<PathBuf>,
+    /// Execution provider for every model: cpu, cuda, tensorrt, directml, coreml, rocm, openvino.
+    /// Unavailable providers fall back to cpu with a warning.
+    #[arg(long)]
+    provider: Option<hypna::infer::Ep>,
+    /// Threads per model inside ONNX Runtime (default: the scene's, else 1).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+impl ModelArgs {
+    fn runtime(
+        self,
+        size: Option<[u32; 2]>,
+        sets: Vec<String>,
+        sync_models: bool,
+    ) -> RuntimeOptions {
+        RuntimeOptions {
+            size,
+            sets,
+            ort_lib: self.ort_lib,
+            provider: self.provider,
+            threads: self.threads,
+            sync_models,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -109,7 +167,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,wgpu_core=warn,wgpu_hal=warn,naga=warn")
+                tracing_subscriber::EnvFilter::new(
+                    "info,wgpu_core=warn,wgpu_hal=warn,naga=warn,ort=warn",
+                )
             }),
         )
         .with_writer(std::io::stderr)
@@ -132,18 +192,31 @@ fn dispatch(command: Command) -> Result<()> {
             sets,
             frames,
             fit,
+            models,
         } => {
             let fit = match fit {
                 FitArg::Letterbox => Fit::Letterbox,
                 FitArg::Fill => Fit::Fill,
             };
+            let runtime = models.runtime(size, sets, false);
             hypna::app::run(hypna::app::RunOptions {
                 scene,
-                size,
-                sets,
+                runtime,
                 frames,
                 fit,
             })?;
+            Ok(())
+        }
+        Command::Inspect { model, models } => {
+            hypna::infer::init(&hypna::infer::InitOptions {
+                ort_lib: models.ort_lib.clone(),
+            })?;
+            let options = hypna::infer::SessionOptions {
+                ep: models.provider.unwrap_or_default(),
+                intra_threads: models.threads.unwrap_or(1),
+                ..hypna::infer::SessionOptions::default()
+            };
+            print!("{}", hypna::infer::inspect(&model, &options)?);
             Ok(())
         }
         Command::Render {
@@ -154,21 +227,37 @@ fn dispatch(command: Command) -> Result<()> {
             sets,
             out,
             last_only,
-        } => render(&scene, frames, size, fps, &sets, &out, last_only),
-        Command::Check { scenes } => {
+            models,
+        } => render(
+            &scene,
+            frames,
+            fps,
+            &models.runtime(size, sets, true),
+            &out,
+            last_only,
+        ),
+        Command::Check { scenes, ort_lib } => {
             let mut failed = 0;
             for path in &scenes {
-                match check(path) {
-                    Ok((scene, shaders)) => {
+                let result = check(path).and_then(|(scene, shaders)| {
+                    let note = hypna::runtime::check_models(&scene, ort_lib.clone())?;
+                    Ok((scene, shaders, note))
+                });
+                match result {
+                    Ok((scene, shaders, note)) => {
                         let files: usize = shaders.iter().map(|s| s.files.len()).sum();
                         println!(
-                            "ok: {} \"{}\" ({} passes, {} params, {} WGSL files)",
+                            "ok: {} \"{}\" ({} passes, {} models, {} params, {} WGSL files)",
                             path.display(),
                             scene.name,
                             scene.passes.len(),
+                            scene.models.len(),
                             scene.params.len(),
                             files
                         );
+                        if let Some(note) = note {
+                            println!("  {note}");
+                        }
                     }
                     Err(e) => {
                         failed += 1;
@@ -181,7 +270,7 @@ fn dispatch(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Devices => {
+        Command::Devices { ort_lib } => {
             let adapters = list_adapters();
             println!("GPU adapters:");
             if adapters.is_empty() {
@@ -192,6 +281,16 @@ fn dispatch(command: Command) -> Result<()> {
             for (i, info) in adapters.iter().enumerate() {
                 println!("  [{i}] {}", describe_adapter(info));
             }
+            match hypna::infer::init(&hypna::infer::InitOptions { ort_lib }) {
+                Ok(info) => println!(
+                    "ONNX Runtime:\n  {}",
+                    info.to_string().replace('\n', "\n  ")
+                ),
+                Err(e) => println!(
+                    "ONNX Runtime: not available (model scenes will not load; shader-only scenes run)\n  {}",
+                    e.to_string().replace('\n', "\n  ")
+                ),
+            }
             Ok(())
         }
         Command::Bench {
@@ -199,8 +298,55 @@ fn dispatch(command: Command) -> Result<()> {
             size,
             frames,
             rounds,
+            models,
+            threads,
         } => {
             let gpu = Gpu::new_headless()?;
+            if models {
+                let scene = scene.unwrap_or_else(|| PathBuf::from("scenes/dream.toml"));
+                let options = hypna::bench::ModelBenchOptions {
+                    scene: scene.clone(),
+                    size,
+                    frames: frames.unwrap_or(60),
+                    rounds,
+                    threads,
+                };
+                let r = hypna::bench::run_models(&gpu, &options)?;
+                println!(
+                    "bench --models: {} at {}x{}, ONNX Runtime {threads} thread(s), on {}",
+                    scene.display(),
+                    size[0],
+                    size[1],
+                    gpu.describe()
+                );
+                println!(
+                    "  inference         mean {:8.2} ms  median {:8.2} ms  ({} runs sampled)",
+                    r.inference.mean_ms, r.inference.median_ms, r.inference.frames
+                );
+                println!(
+                    "  I/O per inference      {:8.3} ms  = {:5.1}% of inference (goal <= 10%)",
+                    r.io_per_inference_ms,
+                    100.0 * r.io_share()
+                );
+                println!(
+                    "  gap between runs  mean {:8.3} ms  = {:5.1}% of run time (goal <= 5%)",
+                    r.gap.mean_ms,
+                    100.0 * r.gap_share()
+                );
+                println!(
+                    "  frame p99 without model {:8.2} ms, with {:8.2} ms: ratio {:.3} (goal <= 1.5)",
+                    r.p99_without_ms,
+                    r.p99_with_ms,
+                    r.p99_ratio()
+                );
+                println!(
+                    "  frame median without    {:8.2} ms, with {:8.2} ms",
+                    r.frames_without.median_ms, r.frames_with.median_ms
+                );
+                return Ok(());
+            }
+            let scene = scene.unwrap_or_else(|| PathBuf::from("scenes/landscape.toml"));
+            let frames = frames.unwrap_or(20);
             let report = hypna::bench::run(
                 &gpu,
                 &hypna::bench::BenchOptions {
@@ -235,9 +381,8 @@ fn dispatch(command: Command) -> Result<()> {
 fn render(
     scene: &Path,
     frames: u64,
-    size: Option<[u32; 2]>,
     fps: f64,
-    sets: &[String],
+    options: &RuntimeOptions,
     out: &Path,
     last_only: bool,
 ) -> Result<()> {
@@ -246,7 +391,7 @@ fn render(
     }
     let gpu = Gpu::new_headless()?;
     tracing::info!("GPU: {}", gpu.describe());
-    let mut runtime = Runtime::load(&gpu, scene, size, sets)?;
+    let mut runtime = Runtime::load(&gpu, scene, options)?;
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create output folder {}", out.display()))?;
     // PNG encoding runs on its own thread; the bounded channel keeps memory flat.

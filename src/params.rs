@@ -140,6 +140,18 @@ impl ParamStore {
             .map(|s| s.current)
     }
 
+    /// The name of the param at `index` (declaration order).
+    #[must_use]
+    pub fn name_of(&self, index: usize) -> Option<&str> {
+        self.slots.get(index).map(|s| s.def.name.as_str())
+    }
+
+    /// The current value of the param at `index` (declaration order).
+    #[must_use]
+    pub fn value_at(&self, index: usize) -> Option<f32> {
+        self.slots.get(index).map(|s| s.current)
+    }
+
     /// `(name, current)` in declaration order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, f32)> {
         self.slots.iter().map(|s| (s.def.name.as_str(), s.current))

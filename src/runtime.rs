@@ -4,7 +4,10 @@
 use std::path::Path;
 
 use crate::clock::{Clock, FrameTime};
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::infer::{Ep, InferError, InitOptions, IoInfo, SessionOptions};
+use crate::model::node::{ModelNode, Silence};
+use crate::model::plan::{AudioLengths, Dim, TensorSpec, plan};
 use crate::params::{ParamError, ParamStore};
 use crate::render::blit::{Blitter, Fit};
 use crate::render::chain::{ChainError, FrameInputs, PassChain};
@@ -28,6 +31,12 @@ pub enum LoadError {
     /// A `--set`.
     #[error(transparent)]
     Param(#[from] ParamError),
+    /// A model binding or model file, located in the scene file.
+    #[error("{0}")]
+    Model(Diagnostics),
+    /// ONNX Runtime itself (not found, not loadable).
+    #[error(transparent)]
+    Infer(#[from] InferError),
 }
 
 impl LoadError {
@@ -36,8 +45,8 @@ impl LoadError {
     pub fn diagnostics(&self) -> Vec<crate::diag::Diagnostic> {
         match self {
             Self::Scene(e) => e.diagnostics().to_vec(),
-            Self::Shader(d) => d.0.clone(),
-            Self::Chain(_) | Self::Param(_) => Vec::new(),
+            Self::Shader(d) | Self::Model(d) => d.0.clone(),
+            Self::Chain(_) | Self::Param(_) | Self::Infer(_) => Vec::new(),
         }
     }
 }
@@ -72,37 +81,107 @@ pub fn check(path: &Path) -> Result<(Scene, Vec<PassShader>), LoadError> {
     Ok((scene, shaders))
 }
 
-/// A loaded scene on the GPU with its live params.
+/// How a scene is loaded: overrides from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeOptions {
+    /// Internal size (default: the scene's).
+    pub size: Option<[u32; 2]>,
+    /// `name=value` assignments applied at start.
+    pub sets: Vec<String>,
+    /// ONNX Runtime library (default: searched).
+    pub ort_lib: Option<std::path::PathBuf>,
+    /// Execution provider for every model (default: the scene's `[runtime] providers`).
+    pub provider: Option<Ep>,
+    /// Intra-op threads per model (default: the scene's `[runtime] threads`).
+    pub threads: Option<usize>,
+    /// Run models in lock-step with frames (offline renders: deterministic).
+    pub sync_models: bool,
+}
+
+/// Longest an offline render waits for one model run before going on without it.
+const SYNC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Checks the model bindings of `scene` against the models' metadata, when ONNX Runtime can
+/// be found. Returns a note saying what was or was not checked.
+///
+/// # Errors
+/// [`LoadError::Model`] with every binding problem, located in the scene file.
+pub fn check_models(
+    scene: &Scene,
+    ort_lib: Option<std::path::PathBuf>,
+) -> Result<Option<String>, LoadError> {
+    if scene.models.is_empty() {
+        return Ok(None);
+    }
+    if let Err(e) = crate::infer::init(&InitOptions {
+        ort_lib: ort_lib.clone(),
+    }) {
+        let first = e.to_string().lines().next().unwrap_or_default().to_string();
+        return Ok(Some(format!("model bindings not checked: {first}")));
+    }
+    let options = RuntimeOptions {
+        ort_lib,
+        ..RuntimeOptions::default()
+    };
+    let models = load_models(scene, &options, scene.size)?;
+    Ok(Some(format!(
+        "model bindings checked: {} model{} against each one's inputs and outputs",
+        models.len(),
+        if models.len() == 1 { "" } else { "s" }
+    )))
+}
+
+/// A loaded scene on the GPU with its live params and model nodes.
 pub struct Runtime {
     /// The scene.
     pub scene: Scene,
     /// Live params.
     pub params: ParamStore,
     chain: PassChain,
+    nodes: Vec<ModelNode>,
+    blitter: Blitter,
+    sync_models: bool,
+    last_time: FrameTime,
     params_scratch: Vec<f32>,
 }
 
 impl Runtime {
-    /// Loads `scene` at `size` (default: the scene's size) and applies `sets` (`name=value`).
+    /// Loads `scene` with `options`.
     ///
     /// # Errors
-    /// Shader, pipeline or `--set` problems.
-    pub fn new(
-        gpu: &Gpu,
-        scene: Scene,
-        size: Option<[u32; 2]>,
-        sets: &[String],
-    ) -> Result<Self, LoadError> {
+    /// Shader, pipeline, model or `--set` problems.
+    pub fn new(gpu: &Gpu, scene: Scene, options: &RuntimeOptions) -> Result<Self, LoadError> {
         let shaders = load_shaders(&scene).map_err(LoadError::Shader)?;
-        let chain = PassChain::new(gpu, &scene, &shaders, size.unwrap_or(scene.size))?;
+        let size = options.size.unwrap_or(scene.size);
+        let models = load_models(&scene, options, size)?;
+        let texture_sizes: Vec<((usize, usize), [u32; 2])> = models
+            .iter()
+            .enumerate()
+            .flat_map(|(m, (plan, _))| {
+                plan.outputs
+                    .iter()
+                    .filter_map(move |o| o.image.map(|(px, _)| ((m, o.binding), px)))
+            })
+            .collect();
+        let chain = PassChain::new(gpu, &scene, &shaders, size, &texture_sizes)?;
+        let mut nodes = Vec::new();
+        for (m, (plan, model)) in models.into_iter().enumerate() {
+            let def = &scene.models[m];
+            let node = ModelNode::new(gpu, m, def, plan, model).map_err(LoadError::Infer)?;
+            nodes.push(node);
+        }
         let mut params = ParamStore::new(&scene.params);
-        for s in sets {
+        for s in &options.sets {
             params.assign(s)?;
         }
         Ok(Self {
             scene,
             params,
             chain,
+            nodes,
+            blitter: Blitter::new(&gpu.device),
+            sync_models: options.sync_models,
+            last_time: FrameTime::default(),
             params_scratch: Vec::new(),
         })
     }
@@ -111,18 +190,17 @@ impl Runtime {
     ///
     /// # Errors
     /// As [`Self::new`], plus scene file problems.
-    pub fn load(
-        gpu: &Gpu,
-        path: &Path,
-        size: Option<[u32; 2]>,
-        sets: &[String],
-    ) -> Result<Self, LoadError> {
+    pub fn load(gpu: &Gpu, path: &Path, options: &RuntimeOptions) -> Result<Self, LoadError> {
         let scene = Scene::load(path)?;
-        Self::new(gpu, scene, size, sets)
+        Self::new(gpu, scene, options)
     }
 
-    /// Advances params by the frame's `dt` and records the chain into `encoder`.
+    /// Applies finished model results, advances params by the frame's `dt` and records the
+    /// chain (and model input copies) into `encoder`.
     pub fn encode_frame(&mut self, gpu: &Gpu, encoder: &mut wgpu::CommandEncoder, t: FrameTime) {
+        for node in &mut self.nodes {
+            node.take_result(gpu, &self.chain, &mut self.params);
+        }
         self.params.advance(t.dt_secs);
         self.params_scratch.clear();
         self.params_scratch
@@ -134,12 +212,132 @@ impl Runtime {
             params: &self.params_scratch,
         };
         self.chain.encode(&gpu.queue, encoder, &inputs);
+        for node in &mut self.nodes {
+            node.record_inputs(gpu, encoder, &self.chain, &mut self.blitter, t.frame);
+        }
+        self.last_time = t;
+    }
+
+    /// Call right after the frame's `queue.submit`: feeds the models. Never waits in live
+    /// mode; in lock-step mode waits for this frame's model runs.
+    pub fn after_submit(&mut self, gpu: &Gpu) {
+        if self.nodes.is_empty() {
+            return;
+        }
+        let audio = Silence { bands: 8 };
+        if self.sync_models {
+            for node in &mut self.nodes {
+                if !node.sync_frame(gpu, self.last_time, &self.params, &audio, SYNC_TIMEOUT) {
+                    tracing::warn!(
+                        "model `{}` did not answer within {SYNC_TIMEOUT:?}",
+                        node.name()
+                    );
+                }
+            }
+        } else {
+            let _ = gpu.device.poll(wgpu::PollType::Poll);
+            for node in &mut self.nodes {
+                node.after_submit(self.last_time, &self.params, &audio);
+            }
+        }
     }
 
     /// The chain (output texture, sizes).
     #[must_use]
     pub fn chain(&self) -> &PassChain {
         &self.chain
+    }
+
+    /// Stops (or resumes) handing new jobs to every model; their last outputs stay on screen.
+    pub fn set_models_paused(&mut self, paused: bool) {
+        for node in &mut self.nodes {
+            node.paused = paused;
+        }
+    }
+
+    /// The model nodes, in scene order.
+    #[must_use]
+    pub fn nodes(&self) -> &[ModelNode] {
+        &self.nodes
+    }
+}
+
+/// Loads every model of `scene` and checks its bindings against the model's metadata.
+fn load_models(
+    scene: &Scene,
+    options: &RuntimeOptions,
+    size: [u32; 2],
+) -> Result<Vec<(crate::model::plan::Plan, crate::infer::Model)>, LoadError> {
+    if scene.models.is_empty() {
+        return Ok(Vec::new());
+    }
+    crate::infer::init(&InitOptions {
+        ort_lib: options.ort_lib.clone(),
+    })?;
+    let ep = match options.provider {
+        Some(ep) => ep,
+        None => scene
+            .runtime
+            .providers
+            .first()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(Ep::Cpu),
+    };
+    let session = SessionOptions {
+        ep,
+        intra_threads: options.threads.unwrap_or(scene.runtime.threads as usize),
+        inter_threads: 1,
+        ..SessionOptions::default()
+    };
+    let default_size = [(size[0] / 4).max(1), (size[1] / 4).max(1)];
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for def in &scene.models {
+        let at = |message: String| Diagnostic::at(&scene.path, def.at.line, def.at.col, message);
+        let model = match crate::infer::Model::load(&def.file, &session) {
+            Ok(m) => m,
+            Err(e) => {
+                errors.push(at(format!("model `{}`: {e}", def.name)));
+                continue;
+            }
+        };
+        if let Some(warning) = &model.ep().warning {
+            tracing::warn!("model `{}`: {warning}", def.name);
+        }
+        let info = model.info();
+        let inputs: Vec<TensorSpec> = info.inputs.iter().map(spec).collect();
+        let outputs: Vec<TensorSpec> = info.outputs.iter().map(spec).collect();
+        match plan(
+            def,
+            &inputs,
+            &outputs,
+            default_size,
+            &AudioLengths { bands: 8 },
+        ) {
+            Ok(p) => out.push((p, model)),
+            Err(es) => errors.extend(es.into_iter().map(at)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(LoadError::Model(Diagnostics(errors)))
+    }
+}
+
+fn spec(io: &IoInfo) -> TensorSpec {
+    TensorSpec {
+        name: io.name.clone(),
+        elem: io.elem.to_string(),
+        dims: io
+            .shape
+            .iter()
+            .map(|d| match d {
+                crate::infer::Dim::Fixed(n) => Dim::Fixed(i64::try_from(*n).unwrap_or(i64::MAX)),
+                crate::infer::Dim::Symbolic(name) => Dim::Free(Some(name.clone())),
+                crate::infer::Dim::Dynamic => Dim::Free(None),
+            })
+            .collect(),
     }
 }
 
@@ -224,6 +422,7 @@ pub fn render_frames<E>(
         }
         readback.copy(&mut encoder, &rgba, t.frame);
         gpu.queue.submit([encoder.finish()]);
+        runtime.after_submit(gpu);
         readback.after_submit();
         let _ = device.poll(wgpu::PollType::Poll);
         for image in readback.collect() {

@@ -23,6 +23,10 @@ fn fs(in: VertexOutput) -> @location(0) vec4<f32> {
     let c = textureSampleLevel(src, src_sampler, in.uv, 0.0);
     return vec4<f32>(clamp(c.rgb, vec3<f32>(0.0), vec3<f32>(1.0)), 1.0);
 }
+@fragment
+fn fs_raw(in: VertexOutput) -> @location(0) vec4<f32> {
+    return textureSampleLevel(src, src_sampler, in.uv, 0.0);
+}
 ";
 
 /// How the output fits a target of another aspect ratio.
@@ -41,7 +45,7 @@ pub struct Blitter {
     layouts: [wgpu::BindGroupLayout; 2],
     pipeline_layouts: [wgpu::PipelineLayout; 2],
     samplers: [wgpu::Sampler; 2],
-    pipelines: HashMap<(wgpu::TextureFormat, bool), wgpu::RenderPipeline>,
+    pipelines: HashMap<(wgpu::TextureFormat, bool, bool), wgpu::RenderPipeline>,
 }
 
 impl Blitter {
@@ -108,7 +112,8 @@ impl Blitter {
         }
     }
 
-    /// Records a draw of `src` (of `src_format`) into `dst` (of `dst_format`, `dst_size`).
+    /// Records a draw of `src` (of `src_format`) into `dst` (of `dst_format`, `dst_size`) for
+    /// display: colour clamped to 0..1, alpha 1.
     #[allow(clippy::too_many_arguments)]
     pub fn blit(
         &mut self,
@@ -122,11 +127,41 @@ impl Blitter {
         dst_format: wgpu::TextureFormat,
         fit: Fit,
     ) {
+        self.draw(
+            device,
+            encoder,
+            (src, src_size, src_format),
+            (dst, dst_size, dst_format),
+            fit,
+            false,
+        );
+    }
+
+    /// Records a resampling copy of `src` into all of `dst`, values untouched (model inputs).
+    pub fn copy(
+        &mut self,
+        device: &wgpu::Device,
+        encoder: &mut wgpu::CommandEncoder,
+        src: (&wgpu::TextureView, [u32; 2], wgpu::TextureFormat),
+        dst: (&wgpu::TextureView, [u32; 2], wgpu::TextureFormat),
+    ) {
+        self.draw(device, encoder, src, dst, Fit::Fill, true);
+    }
+
+    fn draw(
+        &mut self,
+        device: &wgpu::Device,
+        encoder: &mut wgpu::CommandEncoder,
+        (src, src_size, src_format): (&wgpu::TextureView, [u32; 2], wgpu::TextureFormat),
+        (dst, dst_size, dst_format): (&wgpu::TextureView, [u32; 2], wgpu::TextureFormat),
+        fit: Fit,
+        raw: bool,
+    ) {
         let filterable = src_format != wgpu::TextureFormat::Rgba32Float;
         let idx = usize::from(filterable);
         let pipeline = self
             .pipelines
-            .entry((dst_format, filterable))
+            .entry((dst_format, filterable, raw))
             .or_insert_with(|| {
                 device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
                     label: Some("blit.pipeline"),
@@ -142,7 +177,7 @@ impl Blitter {
                     multisample: wgpu::MultisampleState::default(),
                     fragment: Some(wgpu::FragmentState {
                         module: &self.module,
-                        entry_point: Some("fs"),
+                        entry_point: Some(if raw { "fs_raw" } else { "fs" }),
                         compilation_options: wgpu::PipelineCompilationOptions::default(),
                         targets: &[Some(wgpu::ColorTargetState {
                             format: dst_format,

@@ -11,7 +11,7 @@ use super::globals::Globals;
 use super::shader::{PassShader, VERTEX_ENTRY, texture_format};
 use crate::diag::Diagnostics;
 use crate::render::context::Gpu;
-use crate::scene::{Filter, Format, Scene, Wrap};
+use crate::scene::{Filter, Format, Scene, TextureSource, Wrap};
 
 /// Errors from building a chain on the GPU.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +49,21 @@ struct Target {
     view: wgpu::TextureView,
 }
 
+/// A texture a model result is uploaded into; passes sample it like a pass output.
+pub struct ModelTexture {
+    /// Which model and output (indices into the scene).
+    pub key: (usize, usize),
+    /// Size in pixels.
+    pub size: [u32; 2],
+    /// The texture (`Rgba16Float`, starts transparent black).
+    pub texture: wgpu::Texture,
+    view: wgpu::TextureView,
+    sampler: wgpu::Sampler,
+}
+
+/// Format of model output textures: filterable, float, half the bytes of f32.
+pub const MODEL_TEXTURE_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba16Float;
+
 struct GpuPass {
     name: String,
     size: [u32; 2],
@@ -58,6 +73,14 @@ struct GpuPass {
     pipeline: wgpu::RenderPipeline,
     /// Group 1 for parity 0 and 1.
     inputs: [wgpu::BindGroup; 2],
+}
+
+impl ModelTexture {
+    /// A view of the whole texture.
+    #[must_use]
+    pub fn view(&self) -> &wgpu::TextureView {
+        &self.view
+    }
 }
 
 impl GpuPass {
@@ -74,6 +97,8 @@ impl GpuPass {
 pub struct PassChain {
     scene_size: [u32; 2],
     passes: Vec<GpuPass>,
+    /// Model output textures: ((model, output), size, texture).
+    model_textures: Vec<ModelTexture>,
     globals: wgpu::Buffer,
     globals_stride: u64,
     params: wgpu::Buffer,
@@ -94,6 +119,7 @@ impl PassChain {
         scene: &Scene,
         shaders: &[PassShader],
         scene_size: [u32; 2],
+        model_sizes: &[((usize, usize), [u32; 2])],
     ) -> Result<Self, ChainError> {
         let device = &gpu.device;
         let align = u64::from(device.limits().min_uniform_buffer_offset_alignment);
@@ -177,13 +203,64 @@ impl PassChain {
             ));
         }
 
+        let model_textures: Vec<ModelTexture> = model_sizes
+            .iter()
+            .map(|&(key, size)| {
+                let label = format!("model{}.output{}", key.0, key.1);
+                let texture = device.create_texture(&wgpu::TextureDescriptor {
+                    label: Some(&label),
+                    size: wgpu::Extent3d {
+                        width: size[0],
+                        height: size[1],
+                        depth_or_array_layers: 1,
+                    },
+                    mip_level_count: 1,
+                    sample_count: 1,
+                    dimension: wgpu::TextureDimension::D2,
+                    format: MODEL_TEXTURE_FORMAT,
+                    usage: wgpu::TextureUsages::TEXTURE_BINDING
+                        | wgpu::TextureUsages::COPY_DST
+                        | wgpu::TextureUsages::COPY_SRC
+                        | wgpu::TextureUsages::RENDER_ATTACHMENT,
+                    view_formats: &[],
+                });
+                let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+                let sampler = create_sampler(
+                    device,
+                    &format!("{label}.sampler"),
+                    Filter::Linear,
+                    Wrap::Clamp,
+                );
+                ModelTexture {
+                    key,
+                    size,
+                    texture,
+                    view,
+                    sampler,
+                }
+            })
+            .collect();
+        let model_texture = |source: TextureSource| match source {
+            TextureSource::Model { model, output } => {
+                model_textures.iter().find(|t| t.key == (model, output))
+            }
+            TextureSource::Pass(_) => None,
+        };
         let mut passes = Vec::new();
         for (index, (pass, shader)) in scene.passes.iter().zip(shaders).enumerate() {
-            let filterable = |i: usize| scene.passes[i].format != Format::Rgba32float;
+            // Model textures are Rgba16Float (filterable) and sampled linearly.
+            let filterable = |source: TextureSource| match source {
+                TextureSource::Pass(i) => scene.passes[i].format != Format::Rgba32float,
+                TextureSource::Model { .. } => true,
+            };
+            let linear = |source: TextureSource| match source {
+                TextureSource::Pass(i) => scene.passes[i].filter == Filter::Linear,
+                TextureSource::Model { .. } => true,
+            };
             let mut entries = Vec::new();
             for (i, input) in pass.inputs.iter().enumerate() {
                 let binding = u32::try_from(2 * i).unwrap_or(u32::MAX);
-                let can_filter = filterable(input.pass);
+                let can_filter = filterable(input.source);
                 entries.push(wgpu::BindGroupLayoutEntry {
                     binding,
                     visibility: wgpu::ShaderStages::FRAGMENT,
@@ -199,13 +276,11 @@ impl PassChain {
                 entries.push(wgpu::BindGroupLayoutEntry {
                     binding: binding + 1,
                     visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Sampler(
-                        if can_filter && scene.passes[input.pass].filter == Filter::Linear {
-                            wgpu::SamplerBindingType::Filtering
-                        } else {
-                            wgpu::SamplerBindingType::NonFiltering
-                        },
-                    ),
+                    ty: wgpu::BindingType::Sampler(if can_filter && linear(input.source) {
+                        wgpu::SamplerBindingType::Filtering
+                    } else {
+                        wgpu::SamplerBindingType::NonFiltering
+                    }),
                     count: None,
                 });
             }
@@ -213,15 +288,34 @@ impl PassChain {
                 label: Some(&format!("{}.inputs.layout", pass.name)),
                 entries: &entries,
             });
+            if let Some(missing) = pass.inputs.iter().find(|i| {
+                matches!(i.source, TextureSource::Model { .. }) && model_texture(i.source).is_none()
+            }) {
+                return Err(ChainError::Pipeline {
+                    pass: pass.name.clone(),
+                    file: pass.shader.display().to_string(),
+                    message: format!("no texture for model output `{}`", missing.name),
+                });
+            }
             let inputs = [0usize, 1].map(|parity| {
                 let mut group_entries = Vec::new();
                 for (i, input) in pass.inputs.iter().enumerate() {
                     let binding = u32::try_from(2 * i).unwrap_or(u32::MAX);
-                    let source = &targets[input.pass];
-                    let view = if input.previous_frame {
-                        &source[(parity + 1) % source.len()].view
-                    } else {
-                        &source[parity % source.len()].view
+                    let (view, sampler) = match input.source {
+                        TextureSource::Pass(i) => {
+                            let source = &targets[i];
+                            let view = if input.previous_frame {
+                                &source[(parity + 1) % source.len()].view
+                            } else {
+                                &source[parity % source.len()].view
+                            };
+                            (view, &samplers[i])
+                        }
+                        // Checked above: every model source has its texture.
+                        TextureSource::Model { .. } => match model_texture(input.source) {
+                            Some(t) => (&t.view, &t.sampler),
+                            None => continue,
+                        },
                     };
                     group_entries.push(wgpu::BindGroupEntry {
                         binding,
@@ -229,7 +323,7 @@ impl PassChain {
                     });
                     group_entries.push(wgpu::BindGroupEntry {
                         binding: binding + 1,
-                        resource: wgpu::BindingResource::Sampler(&samplers[input.pass]),
+                        resource: wgpu::BindingResource::Sampler(sampler),
                     });
                 }
                 device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -298,6 +392,7 @@ impl PassChain {
         Ok(Self {
             scene_size,
             passes,
+            model_textures,
             globals,
             globals_stride,
             params,
@@ -406,6 +501,29 @@ impl PassChain {
             } else {
                 &p.written(self.parity).texture
             }
+        })
+    }
+
+    /// The texture model output `(model, output)` is uploaded into.
+    #[must_use]
+    pub fn model_texture(&self, key: (usize, usize)) -> Option<&ModelTexture> {
+        self.model_textures.iter().find(|t| t.key == key)
+    }
+
+    /// The texture pass `index` wrote this frame (what a model reading it gets).
+    #[must_use]
+    pub fn pass_output(
+        &self,
+        index: usize,
+    ) -> Option<(
+        &wgpu::Texture,
+        &wgpu::TextureView,
+        [u32; 2],
+        wgpu::TextureFormat,
+    )> {
+        self.passes.get(index).map(|p| {
+            let t = p.written(self.parity);
+            (&t.texture, &t.view, p.size, p.format)
         })
     }
 

@@ -17,9 +17,10 @@ struct Slot {
     frame: u64,
 }
 
-/// A ring of staging buffers for RGBA8 images of one size.
+/// A ring of staging buffers for images of one size and pixel format.
 pub struct Readback {
     size: [u32; 2],
+    bytes_per_pixel: u32,
     padded_row: u32,
     slots: Vec<Slot>,
     /// Copies whose mapping failed (device lost, ...), counted not raised.
@@ -33,7 +34,8 @@ pub struct ReadImage {
     pub frame: u64,
     /// Width and height.
     pub size: [u32; 2],
-    /// `width * height * 4` bytes, rows top to bottom.
+    /// `width * height * bytes_per_pixel` bytes, rows top to bottom (RGBA8 for
+    /// [`Readback::new`]).
     pub rgba: Vec<u8>,
 }
 
@@ -41,7 +43,18 @@ impl Readback {
     /// A ring of `depth` buffers for `size` RGBA8 images.
     #[must_use]
     pub fn new(device: &wgpu::Device, size: [u32; 2], depth: usize) -> Self {
-        let padded_row = (size[0] * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
+        Self::with_pixel_size(device, size, 4, depth)
+    }
+
+    /// A ring of `depth` buffers for `size` images of `bytes_per_pixel` (16 for RGBA f32).
+    #[must_use]
+    pub fn with_pixel_size(
+        device: &wgpu::Device,
+        size: [u32; 2],
+        bytes_per_pixel: u32,
+        depth: usize,
+    ) -> Self {
+        let padded_row = (size[0] * bytes_per_pixel).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
             * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
         let slots = (0..depth.max(1))
             .map(|i| Slot {
@@ -57,6 +70,7 @@ impl Readback {
             .collect();
         Self {
             size,
+            bytes_per_pixel,
             padded_row,
             slots,
             failed: 0,
@@ -137,7 +151,7 @@ impl Readback {
         for slot in &mut self.slots {
             match slot.state.load(Ordering::Acquire) {
                 MAPPED => {
-                    let row = self.size[0] as usize * 4;
+                    let row = (self.size[0] * self.bytes_per_pixel) as usize;
                     let mut rgba = Vec::with_capacity(row * self.size[1] as usize);
                     match slot.buffer.get_mapped_range(..) {
                         Ok(view) => {

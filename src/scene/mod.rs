@@ -4,6 +4,7 @@
 //! A scene is an ordered list of passes plus named parameters. Validation resolves every
 //! reference (inputs, shader files) up front, so the renderer never meets a dangling name.
 
+mod models;
 pub mod raw;
 pub mod validate;
 
@@ -55,6 +56,215 @@ pub struct Scene {
     pub params: Vec<ParamDef>,
     /// Passes in render order; the last one is the output.
     pub passes: Vec<PassDef>,
+    /// ONNX models run as scene nodes.
+    pub models: Vec<ModelDef>,
+    /// How models run (providers, threads).
+    pub runtime: RuntimeDef,
+}
+
+/// `[runtime]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeDef {
+    /// Execution providers in order of preference (lowercase names).
+    pub providers: Vec<String>,
+    /// Intra-op threads per model.
+    pub threads: u32,
+}
+
+impl Default for RuntimeDef {
+    fn default() -> Self {
+        Self {
+            providers: vec!["cpu".to_string()],
+            threads: 1,
+        }
+    }
+}
+
+/// A validated `[[model]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelDef {
+    /// Unique name.
+    pub name: String,
+    /// The `.onnx` file, resolved against the scene folder.
+    pub file: PathBuf,
+    /// Where the model table stands in the scene file.
+    pub at: Location,
+    /// Inference size for image tensors with free height and width.
+    pub size: Option<[u32; 2]>,
+    /// Start a run at most every N frames.
+    pub every: u32,
+    /// Start at most this many runs per second.
+    pub max_rate_hz: Option<f32>,
+    /// Input bindings in file order.
+    pub inputs: Vec<InputBinding>,
+    /// Output bindings in file order.
+    pub outputs: Vec<OutputBinding>,
+}
+
+/// How an image maps between a texture (0..1 RGBA) and a tensor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImageMapping {
+    /// Channel-first `[1, 3, H, W]` or channel-last `[1, H, W, 3]`.
+    pub layout: Layout,
+    /// Texture 0..1 maps onto `[lo, hi]`.
+    pub range: [f32; 2],
+    /// Per-channel mean subtracted after `range`.
+    pub mean: [f32; 3],
+    /// Per-channel standard deviation divided by after `mean`.
+    pub std: [f32; 3],
+}
+
+impl Default for ImageMapping {
+    fn default() -> Self {
+        Self {
+            layout: Layout::Nchw,
+            range: [0.0, 1.0],
+            mean: [0.0; 3],
+            std: [1.0; 3],
+        }
+    }
+}
+
+/// Image tensor layouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `[1, C, H, W]`.
+    Nchw,
+    /// `[1, H, W, C]`.
+    Nhwc,
+}
+
+/// A model input binding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputBinding {
+    /// The model's input name.
+    pub name: String,
+    /// Where the binding stands in the scene file.
+    pub at: Location,
+    /// Where the data comes from.
+    pub source: InputSource,
+    /// For texture sources: how pixels become tensor values.
+    pub image: ImageMapping,
+}
+
+/// Sources of model input data.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputSource {
+    /// A texture by name (a pass output or a model output texture).
+    Texture(TextureSource),
+    /// Param values by index into [`Scene::params`].
+    Params(Vec<usize>),
+    /// An audio feature (zeros until audio input is running).
+    Audio(AudioFeature),
+    /// Fixed values.
+    Constant(Vec<f32>),
+    /// Scene time in seconds.
+    Time,
+    /// A latent walk.
+    Latent(LatentDef),
+}
+
+/// A texture a pass or a model can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextureSource {
+    /// The output of pass `index` (the latest finished frame).
+    Pass(usize),
+    /// Output `output` (index into that model's outputs) of model `model`.
+    Model {
+        /// Index into [`Scene::models`].
+        model: usize,
+        /// Index into that model's `outputs`.
+        output: usize,
+    },
+}
+
+/// Audio features a binding can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioFeature {
+    /// Band energies (a vector).
+    Bands,
+    /// RMS level.
+    Level,
+    /// Peak.
+    Peak,
+    /// Onset pulse.
+    Onset,
+    /// Beat pulse.
+    Beat,
+    /// Tempo in BPM.
+    Bpm,
+    /// Position within the beat.
+    BeatPhase,
+    /// Spectral centroid.
+    Centroid,
+    /// Spectral flux.
+    Flux,
+}
+
+impl AudioFeature {
+    /// Every feature with its name in scene files.
+    pub const ALL: [(&'static str, Self); 9] = [
+        ("bands", Self::Bands),
+        ("level", Self::Level),
+        ("peak", Self::Peak),
+        ("onset", Self::Onset),
+        ("beat", Self::Beat),
+        ("bpm", Self::Bpm),
+        ("beat_phase", Self::BeatPhase),
+        ("centroid", Self::Centroid),
+        ("flux", Self::Flux),
+    ];
+
+    /// Parses a feature name.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    }
+}
+
+/// A validated latent walk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatentDef {
+    /// Vector length.
+    pub dim: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Cycles per second of the slowest component.
+    pub speed: f32,
+    /// Standard deviation of each component.
+    pub scale: f32,
+    /// Feature that speeds the walk up.
+    pub motion: Option<AudioFeature>,
+    /// Gain of `motion`.
+    pub motion_gain: f32,
+    /// Feature whose rises kick the vector.
+    pub pulse: Option<AudioFeature>,
+    /// Size of a full kick.
+    pub pulse_gain: f32,
+    /// Param (index) multiplying the speed.
+    pub speed_param: Option<usize>,
+}
+
+/// A model output binding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputBinding {
+    /// The model's output name.
+    pub name: String,
+    /// Where the binding stands in the scene file.
+    pub at: Location,
+    /// Where results go.
+    pub target: OutputTarget,
+    /// For texture targets: how tensor values become pixels.
+    pub image: ImageMapping,
+}
+
+/// Targets of model outputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputTarget {
+    /// A texture passes sample as `tex_<name>`.
+    Texture(String),
+    /// Params (indices) set from the leading elements.
+    Params(Vec<usize>),
 }
 
 /// A validated parameter.
@@ -141,8 +351,8 @@ impl PassDef {
 pub struct PassInput {
     /// The name as written; the shader sees `tex_<name>` and `samp_<name>`.
     pub name: String,
-    /// Index of the pass that produces it.
-    pub pass: usize,
+    /// The pass or model output that produces it.
+    pub source: TextureSource,
     /// True when the pass reads its own output of the previous frame.
     pub previous_frame: bool,
 }

@@ -18,6 +18,125 @@ pub struct RawScene {
     /// `[[pass]]`: the passes in render order; the last one is shown. At least one.
     #[serde(default, rename = "pass")]
     pub passes: Vec<Spanned<RawPass>>,
+    /// `[[model]]`: ONNX models run as scene nodes. Default: none.
+    #[serde(default, rename = "model")]
+    pub models: Vec<Spanned<RawModel>>,
+    /// `[runtime]`: how models run. Default: CPU, one thread.
+    pub runtime: Option<RawRuntime>,
+}
+
+/// `[runtime]`: defaults for every model of the scene (the command line overrides).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRuntime {
+    /// Execution providers in order of preference, e.g. `["cuda", "cpu"]`. Default: `["cpu"]`.
+    pub providers: Option<Vec<String>>,
+    /// Threads inside one operator (ONNX Runtime intra-op). Default: 1.
+    pub threads: Option<u32>,
+}
+
+/// `[[model]]`: an ONNX model as a scene node.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    /// Unique name (shares the namespace of pass names). Required.
+    pub name: Spanned<String>,
+    /// The `.onnx` file, relative to the scene file. Required.
+    pub file: Spanned<String>,
+    /// Inference resolution `[width, height]` for image tensors whose height and width are
+    /// not fixed by the model. Default: the model's fixed size, else the scene size / 4.
+    pub size: Option<Spanned<[u32; 2]>>,
+    /// Start a run at most every N frames. Default: 1 (whenever the model is free).
+    pub every: Option<Spanned<u32>>,
+    /// Start at most this many runs per second of scene time. Default: unlimited.
+    pub max_rate_hz: Option<Spanned<f32>>,
+    /// Input bindings by model input name. Required for every input the model has.
+    #[serde(default)]
+    pub inputs: IndexMap<Spanned<String>, Spanned<RawBinding>>,
+    /// Output bindings by model output name. Outputs not listed are ignored.
+    #[serde(default)]
+    pub outputs: IndexMap<Spanned<String>, Spanned<RawOutput>>,
+}
+
+/// Where a model input comes from: exactly one of the source keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBinding {
+    /// A pass or model output texture, read back and converted to a float image tensor.
+    pub texture: Option<String>,
+    /// One param as a one-element vector.
+    pub param: Option<String>,
+    /// Several params as a vector, in this order.
+    pub params: Option<Vec<String>>,
+    /// An audio feature: `"bands"`, `"level"`, `"peak"`, `"onset"`, `"beat"`, `"bpm"`,
+    /// `"beat_phase"`, `"centroid"`, `"flux"`.
+    pub audio: Option<String>,
+    /// A fixed value or vector.
+    pub constant: Option<RawConstant>,
+    /// Scene time in seconds (`time = true`).
+    pub time: Option<bool>,
+    /// A latent vector walking smoothly over time.
+    pub latent: Option<RawLatent>,
+    /// Image tensor layout: `"nchw"` or `"nhwc"`. Default: `"nchw"`.
+    pub layout: Option<String>,
+    /// Image values map 0..1 onto `[lo, hi]`. Default: `[0, 1]`.
+    pub range: Option<[f32; 2]>,
+    /// Per-channel mean subtracted after `range` (`ImageNet` style). Default: none.
+    pub mean: Option<[f32; 3]>,
+    /// Per-channel standard deviation divided by after `mean`. Default: none.
+    pub std: Option<[f32; 3]>,
+}
+
+/// A constant: one number or a list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawConstant {
+    /// One value.
+    Scalar(f32),
+    /// A vector.
+    Vector(Vec<f32>),
+}
+
+/// `latent = { dim = 8, ... }`: a smooth walk through latent space (Lucid Sonic Dreams style:
+/// audio "motion" speeds it up, audio "pulses" kick it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLatent {
+    /// Length of the vector. Required.
+    pub dim: usize,
+    /// Seed of the walk. Default: 0.
+    pub seed: Option<u64>,
+    /// Walk speed in cycles per second of the slowest component. Default: 0.05.
+    pub speed: Option<f32>,
+    /// Spread of the walk (standard deviation of each component). Default: 1.0.
+    pub scale: Option<f32>,
+    /// Audio feature that speeds the walk up (`speed * (1 + motion_gain * feature)`).
+    /// Default: none.
+    pub motion: Option<String>,
+    /// Gain of `motion`. Default: 2.0.
+    pub motion_gain: Option<f32>,
+    /// Audio feature whose rises kick the vector along a fixed random direction. Default: none.
+    pub pulse: Option<String>,
+    /// Size of a full pulse kick. Default: 0.6.
+    pub pulse_gain: Option<f32>,
+    /// Param that scales the speed (multiplies). Default: none.
+    pub speed_param: Option<String>,
+}
+
+/// Where a model output goes: exactly one of the target keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    /// A texture passes can sample by this name (image outputs).
+    pub texture: Option<String>,
+    /// One param set from the first element.
+    pub param: Option<String>,
+    /// Params set from the elements, in order.
+    pub params: Option<Vec<String>>,
+    /// Image tensor layout: `"nchw"` or `"nhwc"`. Default: `"nchw"`.
+    pub layout: Option<String>,
+    /// Values `[lo, hi]` map onto 0..1 in the texture. Default: `[0, 1]`.
+    pub range: Option<[f32; 2]>,
 }
 
 /// `[scene]`.

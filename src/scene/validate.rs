@@ -7,7 +7,7 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::raw::{Filter, Format, RawParam, RawPass, RawScale, RawScene, Wrap};
-use super::{Location, ParamDef, PassDef, PassInput, Scene};
+use super::{Location, ParamDef, PassDef, PassInput, RuntimeDef, Scene, TextureSource};
 use crate::diag::{Diagnostic, Diagnostics, line_col};
 
 /// Default internal size when `[scene] size` is absent.
@@ -24,14 +24,18 @@ fn wgsl_accepts(name: &str) -> bool {
     .is_ok()
 }
 
-struct Ctx<'a> {
-    path: &'a Path,
-    source: &'a str,
-    errors: Vec<Diagnostic>,
+pub(super) struct Ctx<'a> {
+    pub(super) path: &'a Path,
+    pub(super) source: &'a str,
+    pub(super) errors: Vec<Diagnostic>,
 }
 
 impl Ctx<'_> {
-    fn error(&mut self, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
+    pub(super) fn error(
+        &mut self,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
         self.errors.push(Diagnostic::at_offset(
             self.path,
             self.source,
@@ -42,7 +46,7 @@ impl Ctx<'_> {
         &mut self.errors[last]
     }
 
-    fn location(&self, span: &Range<usize>) -> Location {
+    pub(super) fn location(&self, span: &Range<usize>) -> Location {
         let (line, col) = line_col(self.source, span.start);
         Location { line, col }
     }
@@ -115,10 +119,41 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
         .map(|p| p.get_ref().name.get_ref().clone())
         .collect();
     let dir = ctx.path.parent().unwrap_or_else(|| Path::new("."));
+    // Model output textures, readable by passes (and models) by name.
+    let mut textures: Vec<(String, TextureSource)> = Vec::new();
+    for (m, model) in raw.models.iter().enumerate() {
+        for (o, (_, out)) in model.get_ref().outputs.iter().enumerate() {
+            if let Some(t) = &out.get_ref().texture {
+                textures.push((
+                    t.clone(),
+                    TextureSource::Model {
+                        model: m,
+                        output: o,
+                    },
+                ));
+            }
+        }
+    }
     let mut passes = Vec::new();
     for (index, pass) in raw.passes.into_iter().enumerate() {
-        passes.push(validate_pass(ctx, dir, &names, index, pass));
+        passes.push(validate_pass(ctx, dir, &names, &textures, index, pass));
     }
+    let mut taken: Vec<String> = names.clone();
+    let mut models = Vec::new();
+    for model in raw.models {
+        models.push(super::models::validate_model(
+            ctx, dir, &names, &textures, &params, &mut taken, model,
+        ));
+    }
+    let runtime = raw
+        .runtime
+        .map_or_else(RuntimeDef::default, |r| RuntimeDef {
+            providers: r.providers.map_or_else(
+                || vec!["cpu".to_string()],
+                |p| p.iter().map(|s| s.to_lowercase()).collect(),
+            ),
+            threads: r.threads.unwrap_or(1).max(1),
+        });
 
     Scene {
         path: ctx.path.to_path_buf(),
@@ -127,6 +162,8 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
         size,
         params,
         passes,
+        models,
+        runtime,
     }
 }
 
@@ -187,6 +224,7 @@ fn validate_pass(
     ctx: &mut Ctx<'_>,
     dir: &Path,
     names: &[String],
+    textures: &[(String, TextureSource)],
     index: usize,
     pass: Spanned<RawPass>,
 ) -> PassDef {
@@ -229,14 +267,24 @@ fn validate_pass(
         match names.iter().position(|n| *n == input) {
             Some(i) if i == index => inputs.push(PassInput {
                 name: input,
-                pass: i,
+                source: TextureSource::Pass(i),
                 previous_frame: true,
             }),
             Some(i) if i < index => inputs.push(PassInput {
                 name: input,
-                pass: i,
+                source: TextureSource::Pass(i),
                 previous_frame: false,
             }),
+            None if textures.iter().any(|(t, _)| *t == input) => {
+                let source = textures.iter().find(|(t, _)| *t == input).map(|(_, s)| *s);
+                if let Some(source) = source {
+                    inputs.push(PassInput {
+                        name: input,
+                        source,
+                        previous_frame: false,
+                    });
+                }
+            }
             Some(i) => {
                 ctx.error(span, format!("pass `{name}` reads `{input}`, which is produced later (pass {} of {})", i + 1, names.len()))
                     .notes
@@ -246,6 +294,7 @@ fn validate_pass(
                 let known = names
                     .iter()
                     .take(index + 1)
+                    .chain(textures.iter().map(|(t, _)| t))
                     .map(|n| format!("`{n}`"))
                     .collect::<Vec<_>>()
                     .join(", ");
@@ -316,7 +365,7 @@ fn validate_pass(
 }
 
 /// Names become WGSL identifiers (`params.<name>`, `tex_<name>`), so they must be ones.
-fn check_identifier(ctx: &mut Ctx<'_>, span: Range<usize>, what: &str, name: &str) {
+pub(super) fn check_identifier(ctx: &mut Ctx<'_>, span: Range<usize>, what: &str, name: &str) {
     if !is_identifier(name) {
         ctx.error(
             span,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use hypna::render::context::Gpu;
-use hypna::runtime::{RenderSettings, Runtime, render_frames};
+use hypna::runtime::{RenderSettings, Runtime, RuntimeOptions, render_frames};
 
 /// The project root.
 pub fn root() -> PathBuf {
@@ -87,8 +87,14 @@ pub fn render_all(
     sets: &[&str],
 ) -> Vec<Frame> {
     let sets: Vec<String> = sets.iter().map(|s| (*s).to_string()).collect();
-    let mut runtime = Runtime::load(gpu, path, Some(size), &sets)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let options = RuntimeOptions {
+        size: Some(size),
+        sets,
+        sync_models: true,
+        ..RuntimeOptions::default()
+    };
+    let mut runtime =
+        Runtime::load(gpu, path, &options).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut out = Vec::new();
     let settings = RenderSettings {
         frames,

@@ -1,0 +1,413 @@
+//! A model as a scene node, driven by the frame loop without ever waiting on it (live), or
+//! in lock-step (offline renders, so frame N sees exactly the results of frame N - 1).
+//!
+//! Per frame: take the newest finished result and upload it (image outputs into the chain's
+//! model textures, vector outputs into params); after the chain is recorded, resample each
+//! texture input into an RGBA f32 target at the model's size and copy it into a staging ring;
+//! once a copy is mapped (frames later), convert it and hand the job to the worker, whose
+//! latest-wins mailbox keeps the model fed with the freshest input.
+
+use std::time::{Duration, Instant};
+
+use crate::clock::FrameTime;
+use crate::infer::{Job, Model, Tensor, Worker, WorkerStats};
+use crate::model::convert::{pixels_to_tensor, tensor_to_rgba16};
+use crate::model::latent::LatentWalk;
+use crate::model::plan::Plan;
+use crate::params::ParamStore;
+use crate::render::blit::Blitter;
+use crate::render::chain::PassChain;
+use crate::render::context::Gpu;
+use crate::render::readback::Readback;
+use crate::scene::{AudioFeature, InputSource, ModelDef, OutputTarget, TextureSource};
+
+/// Format texture inputs are resampled into before read-back: exact floats.
+const INPUT_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba32Float;
+/// Staging buffers per texture input.
+const READBACK_DEPTH: usize = 3;
+
+/// Audio feature values as the node sees them (zeros until audio input runs).
+pub trait AudioSource {
+    /// Writes the feature's values into `out` (cleared first).
+    fn feature(&self, feature: AudioFeature, out: &mut Vec<f32>);
+}
+
+/// Silence: every feature is zero (`bands` has `bands` zeros).
+#[derive(Debug, Clone, Copy)]
+pub struct Silence {
+    /// Band count.
+    pub bands: usize,
+}
+
+impl AudioSource for Silence {
+    fn feature(&self, feature: AudioFeature, out: &mut Vec<f32>) {
+        out.clear();
+        out.resize(
+            if feature == AudioFeature::Bands {
+                self.bands
+            } else {
+                1
+            },
+            0.0,
+        );
+    }
+}
+
+struct ImageInput {
+    /// Index into `plan.inputs`.
+    input: usize,
+    source: TextureSource,
+    size: [u32; 2],
+    target: wgpu::Texture,
+    view: wgpu::TextureView,
+    readback: Readback,
+    /// The newest mapped pixels (RGBA f32) not yet handed to the worker.
+    latest: Option<Vec<f32>>,
+}
+
+/// Timing of the work the node does around each inference (for `hypna bench`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IoStats {
+    /// Jobs handed to the worker.
+    pub jobs: u64,
+    /// Results uploaded.
+    pub results: u64,
+    /// CPU time spent collecting read-backs and converting them to tensors.
+    pub input_time: Duration,
+    /// CPU time spent converting results and uploading them.
+    pub upload_time: Duration,
+}
+
+/// A running model node.
+pub struct ModelNode {
+    /// Index of the model in the scene.
+    pub index: usize,
+    def: ModelDef,
+    plan: Plan,
+    worker: Worker,
+    images: Vec<ImageInput>,
+    latents: Vec<(usize, LatentWalk)>,
+    frames_since_job: u32,
+    last_job_secs: Option<f64>,
+    scratch: Vec<f32>,
+    texels: Vec<u16>,
+    io: IoStats,
+    /// Results arrived so far (the first one replaces the textures' initial transparent black).
+    pub results: u64,
+    /// While true no jobs are handed to the worker (results still apply).
+    pub paused: bool,
+}
+
+impl ModelNode {
+    /// Wraps a loaded `model` whose bindings `plan` resolved, with its textures in `chain`.
+    ///
+    /// # Errors
+    /// When the worker thread cannot start.
+    pub fn new(
+        gpu: &Gpu,
+        index: usize,
+        def: &ModelDef,
+        plan: Plan,
+        model: Model,
+    ) -> Result<Self, crate::infer::InferError> {
+        let device = &gpu.device;
+        let mut images = Vec::new();
+        let mut latents = Vec::new();
+        for (i, input) in plan.inputs.iter().enumerate() {
+            let binding = &def.inputs[input.binding];
+            match &binding.source {
+                InputSource::Texture(source) => {
+                    let size = input.image_size.unwrap_or([1, 1]);
+                    let target = device.create_texture(&wgpu::TextureDescriptor {
+                        label: Some(&format!("{}.{}.input", def.name, binding.name)),
+                        size: wgpu::Extent3d {
+                            width: size[0],
+                            height: size[1],
+                            depth_or_array_layers: 1,
+                        },
+                        mip_level_count: 1,
+                        sample_count: 1,
+                        dimension: wgpu::TextureDimension::D2,
+                        format: INPUT_FORMAT,
+                        usage: wgpu::TextureUsages::RENDER_ATTACHMENT
+                            | wgpu::TextureUsages::COPY_SRC,
+                        view_formats: &[],
+                    });
+                    let view = target.create_view(&wgpu::TextureViewDescriptor::default());
+                    let readback = Readback::with_pixel_size(device, size, 16, READBACK_DEPTH);
+                    images.push(ImageInput {
+                        input: i,
+                        source: *source,
+                        size,
+                        target,
+                        view,
+                        readback,
+                        latest: None,
+                    });
+                }
+                InputSource::Latent(l) => latents.push((i, LatentWalk::new(l))),
+                _ => {}
+            }
+        }
+        let worker = Worker::from_model(model)?;
+        Ok(Self {
+            index,
+            def: def.clone(),
+            plan,
+            worker,
+            images,
+            latents,
+            frames_since_job: u32::MAX,
+            last_job_secs: None,
+            scratch: Vec::new(),
+            texels: Vec::new(),
+            io: IoStats::default(),
+            results: 0,
+            paused: false,
+        })
+    }
+
+    /// The model's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.def.name
+    }
+
+    /// Worker statistics (runs, run time, gaps, errors).
+    #[must_use]
+    pub fn worker_stats(&self) -> WorkerStats {
+        self.worker.stats()
+    }
+
+    /// Time spent around inference.
+    #[must_use]
+    pub fn io_stats(&self) -> IoStats {
+        self.io
+    }
+
+    /// True while the worker runs or has a job waiting.
+    #[must_use]
+    pub fn busy(&self) -> bool {
+        self.worker.is_busy()
+    }
+
+    /// Uploads the newest finished result, if any: image outputs into `chain`'s model
+    /// textures, vector outputs into `params`. Returns true when a result was applied.
+    pub fn take_result(&mut self, gpu: &Gpu, chain: &PassChain, params: &mut ParamStore) -> bool {
+        let Some(output) = self.worker.try_result() else {
+            return false;
+        };
+        let start = Instant::now();
+        for (oi, out) in self.plan.outputs.iter().enumerate() {
+            let binding = &self.def.outputs[out.binding];
+            let Some(tensor) = output.get(&binding.name) else {
+                continue;
+            };
+            match (&binding.target, out.image) {
+                (OutputTarget::Texture(_), Some((size, channels))) => {
+                    let Some(target) = chain.model_texture((self.index, out.binding)) else {
+                        continue;
+                    };
+                    if tensor_to_rgba16(
+                        &tensor.data,
+                        size,
+                        channels,
+                        &binding.image,
+                        &mut self.texels,
+                    ) {
+                        gpu.queue.write_texture(
+                            target.texture.as_image_copy(),
+                            bytemuck::cast_slice(&self.texels),
+                            wgpu::TexelCopyBufferLayout {
+                                offset: 0,
+                                bytes_per_row: Some(size[0] * 8),
+                                rows_per_image: None,
+                            },
+                            wgpu::Extent3d {
+                                width: size[0],
+                                height: size[1],
+                                depth_or_array_layers: 1,
+                            },
+                        );
+                    }
+                }
+                (OutputTarget::Params(indices), _) => {
+                    for (&pi, &v) in indices.iter().zip(&tensor.data) {
+                        if let Some(name) = params.name_of(pi) {
+                            let name = name.to_string();
+                            // Clamped by the store; NaN is refused there and ignored here.
+                            let _ = params.set(&name, v);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            let _ = oi;
+        }
+        self.io.upload_time += start.elapsed();
+        self.io.results += 1;
+        self.results += 1;
+        true
+    }
+
+    /// Records, after the chain, the resampling of every texture input into its staging
+    /// ring (skipped for inputs whose ring is full).
+    pub fn record_inputs(
+        &mut self,
+        gpu: &Gpu,
+        encoder: &mut wgpu::CommandEncoder,
+        chain: &PassChain,
+        blitter: &mut Blitter,
+        frame: u64,
+    ) {
+        for image in &mut self.images {
+            if !image.readback.has_free_slot() {
+                continue;
+            }
+            let src = match image.source {
+                TextureSource::Pass(i) => chain
+                    .pass_output(i)
+                    .map(|(_, view, size, format)| (view, size, format)),
+                TextureSource::Model { model, output } => chain
+                    .model_texture((model, output))
+                    .map(|t| (t.view(), t.size, crate::render::chain::MODEL_TEXTURE_FORMAT)),
+            };
+            let Some(src) = src else { continue };
+            blitter.copy(
+                &gpu.device,
+                encoder,
+                src,
+                (&image.view, image.size, INPUT_FORMAT),
+            );
+            image.readback.copy(encoder, &image.target, frame);
+        }
+    }
+
+    /// Call after the frame's submit: starts mappings, collects mapped inputs and, when the
+    /// rate allows and every image input has fresh pixels, hands a job to the worker.
+    pub fn after_submit(&mut self, t: FrameTime, params: &ParamStore, audio: &dyn AudioSource) {
+        for image in &mut self.images {
+            image.readback.after_submit();
+        }
+        self.advance_latents(t, params, audio);
+        self.frames_since_job = self.frames_since_job.saturating_add(1);
+        let start = Instant::now();
+        for image in &mut self.images {
+            if let Some(newest) = image.readback.collect().pop() {
+                image.latest = Some(bytemuck::pod_collect_to_vec(&newest.rgba));
+            }
+        }
+        let due_frames = self.frames_since_job >= self.def.every;
+        let due_rate = match (self.def.max_rate_hz, self.last_job_secs) {
+            (Some(hz), Some(last)) => t.time_secs - last >= 1.0 / f64::from(hz) - 1e-9,
+            _ => true,
+        };
+        let fresh = self.images.iter().all(|i| i.latest.is_some());
+        if due_frames && due_rate && fresh && !self.paused {
+            let job = self.build_job(t, params, audio);
+            self.worker.submit(job);
+            self.io.jobs += 1;
+            self.frames_since_job = 0;
+            self.last_job_secs = Some(t.time_secs);
+        }
+        self.io.input_time += start.elapsed();
+    }
+
+    /// Offline lock-step: waits for the GPU copies of this frame, submits the job and waits
+    /// for its result (bounded by `timeout`), so the next frame shows it. Returns false when
+    /// the model did not answer in time (the previous output stays).
+    pub fn sync_frame(
+        &mut self,
+        gpu: &Gpu,
+        t: FrameTime,
+        params: &ParamStore,
+        audio: &dyn AudioSource,
+        timeout: Duration,
+    ) -> bool {
+        for image in &mut self.images {
+            image.readback.after_submit();
+        }
+        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        let submitted_before = self.io.jobs;
+        self.after_submit(t, params, audio);
+        if self.io.jobs == submitted_before {
+            return true;
+        }
+        let deadline = Instant::now() + timeout;
+        while self.worker.is_busy() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        !self.worker.is_busy()
+    }
+
+    fn advance_latents(&mut self, t: FrameTime, params: &ParamStore, audio: &dyn AudioSource) {
+        let mut values = Vec::new();
+        for (i, walk) in &mut self.latents {
+            let binding = &self.def.inputs[self.plan.inputs[*i].binding];
+            let InputSource::Latent(def) = &binding.source else {
+                continue;
+            };
+            let mut read = |f: Option<AudioFeature>| {
+                f.map_or(0.0, |f| {
+                    audio.feature(f, &mut values);
+                    values.iter().copied().fold(0.0, f32::max)
+                })
+            };
+            let motion = read(def.motion);
+            let pulse = read(def.pulse);
+            let speed = def
+                .speed_param
+                .and_then(|p| params.value_at(p))
+                .unwrap_or(1.0);
+            walk.advance(t.dt_secs, motion, pulse, speed);
+        }
+    }
+
+    fn build_job(&mut self, t: FrameTime, params: &ParamStore, audio: &dyn AudioSource) -> Job {
+        let mut job = Job::new();
+        for (i, input) in self.plan.inputs.iter().enumerate() {
+            let binding = &self.def.inputs[input.binding];
+            let data: Vec<f32> = match &binding.source {
+                InputSource::Texture(_) => {
+                    let Some(image) = self.images.iter_mut().find(|im| im.input == i) else {
+                        continue;
+                    };
+                    let Some(pixels) = image.latest.take() else {
+                        continue;
+                    };
+                    pixels_to_tensor(
+                        &pixels,
+                        image.size,
+                        input.channels,
+                        &binding.image,
+                        &mut self.scratch,
+                    );
+                    std::mem::take(&mut self.scratch)
+                }
+                InputSource::Params(indices) => indices
+                    .iter()
+                    .map(|&p| params.value_at(p).unwrap_or(0.0))
+                    .collect(),
+                InputSource::Audio(f) => {
+                    let mut v = Vec::new();
+                    audio.feature(*f, &mut v);
+                    v
+                }
+                InputSource::Constant(v) => v.clone(),
+                #[allow(clippy::cast_possible_truncation)]
+                InputSource::Time => vec![t.time_secs as f32],
+                InputSource::Latent(_) => self
+                    .latents
+                    .iter()
+                    .find(|(li, _)| *li == i)
+                    .map(|(_, w)| w.value().to_vec())
+                    .unwrap_or_default(),
+            };
+            let expected: usize = input.shape.iter().product();
+            let mut data = data;
+            data.resize(expected, 0.0);
+            job = job.with(binding.name.clone(), Tensor::new(input.shape.clone(), data));
+        }
+        job
+    }
+}
