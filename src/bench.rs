@@ -496,7 +496,8 @@ pub fn run_models(gpu: &Gpu, options: &ModelBenchOptions) -> Result<ModelBenchRe
         .runs
         .saturating_sub(runs_before)
         .max(1);
-    let io_ms = ((io.input_time + io.upload_time) - (io_before.input_time + io_before.upload_time))
+    let io_ms = (io.input_time + io.upload_time)
+        .saturating_sub(io_before.input_time + io_before.upload_time)
         .as_secs_f64()
         * 1e3;
     Ok(ModelBenchReport {
@@ -507,5 +508,212 @@ pub fn run_models(gpu: &Gpu, options: &ModelBenchOptions) -> Result<ModelBenchRe
         p99_with_ms: percentile(&with, 0.99),
         frames_without: Stats::of(&without),
         frames_with: Stats::of(&with),
+    })
+}
+
+/// Frame-level OSC figures: how soon a value reaches the uniforms, and what a message flood
+/// costs the frame.
+#[derive(Debug, Clone)]
+pub struct OscFrameReport {
+    /// Frame times without OSC traffic, ms.
+    pub frames_quiet: Stats,
+    /// Frame times while 5,000 messages/s arrive, ms.
+    pub frames_loaded: Stats,
+    /// For each probe: frames started after the send up to the first whose uniforms carried
+    /// the value (1 = the next frame after the send).
+    pub latency_frames: Vec<f64>,
+    /// For each probe: milliseconds from the send to the start of that frame.
+    pub latency_ms: Vec<f64>,
+    /// Messages the server counted as received during the run.
+    pub received: u64,
+}
+
+impl OscFrameReport {
+    /// Mean loaded frame time over mean quiet frame time.
+    #[must_use]
+    pub fn load_ratio(&self) -> f64 {
+        self.frames_loaded.mean_ms / self.frames_quiet.mean_ms.max(1e-9)
+    }
+
+    /// The 99th percentile of `latency_frames`.
+    #[must_use]
+    pub fn latency_p99_frames(&self) -> f64 {
+        percentile(&self.latency_frames, 0.99)
+    }
+}
+
+/// Runs `scene` live with OSC on an ephemeral loopback port: quiet and loaded phases
+/// alternate (a sender thread pushes `rate_hz` messages/s to a param during loaded phases),
+/// and `probes` single messages measure send-to-uniform latency in frames.
+///
+/// # Errors
+/// When the scene does not load or has no params.
+pub fn run_osc_frames(
+    gpu: &Gpu,
+    scene: &std::path::Path,
+    size: [u32; 2],
+    frames: u32,
+    rounds: u32,
+    probes: u32,
+) -> Result<OscFrameReport, BenchError> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let scene_def = Scene::load(scene).map_err(LoadError::from)?;
+    let Some(param) = scene_def.params.first().cloned() else {
+        return Err(BenchError::Unsupported(format!(
+            "{} has no params to drive",
+            scene.display()
+        )));
+    };
+    let options = RuntimeOptions {
+        size: Some(size),
+        osc: crate::runtime::OscMode::On {
+            listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        },
+        ..RuntimeOptions::default()
+    };
+    let mut runtime = Runtime::new(gpu, scene_def, &options)?;
+    let Some((addr, _)) = runtime.osc_status() else {
+        return Err(BenchError::Unsupported(
+            "the OSC server did not start".into(),
+        ));
+    };
+    let address = format!("/hypna/param/{}", param.name);
+    let encode = |value: f32| {
+        rosc::encoder::encode(&rosc::OscPacket::Message(rosc::OscMessage {
+            addr: address.clone(),
+            args: vec![rosc::OscType::Float(value)],
+        }))
+        .unwrap_or_default()
+    };
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0")
+        .map_err(|e| BenchError::Unsupported(e.to_string()))?;
+    let mut clock = Clock::real();
+    let mut frame = |runtime: &mut Runtime| {
+        let start = Instant::now();
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("bench.osc"),
+            });
+        runtime.encode_frame(gpu, &mut encoder, clock.tick());
+        gpu.queue.submit([encoder.finish()]);
+        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        runtime.after_submit(gpu);
+        start.elapsed().as_secs_f64() * 1e3
+    };
+    for _ in 0..5 {
+        frame(&mut runtime);
+    }
+    // Latency probes from their own thread at random moments (a controller does not know
+    // the frame phase): each value is timed from its send to the start of the first frame
+    // whose uniforms carry it, in units of the mean frame time.
+    let probe: Arc<std::sync::Mutex<Option<(f32, Instant)>>> =
+        Arc::new(std::sync::Mutex::new(None));
+    let done = Arc::new(AtomicBool::new(false));
+    let prober = {
+        let probe = Arc::clone(&probe);
+        let done = Arc::clone(&done);
+        let socket = socket
+            .try_clone()
+            .map_err(|e| BenchError::Unsupported(e.to_string()))?;
+        let (min, max) = (param.min, param.max);
+        let packets: Vec<(f32, Vec<u8>)> = (0..17)
+            .map(|k| {
+                let v = min + (max - min) * (0.1 + 0.8 * (k as f32 / 16.0));
+                (v, encode(v))
+            })
+            .collect();
+        std::thread::spawn(move || {
+            let mut seed: u64 = 0x5eed;
+            for i in 0..probes as usize {
+                // Wait 100..300 ms, pseudo-randomly, so sends land anywhere in a frame.
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                std::thread::sleep(std::time::Duration::from_millis(100 + (seed >> 33) % 200));
+                let (v, bytes) = &packets[i % packets.len()];
+                if let Ok(mut slot) = probe.lock() {
+                    *slot = Some((*v, Instant::now()));
+                }
+                let _ = socket.send_to(bytes, addr);
+            }
+            done.store(true, Ordering::Relaxed);
+        })
+    };
+    let mut latency_ms = Vec::new();
+    let mut latency_frames = Vec::new();
+    // Frames started since the pending probe was sent.
+    let mut started_since_send = 0u32;
+    let mut current: Option<Instant> = None;
+    while !done.load(Ordering::Relaxed) {
+        let pending = probe.lock().ok().and_then(|slot| *slot);
+        if pending.map(|(_, sent)| sent) != current {
+            current = pending.map(|(_, sent)| sent);
+            started_since_send = 0;
+        }
+        let started = Instant::now();
+        if current.is_some_and(|sent| started >= sent) {
+            started_since_send += 1;
+        }
+        frame(&mut runtime);
+        if let Some((value, sent)) = pending
+            && started >= sent
+            && runtime
+                .params
+                .targets()
+                .any(|(name, v)| name == param.name && (v - value).abs() < 1e-6)
+        {
+            latency_ms.push(started.saturating_duration_since(sent).as_secs_f64() * 1e3);
+            latency_frames.push(f64::from(started_since_send));
+            if let Ok(mut slot) = probe.lock() {
+                *slot = None;
+            }
+        }
+    }
+    let _ = prober.join();
+    // Load: quiet and loaded phases alternate.
+    let (mut quiet, mut loaded) = (Vec::new(), Vec::new());
+    let flood = encode(param.min);
+    for _ in 0..rounds {
+        for _ in 0..frames {
+            quiet.push(frame(&mut runtime));
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let sender = {
+            let stop = Arc::clone(&stop);
+            let socket = socket
+                .try_clone()
+                .map_err(|e| BenchError::Unsupported(e.to_string()))?;
+            let flood = flood.clone();
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let mut sent: u64 = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    // 5,000 messages per second, paced in small batches.
+                    let due = (start.elapsed().as_secs_f64() * 5000.0) as u64;
+                    while sent < due {
+                        let _ = socket.send_to(&flood, addr);
+                        sent += 1;
+                    }
+                    std::thread::sleep(std::time::Duration::from_micros(500));
+                }
+            })
+        };
+        for _ in 0..frames {
+            loaded.push(frame(&mut runtime));
+        }
+        stop.store(true, Ordering::Relaxed);
+        let _ = sender.join();
+    }
+    let received = runtime
+        .osc_status()
+        .map_or(0, |(_, c)| c.get(crate::osc::Counter::Received));
+    Ok(OscFrameReport {
+        frames_quiet: Stats::of(&quiet),
+        frames_loaded: Stats::of(&loaded),
+        latency_frames,
+        latency_ms,
+        received,
     })
 }

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use hypna::render::blit::Fit;
 use hypna::render::context::{Gpu, describe_adapter, list_adapters};
-use hypna::runtime::{RenderSettings, Runtime, RuntimeOptions, check, render_frames};
+use hypna::runtime::{OscMode, RenderSettings, Runtime, RuntimeOptions, check, render_frames};
 
 /// hypna: realtime generative art from WGSL shaders and ONNX models.
 #[derive(Parser)]
@@ -39,6 +39,8 @@ enum Command {
         fit: FitArg,
         #[command(flatten)]
         models: ModelArgs,
+        #[command(flatten)]
+        osc: OscArgs,
     },
     /// Render frames to PNG files with a fixed-step clock (deterministic).
     Render {
@@ -64,6 +66,8 @@ enum Command {
         last_only: bool,
         #[command(flatten)]
         models: ModelArgs,
+        #[command(flatten)]
+        osc: OscArgs,
     },
     /// Print an ONNX model's inputs and outputs (names, element types, shapes).
     Inspect {
@@ -108,6 +112,11 @@ enum Command {
         /// ONNX Runtime threads for --models.
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// Measure OSC instead: ingest rate and loss on loopback, send-to-uniform latency in
+        /// frames, and frame time under 5,000 messages/s (default scene: scenes/flow.toml at
+        /// 640x360).
+        #[arg(long, conflicts_with = "models")]
+        osc: bool,
     },
 }
 
@@ -126,13 +135,36 @@ struct ModelArgs {
     threads: Option<usize>,
 }
 
+/// OSC choices of `run` and `render`.
+#[derive(clap::Args, Clone, Default)]
+struct OscArgs {
+    /// Listen for OSC on this address (e.g. 0.0.0.0:9000), overriding the scene's [osc] table.
+    /// `run` listens by default (0.0.0.0:9000); `render` only when this is given.
+    #[arg(long, value_name = "HOST:PORT")]
+    osc: Option<std::net::SocketAddr>,
+    /// Do not listen for OSC.
+    #[arg(long, conflicts_with = "osc")]
+    no_osc: bool,
+}
+
 impl ModelArgs {
+    /// `osc_by_default`: whether to listen when neither `--osc` nor `--no-osc` is given.
     fn runtime(
         self,
         size: Option<[u32; 2]>,
         sets: Vec<String>,
         sync_models: bool,
+        osc: &OscArgs,
+        osc_by_default: bool,
     ) -> RuntimeOptions {
+        let osc = match (osc.osc, osc.no_osc) {
+            (_, true) => OscMode::Off,
+            (Some(listen), false) => OscMode::On {
+                listen: Some(listen),
+            },
+            (None, false) if osc_by_default => OscMode::On { listen: None },
+            (None, false) => OscMode::Off,
+        };
         RuntimeOptions {
             size,
             sets,
@@ -140,6 +172,7 @@ impl ModelArgs {
             provider: self.provider,
             threads: self.threads,
             sync_models,
+            osc,
         }
     }
 }
@@ -193,12 +226,13 @@ fn dispatch(command: Command) -> Result<()> {
             frames,
             fit,
             models,
+            osc,
         } => {
             let fit = match fit {
                 FitArg::Letterbox => Fit::Letterbox,
                 FitArg::Fill => Fit::Fill,
             };
-            let runtime = models.runtime(size, sets, false);
+            let runtime = models.runtime(size, sets, false, &osc, true);
             hypna::app::run(hypna::app::RunOptions {
                 scene,
                 runtime,
@@ -228,11 +262,12 @@ fn dispatch(command: Command) -> Result<()> {
             out,
             last_only,
             models,
+            osc,
         } => render(
             &scene,
             frames,
             fps,
-            &models.runtime(size, sets, true),
+            &models.runtime(size, sets, true, &osc, false),
             &out,
             last_only,
         ),
@@ -300,8 +335,50 @@ fn dispatch(command: Command) -> Result<()> {
             rounds,
             models,
             threads,
+            osc,
         } => {
             let gpu = Gpu::new_headless()?;
+            if osc {
+                let report =
+                    hypna::osc::bench::run(&hypna::osc::bench::OscBenchOptions::default())?;
+                println!("bench --osc (loopback ingest):\n{report}");
+                let scene = scene.unwrap_or_else(|| PathBuf::from("scenes/flow.toml"));
+                let size = if size == [1280, 720] {
+                    [640, 360]
+                } else {
+                    size
+                };
+                let r = hypna::bench::run_osc_frames(
+                    &gpu,
+                    &scene,
+                    size,
+                    frames.unwrap_or(30),
+                    rounds.min(3),
+                    60,
+                )?;
+                println!(
+                    "bench --osc (frames): {} at {}x{} on {}",
+                    scene.display(),
+                    size[0],
+                    size[1],
+                    gpu.describe()
+                );
+                println!(
+                    "  send -> uniforms: p99 {:.0} frame(s), max {:.0} (goal: at most 1 at p99; {} probes); {:.1} ms mean",
+                    r.latency_p99_frames(),
+                    r.latency_frames.iter().copied().fold(0.0, f64::max),
+                    r.latency_frames.len(),
+                    hypna::bench::Stats::of(&r.latency_ms).mean_ms
+                );
+                println!(
+                    "  frame mean quiet {:.2} ms, under 5,000 msg/s {:.2} ms: ratio {:.3} (goal <= 1.05); {} messages received",
+                    r.frames_quiet.mean_ms,
+                    r.frames_loaded.mean_ms,
+                    r.load_ratio(),
+                    r.received
+                );
+                return Ok(());
+            }
             if models {
                 let scene = scene.unwrap_or_else(|| PathBuf::from("scenes/dream.toml"));
                 let options = hypna::bench::ModelBenchOptions {

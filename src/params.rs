@@ -140,6 +140,12 @@ impl ParamStore {
             .map(|s| s.current)
     }
 
+    /// `(name, target)` in declaration order: where each value is heading (what a controller
+    /// should show).
+    pub fn targets(&self) -> impl Iterator<Item = (&str, f32)> {
+        self.slots.iter().map(|s| (s.def.name.as_str(), s.target))
+    }
+
     /// The name of the param at `index` (declaration order).
     #[must_use]
     pub fn name_of(&self, index: usize) -> Option<&str> {
@@ -215,6 +221,7 @@ mod tests {
 
     fn def(name: &str, smooth: f32) -> ParamDef {
         ParamDef {
+            osc: Vec::new(),
             name: name.into(),
             default: 0.5,
             min: 0.0,

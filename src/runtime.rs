@@ -8,6 +8,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::infer::{Ep, InferError, InitOptions, IoInfo, SessionOptions};
 use crate::model::node::{ModelNode, Silence};
 use crate::model::plan::{AudioLengths, Dim, TensorSpec, plan};
+use crate::osc::{OscEvent, OscHandle, ParamRoute, RouteTable, SceneRequest, StatusInfo};
 use crate::params::{ParamError, ParamStore};
 use crate::render::blit::{Blitter, Fit};
 use crate::render::chain::{ChainError, FrameInputs, PassChain};
@@ -15,6 +16,7 @@ use crate::render::context::Gpu;
 use crate::render::readback::{ReadImage, Readback};
 use crate::render::shader::{PassShader, load_pass_shader};
 use crate::scene::{Scene, SceneError};
+use std::time::Instant;
 
 /// Errors from loading a scene onto the GPU.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +98,31 @@ pub struct RuntimeOptions {
     pub threads: Option<usize>,
     /// Run models in lock-step with frames (offline renders: deterministic).
     pub sync_models: bool,
+    /// Whether to listen for OSC. Default: off (tests, benchmarks); `hypna run` turns it on.
+    pub osc: OscMode,
+}
+
+/// Whether and where the runtime listens for OSC.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum OscMode {
+    /// No OSC server.
+    #[default]
+    Off,
+    /// The scene's `[osc]` table (default `0.0.0.0:9000`), with `listen` overriding its address.
+    On {
+        /// Address to listen on instead of the scene's.
+        listen: Option<std::net::SocketAddr>,
+    },
+}
+
+/// Live OSC state of a runtime.
+struct Osc {
+    handle: OscHandle,
+    /// Reused every frame (no allocation when nothing arrives).
+    events: Vec<OscEvent>,
+    /// A scene request nobody could act on yet is reported once.
+    warned_scene: bool,
+    warned_tap: bool,
 }
 
 /// Longest an offline render waits for one model run before going on without it.
@@ -116,8 +143,10 @@ pub fn check_models(
     if let Err(e) = crate::infer::init(&InitOptions {
         ort_lib: ort_lib.clone(),
     }) {
-        let first = e.to_string().lines().next().unwrap_or_default().to_string();
-        return Ok(Some(format!("model bindings not checked: {first}")));
+        return Ok(Some(format!(
+            "model bindings not checked: {}",
+            e.to_string().replace('\n', "\n  ")
+        )));
     }
     let options = RuntimeOptions {
         ort_lib,
@@ -143,6 +172,13 @@ pub struct Runtime {
     sync_models: bool,
     last_time: FrameTime,
     params_scratch: Vec<f32>,
+    osc: Option<Osc>,
+    /// Frames per second, smoothed (for `/hypna/status`).
+    fps: f32,
+    /// Per model: (runs at the last rate sample, when, inferences per second).
+    model_rates: Vec<(u64, Option<f64>, f32)>,
+    /// The newest scene switch request (from OSC), for whoever manages scenes.
+    pub scene_request: Option<SceneRequest>,
 }
 
 impl Runtime {
@@ -174,6 +210,34 @@ impl Runtime {
         for s in &options.sets {
             params.assign(s)?;
         }
+        let osc = match &options.osc {
+            OscMode::Off => None,
+            OscMode::On { listen } => {
+                let mut config = scene.osc.clone();
+                if let Some(listen) = listen {
+                    config.listen = *listen;
+                }
+                let routes = RouteTable::new(
+                    scene
+                        .params
+                        .iter()
+                        .map(|p| ParamRoute::from_def(p, p.osc.clone())),
+                );
+                match routes {
+                    Ok(routes) => crate::osc::start_or_log(&config, routes).map(|handle| Osc {
+                        handle,
+                        events: Vec::new(),
+                        warned_scene: false,
+                        warned_tap: false,
+                    }),
+                    Err(e) => {
+                        tracing::error!("OSC routes: {e}; running without OSC");
+                        None
+                    }
+                }
+            }
+        };
+        let model_rates = vec![(0, None, 0.0); nodes.len()];
         Ok(Self {
             scene,
             params,
@@ -183,6 +247,10 @@ impl Runtime {
             sync_models: options.sync_models,
             last_time: FrameTime::default(),
             params_scratch: Vec::new(),
+            osc,
+            fps: 0.0,
+            model_rates,
+            scene_request: None,
         })
     }
 
@@ -201,6 +269,16 @@ impl Runtime {
         for node in &mut self.nodes {
             node.take_result(gpu, &self.chain, &mut self.params);
         }
+        if t.dt_secs > 0.0 {
+            let instant = 1.0 / t.dt_secs;
+            self.fps = if self.fps > 0.0 {
+                self.fps + 0.1 * (instant - self.fps)
+            } else {
+                instant
+            };
+        }
+        self.update_model_rates();
+        self.apply_osc(t);
         self.params.advance(t.dt_secs);
         self.params_scratch.clear();
         self.params_scratch
@@ -246,6 +324,104 @@ impl Runtime {
     #[must_use]
     pub fn chain(&self) -> &PassChain {
         &self.chain
+    }
+
+    /// Applies OSC events that arrived since the last frame (in order: the latest value of a
+    /// param wins), answers queries, and echoes param changes to feedback targets.
+    fn apply_osc(&mut self, t: FrameTime) {
+        let Some(osc) = self.osc.as_mut() else { return };
+        osc.events.clear();
+        osc.events.extend(osc.handle.drain(Instant::now()));
+        for i in 0..osc.events.len() {
+            match &osc.events[i] {
+                OscEvent::SetParam { name, value } => {
+                    // The route table is built from this scene's params, so names exist;
+                    // NaN and infinity were refused by the server.
+                    let _ = self.params.set(name, *value);
+                }
+                OscEvent::Query { reply_to } => {
+                    let to = *reply_to;
+                    let values: Vec<(String, f32)> = self
+                        .params
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), v))
+                        .collect();
+                    osc.handle
+                        .reply_params(to, values.iter().map(|(n, v)| (n.as_str(), *v)));
+                }
+                OscEvent::Status { reply_to } => {
+                    let to = *reply_to;
+                    let status = StatusInfo {
+                        scene: self.scene.name.clone(),
+                        fps: self.fps,
+                        frame: t.frame,
+                        model_rates_hz: self
+                            .nodes
+                            .iter()
+                            .zip(&self.model_rates)
+                            .map(|(n, r)| (n.name().to_string(), r.2))
+                            .collect(),
+                        counters: self
+                            .nodes
+                            .iter()
+                            .map(|n| {
+                                (
+                                    format!("model.{}.errors", n.name()),
+                                    n.worker_stats().error_total(),
+                                )
+                            })
+                            .collect(),
+                    };
+                    osc.handle.reply_status(to, &status);
+                }
+                OscEvent::Scene(request) => {
+                    if !osc.warned_scene {
+                        tracing::warn!(
+                            "OSC scene request {request:?}: scene switching needs a playlist; kept for the scene manager"
+                        );
+                        osc.warned_scene = true;
+                    }
+                    self.scene_request = Some(request.clone());
+                }
+                OscEvent::Tap | OscEvent::Resync => {
+                    if !osc.warned_tap {
+                        tracing::info!(
+                            "OSC tap/resync received: it drives the beat tracker once audio input is on"
+                        );
+                        osc.warned_tap = true;
+                    }
+                }
+            }
+        }
+        osc.handle.feedback(self.params.targets());
+    }
+
+    /// Inferences per second of each model, sampled about once a second.
+    fn update_model_rates(&mut self) {
+        let now = self.last_time.time_secs;
+        for (node, (runs, at, rate)) in self.nodes.iter().zip(&mut self.model_rates) {
+            let current = node.worker_stats().runs;
+            match at {
+                Some(t0) if now - *t0 >= 1.0 => {
+                    *rate = ((current - *runs) as f64 / (now - *t0)) as f32;
+                    *runs = current;
+                    *at = Some(now);
+                }
+                None => {
+                    *runs = current;
+                    *at = Some(now);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The OSC server's address and counters, when it runs.
+    #[must_use]
+    pub fn osc_status(&self) -> Option<(std::net::SocketAddr, crate::osc::CounterSnapshot)> {
+        self.osc
+            .as_ref()
+            .map(|o| (o.handle.local_addr(), o.handle.counters()))
     }
 
     /// Stops (or resumes) handing new jobs to every model; their last outputs stay on screen.
@@ -301,9 +477,6 @@ fn load_models(
                 continue;
             }
         };
-        if let Some(warning) = &model.ep().warning {
-            tracing::warn!("model `{}`: {warning}", def.name);
-        }
         let info = model.info();
         let inputs: Vec<TensorSpec> = info.inputs.iter().map(spec).collect();
         let outputs: Vec<TensorSpec> = info.outputs.iter().map(spec).collect();

@@ -251,7 +251,10 @@ impl Worker {
         let thread_shared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name(format!("infer-{name}"))
-            .spawn(move || serve(&thread_shared, load))
+            .spawn(move || {
+                lower_priority();
+                serve(&thread_shared, load);
+            })
             .map_err(|e| InferError::Worker {
                 model: name.to_string(),
                 message: format!("cannot start thread: {e}"),
@@ -654,5 +657,22 @@ mod tests {
             waited <= SHUTDOWN_TIMEOUT + Duration::from_millis(300),
             "{waited:?}"
         );
+    }
+}
+
+/// Crossplatform priority 35 of 0..=99: nice 5 on Linux (a CFS weight about a third of the
+/// renderer's), so under contention the model slows down instead of the frame.
+const WORKER_PRIORITY: u8 = 35;
+
+/// Lowers the calling (worker) thread's scheduling priority. ONNX Runtime computes on the
+/// calling thread when it has one intra-op thread, and threads it creates inherit the value.
+/// Failure only costs fairness, so it is logged, not returned.
+fn lower_priority() {
+    let priority = thread_priority::ThreadPriorityValue::try_from(WORKER_PRIORITY)
+        .map(thread_priority::ThreadPriority::Crossplatform);
+    match priority.map(thread_priority::set_current_thread_priority) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!("could not lower the inference thread's priority: {e:?}"),
+        Err(e) => tracing::debug!("bad inference thread priority: {e:?}"),
     }
 }

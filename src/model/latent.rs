@@ -163,9 +163,10 @@ mod tests {
             spread = spread.max(a.value().iter().fold(0.0f32, |m, v| m.max(v.abs())));
         }
         assert_eq!(a.value(), b.value(), "deterministic");
+        // Smooth: one frame moves the vector by under a tenth of how far it wanders.
         assert!(
-            max_step < 0.05,
-            "a frame moves at most a little: {max_step}"
+            max_step < 0.1 * spread,
+            "a frame moves {max_step} of a spread of {spread}"
         );
         assert!(
             spread > 0.8 && spread < 4.0,

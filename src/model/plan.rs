@@ -248,7 +248,13 @@ fn describe_source(source: &InputSource) -> String {
         InputSource::Params(p) => {
             format!("{} param{}", p.len(), if p.len() == 1 { "" } else { "s" })
         }
-        InputSource::Audio(f) => format!("audio {f:?}").to_lowercase(),
+        InputSource::Audio(f) => {
+            let name = crate::scene::AudioFeature::ALL
+                .iter()
+                .find(|(_, g)| g == f)
+                .map_or("?", |(n, _)| *n);
+            format!("audio {name}")
+        }
         InputSource::Constant(v) => format!("a constant of {}", v.len()),
         InputSource::Latent(l) => format!("a latent of dim {}", l.dim),
         InputSource::Time => "time".into(),

@@ -267,7 +267,7 @@ mod tests {
     fn far_future_is_dropped_and_counted() {
         let a = arrival();
         let p = bundle(
-            tag_at(a.wall + Duration::from_secs(3600)),
+            tag_at(a.wall + Duration::from_hours(1)),
             vec![msg("/hypna/param/zoom", 1.0)],
         );
         let (out, c) = run(&encoder::encode(&p).unwrap(), a);

@@ -382,6 +382,8 @@ mod tests {
             (NTP_UNIX_OFFSET_SECS << 32) | 0x8000_0000
         );
         // 2024-01-01T00:00:00Z = 1704067200 Unix.
+        // 2024-01-01T00:00:00Z, as the Unix timestamp it is usually written as.
+        #[allow(clippy::duration_suboptimal_units)]
         let t = UNIX_EPOCH + Duration::from_secs(1_704_067_200);
         assert_eq!(
             ntp_from_system_time(t) >> 32,
@@ -389,7 +391,7 @@ mod tests {
         );
         // Round trip within a nanosecond.
         let t = UNIX_EPOCH + Duration::new(1_750_000_000, 123_456_789);
-        let back = system_time_from_ntp(ntp_from_system_time(t), t + Duration::from_secs(3600));
+        let back = system_time_from_ntp(ntp_from_system_time(t), t + Duration::from_hours(1));
         let err = back.duration_since(t).unwrap_or_else(|e| e.duration());
         assert!(err <= Duration::from_nanos(1), "{err:?}");
         // Deltas, both signs.

@@ -60,6 +60,8 @@ pub struct Scene {
     pub models: Vec<ModelDef>,
     /// How models run (providers, threads).
     pub runtime: RuntimeDef,
+    /// The `[osc]` table (defaults when absent).
+    pub osc: crate::osc::OscConfig,
 }
 
 /// `[runtime]`, validated.
@@ -284,6 +286,8 @@ pub struct ParamDef {
     pub label: String,
     /// Group for UIs.
     pub group: Option<String>,
+    /// Extra OSC addresses (controller aliases).
+    pub osc: Vec<crate::osc::OscAlias>,
 }
 
 impl ParamDef {

@@ -443,6 +443,10 @@ fn validate_output(
         OutputTarget::Params(find_params(ctx, what, &span, params, &[p])?)
     } else {
         let ps = o.params.unwrap_or_default();
+        if ps.is_empty() {
+            ctx.error(span, format!("{what}: params is empty"));
+            return None;
+        }
         OutputTarget::Params(find_params(ctx, what, &span, params, &ps)?)
     };
     Some((target, image))

@@ -23,6 +23,9 @@ pub struct RawScene {
     pub models: Vec<Spanned<RawModel>>,
     /// `[runtime]`: how models run. Default: CPU, one thread.
     pub runtime: Option<RawRuntime>,
+    /// `[osc]`: the OSC server (listen address, allow-list, feedback targets). Default: see
+    /// docs/osc.md (listen on `0.0.0.0:9000`).
+    pub osc: Option<Spanned<crate::osc::OscConfig>>,
 }
 
 /// `[runtime]`: defaults for every model of the scene (the command line overrides).
@@ -165,6 +168,9 @@ pub struct RawParam {
     pub label: Option<String>,
     /// Group for the parameter panel. Default: none.
     pub group: Option<String>,
+    /// Extra OSC addresses for fixed controller layouts: `"/1/fader1"`, a table
+    /// `{ address, input_range = [0, 1], arg = 0 }`, or a list of them. Default: none.
+    pub osc: Option<Spanned<crate::osc::OscAliases>>,
 }
 
 /// `[[pass]]`.

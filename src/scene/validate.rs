@@ -145,6 +145,37 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
             ctx, dir, &names, &textures, &params, &mut taken, model,
         ));
     }
+    let osc = match raw.osc {
+        Some(config) => {
+            let span = config.span();
+            let config = config.into_inner();
+            if let Err(e) = config.check() {
+                ctx.error(span, format!("[osc]: {e}"));
+            }
+            config
+        }
+        None => crate::osc::OscConfig::default(),
+    };
+    if let Some(r) = &raw.runtime
+        && let Some(providers) = &r.providers
+    {
+        for p in providers {
+            if p.parse::<crate::infer::Ep>().is_err() {
+                let known = crate::infer::Ep::ALL
+                    .iter()
+                    .map(|e| e.name())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                ctx.errors.push(
+                    Diagnostic::file(
+                        ctx.path,
+                        format!("[runtime] providers: unknown execution provider `{p}`"),
+                    )
+                    .with_note(format!("providers: {known}")),
+                );
+            }
+        }
+    }
     let runtime = raw
         .runtime
         .map_or_else(RuntimeDef::default, |r| RuntimeDef {
@@ -164,6 +195,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
         passes,
         models,
         runtime,
+        osc,
     }
 }
 
@@ -209,6 +241,19 @@ fn validate_param(ctx: &mut Ctx<'_>, name: String, p: RawParam) -> Option<ParamD
         }
         None => 0.0,
     };
+    let osc = match p.osc {
+        Some(aliases) => {
+            let span = aliases.span();
+            let list = aliases.into_inner().0;
+            for alias in &list {
+                if let Err(e) = alias.check() {
+                    ctx.error(span.clone(), format!("param `{name}`: osc alias: {e}"));
+                }
+            }
+            list
+        }
+        None => Vec::new(),
+    };
     Some(ParamDef {
         label: p.label.unwrap_or_else(|| name.clone()),
         name,
@@ -217,6 +262,7 @@ fn validate_param(ctx: &mut Ctx<'_>, name: String, p: RawParam) -> Option<ParamD
         max,
         smooth_secs,
         group: p.group,
+        osc,
     })
 }
 
