@@ -569,6 +569,7 @@ pub fn run_osc_frames(
         size: Some(size),
         osc: crate::runtime::OscMode::On {
             listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            settings: None,
         },
         ..RuntimeOptions::default()
     };
@@ -611,7 +612,7 @@ pub fn run_osc_frames(
     let probe: Arc<std::sync::Mutex<Option<(f32, Instant)>>> =
         Arc::new(std::sync::Mutex::new(None));
     let done = Arc::new(AtomicBool::new(false));
-    let prober = {
+    let probe_thread = {
         let probe = Arc::clone(&probe);
         let done = Arc::clone(&done);
         let socket = socket
@@ -671,7 +672,7 @@ pub fn run_osc_frames(
             }
         }
     }
-    let _ = prober.join();
+    let _ = probe_thread.join();
     // Load: quiet and loaded phases alternate.
     let (mut quiet, mut loaded) = (Vec::new(), Vec::new());
     let flood = encode(param.min);

@@ -14,3 +14,4 @@ pub mod params;
 pub mod render;
 pub mod runtime;
 pub mod scene;
+pub mod settings;

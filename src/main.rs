@@ -138,6 +138,10 @@ struct ModelArgs {
 /// OSC choices of `run` and `render`.
 #[derive(clap::Args, Clone, Default)]
 struct OscArgs {
+    /// A settings file whose `[osc]` table replaces the scene's (e.g. the venue's network
+    /// setup). Default: `hypna.toml` in the current folder, when there is one.
+    #[arg(long, value_name = "FILE")]
+    settings: Option<PathBuf>,
     /// Listen for OSC on this address (e.g. 0.0.0.0:9000), overriding the scene's [osc] table.
     /// `run` listens by default (0.0.0.0:9000); `render` only when this is given.
     #[arg(long, value_name = "HOST:PORT")]
@@ -145,6 +149,24 @@ struct OscArgs {
     /// Do not listen for OSC.
     #[arg(long, conflicts_with = "osc")]
     no_osc: bool,
+}
+
+impl OscArgs {
+    /// The settings file's `[osc]` table, if a settings file is given or `hypna.toml` exists.
+    /// A broken settings file is reported and ignored (the show runs with the scene's).
+    fn settings(&self) -> Option<Box<hypna::osc::OscConfig>> {
+        let path = self
+            .settings
+            .clone()
+            .or_else(|| Some(PathBuf::from("hypna.toml")).filter(|p| p.is_file()))?;
+        match hypna::settings::load(&path) {
+            Ok(settings) => settings.osc.map(Box::new),
+            Err(e) => {
+                tracing::error!("{e}; using the scene's [osc] settings");
+                None
+            }
+        }
+    }
 }
 
 impl ModelArgs {
@@ -161,8 +183,12 @@ impl ModelArgs {
             (_, true) => OscMode::Off,
             (Some(listen), false) => OscMode::On {
                 listen: Some(listen),
+                settings: osc.settings(),
             },
-            (None, false) if osc_by_default => OscMode::On { listen: None },
+            (None, false) if osc_by_default || osc.settings.is_some() => OscMode::On {
+                listen: None,
+                settings: osc.settings(),
+            },
             (None, false) => OscMode::Off,
         };
         RuntimeOptions {

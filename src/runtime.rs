@@ -103,15 +103,18 @@ pub struct RuntimeOptions {
 }
 
 /// Whether and where the runtime listens for OSC.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub enum OscMode {
     /// No OSC server.
     #[default]
     Off,
-    /// The scene's `[osc]` table (default `0.0.0.0:9000`), with `listen` overriding its address.
+    /// Listen, configured by (later wins) the scene's `[osc]` table, then `settings` (the
+    /// settings file's `[osc]` table), then `listen` (the command line).
     On {
-        /// Address to listen on instead of the scene's.
+        /// Address to listen on instead of the configured one.
         listen: Option<std::net::SocketAddr>,
+        /// A whole `[osc]` table replacing the scene's (from a settings file).
+        settings: Option<Box<crate::osc::OscConfig>>,
     },
 }
 
@@ -212,8 +215,11 @@ impl Runtime {
         }
         let osc = match &options.osc {
             OscMode::Off => None,
-            OscMode::On { listen } => {
-                let mut config = scene.osc.clone();
+            OscMode::On { listen, settings } => {
+                let mut config = settings
+                    .as_deref()
+                    .cloned()
+                    .unwrap_or_else(|| scene.osc.clone());
                 if let Some(listen) = listen {
                     config.listen = *listen;
                 }

@@ -50,7 +50,16 @@ fn tool_present(cmd: &mut Command, name: &str, test: &str) -> bool {
 
 /// Renders `frames` frames listening on `port` while `send` is called every 50 ms; returns
 /// the red value of the last frame.
-fn render_while_sending(frames: u32, port: u16, mut send: impl FnMut()) -> u8 {
+fn render_while_sending(frames: u32, port: u16, send: impl FnMut()) -> u8 {
+    render_with_args(
+        frames,
+        &["--osc".to_string(), format!("127.0.0.1:{port}")],
+        send,
+    )
+}
+
+/// Like [`render_while_sending`], with the OSC arguments given.
+fn render_with_args(frames: u32, osc_args: &[String], mut send: impl FnMut()) -> u8 {
     let dir = tempfile::tempdir().unwrap();
     let path = scene(dir.path());
     let out = dir.path().join("out");
@@ -61,9 +70,8 @@ fn render_while_sending(frames: u32, port: u16, mut send: impl FnMut()) -> u8 {
             "--frames",
             &frames.to_string(),
             "--last-only",
-            "--osc",
         ])
-        .arg(format!("127.0.0.1:{port}"))
+        .args(osc_args)
         .arg("--out")
         .arg(&out)
         .stdout(Stdio::null())
@@ -146,5 +154,36 @@ fn python_osc_changes_a_param_of_a_running_render() {
     assert!(
         (i32::from(red) - 64).abs() <= 1,
         "red {red}: the frame should show level 0.25 (64)"
+    );
+}
+
+#[test]
+fn a_settings_file_sets_the_osc_port() {
+    if common::gpu("settings_osc_port").is_none()
+        || !tool_present(&mut Command::new("oscsend"), "oscsend", "settings_osc_port")
+    {
+        return;
+    }
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("venue.toml");
+    std::fs::write(&settings, format!("[osc]\nlisten = \"127.0.0.1:{port}\"\n")).unwrap();
+    let args = ["--settings".to_string(), settings.display().to_string()];
+    let red = render_with_args(4000, &args, || {
+        let _ = Command::new("oscsend")
+            .args([
+                "127.0.0.1",
+                &port.to_string(),
+                "/hypna/param/level",
+                "f",
+                "0.5",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    });
+    assert!(
+        (i32::from(red) - 128).abs() <= 1,
+        "red {red}: the frame should show level 0.5 (128)"
     );
 }

@@ -516,6 +516,23 @@ where
     }
 }
 
+/// Crossplatform priority 35 of 0..=99: nice 5 on Linux (a CFS weight about a third of the
+/// renderer's), so under contention the model slows down instead of the frame.
+const WORKER_PRIORITY: u8 = 35;
+
+/// Lowers the calling (worker) thread's scheduling priority. ONNX Runtime computes on the
+/// calling thread when it has one intra-op thread, and threads it creates inherit the value.
+/// Failure only costs fairness, so it is logged, not returned.
+fn lower_priority() {
+    let priority = thread_priority::ThreadPriorityValue::try_from(WORKER_PRIORITY)
+        .map(thread_priority::ThreadPriority::Crossplatform);
+    match priority.map(thread_priority::set_current_thread_priority) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!("could not lower the inference thread's priority: {e:?}"),
+        Err(e) => tracing::debug!("bad inference thread priority: {e:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -657,22 +674,5 @@ mod tests {
             waited <= SHUTDOWN_TIMEOUT + Duration::from_millis(300),
             "{waited:?}"
         );
-    }
-}
-
-/// Crossplatform priority 35 of 0..=99: nice 5 on Linux (a CFS weight about a third of the
-/// renderer's), so under contention the model slows down instead of the frame.
-const WORKER_PRIORITY: u8 = 35;
-
-/// Lowers the calling (worker) thread's scheduling priority. ONNX Runtime computes on the
-/// calling thread when it has one intra-op thread, and threads it creates inherit the value.
-/// Failure only costs fairness, so it is logged, not returned.
-fn lower_priority() {
-    let priority = thread_priority::ThreadPriorityValue::try_from(WORKER_PRIORITY)
-        .map(thread_priority::ThreadPriority::Crossplatform);
-    match priority.map(thread_priority::set_current_thread_priority) {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::debug!("could not lower the inference thread's priority: {e:?}"),
-        Err(e) => tracing::debug!("bad inference thread priority: {e:?}"),
     }
 }
