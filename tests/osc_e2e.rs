@@ -78,7 +78,7 @@ fn render_with_args(frames: u32, osc_args: &[String], mut send: impl FnMut()) ->
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_mins(2);
     loop {
         send();
         if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
