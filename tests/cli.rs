@@ -152,3 +152,54 @@ fn library_includes_resolve_from_inside_the_scene_folder() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn without_onnx_runtime_model_scenes_explain_and_shader_scenes_run() {
+    if common::gpu("without_onnx_runtime").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-libonnxruntime.so");
+    let out = hypna()
+        .args([
+            "render",
+            "scenes/generator.toml",
+            "--frames",
+            "1",
+            "--size",
+            "32x18",
+            "--ort-lib",
+        ])
+        .arg(&missing)
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("install-ort.sh") && stderr.contains("pip install onnxruntime"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let out = hypna()
+        .args([
+            "render",
+            "scenes/landscape.toml",
+            "--frames",
+            "1",
+            "--size",
+            "32x18",
+            "--ort-lib",
+        ])
+        .arg(&missing)
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

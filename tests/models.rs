@@ -292,3 +292,35 @@ fn a_model_failing_at_run_time_does_not_stop_the_frames() {
     assert!(runtime.nodes()[0].results >= 1, "the model recovered");
     assert_eq!(runtime.params.get("y"), Some(1.0));
 }
+
+#[test]
+fn every_and_max_rate_gate_the_runs() {
+    let Some(gpu) = common::gpu("every_and_max_rate") else {
+        return;
+    };
+    if infer_support::ort("every_and_max_rate").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let make = |rate: &str| {
+        format!(
+            "[scene]\nname = \"gate\"\nsize = [32, 18]\n\n[[model]]\nname = \"cppn\"\nfile = \"MODELS/cppn.onnx\"\n{rate}\n\
+             [model.inputs]\nlatent = {{ latent = {{ dim = 8 }} }}\ntime = {{ time = true }}\n\
+             [model.outputs]\nimage = {{ texture = \"painted\" }}\n\n\
+             [[pass]]\nname = \"out\"\nshader = \"s.wgsl\"\ninputs = [\"painted\"]\n"
+        )
+    };
+    let shader = "@fragment\nfn main(in: VertexOutput) -> @location(0) vec4<f32> {\n    return textureSample(tex_painted, samp_painted, in.uv);\n}\n";
+    // every = 3: frames 0, 3 and 6 of nine start a run.
+    let path = scene(dir.path(), &make("every = 3"), shader);
+    let mut runtime = Runtime::load(&gpu, &path, &lock_step()).unwrap_or_else(|e| panic!("{e}"));
+    run_frames(&gpu, &mut runtime, 9);
+    assert_eq!(runtime.nodes()[0].io_stats().jobs, 3);
+    // max_rate_hz = 10 at 30 fps: one run every 3 frames of scene time, 10 in 30 frames.
+    let path = scene(dir.path(), &make("max_rate_hz = 10.0"), shader);
+    let mut runtime = Runtime::load(&gpu, &path, &lock_step()).unwrap_or_else(|e| panic!("{e}"));
+    run_frames(&gpu, &mut runtime, 30);
+    assert_eq!(runtime.nodes()[0].io_stats().jobs, 10);
+    // The painting reached the screen after the first result.
+    assert!(runtime.nodes()[0].results >= 9);
+}
