@@ -179,17 +179,15 @@ impl ModelArgs {
         osc: &OscArgs,
         osc_by_default: bool,
     ) -> RuntimeOptions {
-        let osc = match (osc.osc, osc.no_osc) {
-            (_, true) => OscMode::Off,
-            (Some(listen), false) => OscMode::On {
-                listen: Some(listen),
+        let osc = if osc.no_osc {
+            OscMode::Off
+        } else if osc.osc.is_some() || osc_by_default || osc.settings.is_some() {
+            OscMode::On {
+                listen: osc.osc,
                 settings: osc.settings(),
-            },
-            (None, false) if osc_by_default || osc.settings.is_some() => OscMode::On {
-                listen: None,
-                settings: osc.settings(),
-            },
-            (None, false) => OscMode::Off,
+            }
+        } else {
+            OscMode::Off
         };
         RuntimeOptions {
             size,

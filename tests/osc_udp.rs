@@ -169,7 +169,7 @@ fn bundles_apply_in_order_and_honour_timetags() {
         &c,
         to,
         &bundle(
-            tag_at(SystemTime::now() + Duration::from_secs(3600)),
+            tag_at(SystemTime::now() + Duration::from_hours(1)),
             vec![f("/hypna/param/zoom", 2.0)],
         ),
     );
