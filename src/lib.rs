@@ -4,6 +4,7 @@
 //! window or headless, deterministically when asked. See `docs/` for the file formats.
 
 pub mod app;
+pub mod audio;
 pub mod bench;
 pub mod clock;
 pub mod diag;
