@@ -225,8 +225,14 @@ impl BareLoop {
         };
         let layout0 = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("bare.layout0"),
-            entries: &[entry(0, globals_size), entry(1, params_len as u64)],
+            entries: &[
+                entry(0, globals_size),
+                entry(1, params_len as u64),
+                crate::render::chain::AUDIO_TEXTURE_LAYOUT_ENTRY,
+            ],
         });
+        let audio_texture = crate::render::chain::create_audio_texture(device);
+        let audio_view = audio_texture.create_view(&wgpu::TextureViewDescriptor::default());
         let layout1 = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("bare.layout1"),
             entries: &[],
@@ -242,6 +248,10 @@ impl BareLoop {
                 wgpu::BindGroupEntry {
                     binding: 1,
                     resource: params.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: wgpu::BindingResource::TextureView(&audio_view),
                 },
             ],
         });

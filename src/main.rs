@@ -9,7 +9,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use hypna::render::blit::Fit;
 use hypna::render::context::{Gpu, describe_adapter, list_adapters};
-use hypna::runtime::{OscMode, RenderSettings, Runtime, RuntimeOptions, check, render_frames};
+use hypna::runtime::{
+    AudioMode, OscMode, RenderSettings, Runtime, RuntimeOptions, check, render_frames,
+};
 
 /// hypna: realtime generative art from WGSL shaders and ONNX models.
 #[derive(Parser)]
@@ -41,6 +43,8 @@ enum Command {
         models: ModelArgs,
         #[command(flatten)]
         osc: OscArgs,
+        #[command(flatten)]
+        audio: AudioArgs,
     },
     /// Render frames to PNG files with a fixed-step clock (deterministic).
     Render {
@@ -68,6 +72,8 @@ enum Command {
         models: ModelArgs,
         #[command(flatten)]
         osc: OscArgs,
+        #[command(flatten)]
+        audio: AudioArgs,
     },
     /// Print an ONNX model's inputs and outputs (names, element types, shapes).
     Inspect {
@@ -109,6 +115,10 @@ enum Command {
         /// Measure a model scene instead (ONNX Runtime limited to --threads).
         #[arg(long)]
         models: bool,
+        /// Measure audio analysis instead: cost per hop and capture-to-features latency on
+        /// synthetic input (no device or GPU needed).
+        #[arg(long, conflicts_with_all = ["models", "osc"])]
+        audio: bool,
         /// ONNX Runtime threads for --models.
         #[arg(long, default_value_t = 1)]
         threads: usize,
@@ -149,6 +159,51 @@ struct OscArgs {
     /// Do not listen for OSC.
     #[arg(long, conflicts_with = "osc")]
     no_osc: bool,
+}
+
+/// Audio choices of `run` and `render`.
+#[derive(clap::Args, Clone, Default)]
+struct AudioArgs {
+    /// Audio input device: `default`, part of a name, or an index from `hypna devices`
+    /// (overrides the scene's [audio] device and file). `run` only.
+    #[arg(long, value_name = "NAME|INDEX")]
+    audio_device: Option<String>,
+    /// A WAV file to analyse instead of a device (overrides the scene's [audio] file): `run`
+    /// plays it in real time, `render` reads it exactly (frame N sees the audio up to N/fps).
+    #[arg(long, value_name = "FILE", conflicts_with = "audio_device")]
+    audio_file: Option<PathBuf>,
+    /// No audio input, even if the scene has an [audio] table.
+    #[arg(long, conflicts_with_all = ["audio_device", "audio_file"])]
+    no_audio: bool,
+}
+
+impl AudioArgs {
+    /// Live audio for `run`.
+    fn live(&self) -> AudioMode {
+        if self.no_audio {
+            AudioMode::Off
+        } else {
+            AudioMode::Live {
+                device: self.audio_device.clone(),
+                file: self.audio_file.clone(),
+            }
+        }
+    }
+
+    /// Offline audio for `render` at `fps`.
+    fn offline(&self, fps: f64) -> Result<AudioMode> {
+        if self.audio_device.is_some() {
+            bail!("render analyses a WAV file (--audio-file), not a live device");
+        }
+        Ok(if self.no_audio {
+            AudioMode::Off
+        } else {
+            AudioMode::Offline {
+                file: self.audio_file.clone(),
+                fps,
+            }
+        })
+    }
 }
 
 impl OscArgs {
@@ -197,6 +252,7 @@ impl ModelArgs {
             threads: self.threads,
             sync_models,
             osc,
+            audio: AudioMode::Off,
         }
     }
 }
@@ -251,12 +307,16 @@ fn dispatch(command: Command) -> Result<()> {
             fit,
             models,
             osc,
+            audio,
         } => {
             let fit = match fit {
                 FitArg::Letterbox => Fit::Letterbox,
                 FitArg::Fill => Fit::Fill,
             };
-            let runtime = models.runtime(size, sets, false, &osc, true);
+            let runtime = RuntimeOptions {
+                audio: audio.live(),
+                ..models.runtime(size, sets, false, &osc, true)
+            };
             hypna::app::run(hypna::app::RunOptions {
                 scene,
                 runtime,
@@ -287,11 +347,15 @@ fn dispatch(command: Command) -> Result<()> {
             last_only,
             models,
             osc,
+            audio,
         } => render(
             &scene,
             frames,
             fps,
-            &models.runtime(size, sets, true, &osc, false),
+            &RuntimeOptions {
+                audio: audio.offline(fps)?,
+                ..models.runtime(size, sets, true, &osc, false)
+            },
             &out,
             last_only,
         ),
@@ -350,6 +414,25 @@ fn dispatch(command: Command) -> Result<()> {
                     e.to_string().replace('\n', "\n  ")
                 ),
             }
+            println!("Audio inputs:");
+            match hypna::audio::list_input_devices() {
+                Ok(devices) if devices.is_empty() => println!("  none found"),
+                Ok(devices) => {
+                    for d in devices {
+                        println!(
+                            "  [{}] {}{} ({}): {}",
+                            d.index,
+                            d.name,
+                            if d.is_default { " (default)" } else { "" },
+                            d.id,
+                            d.default_config
+                                .as_deref()
+                                .unwrap_or("default config unavailable")
+                        );
+                    }
+                }
+                Err(e) => println!("  cannot list audio inputs: {e}"),
+            }
             Ok(())
         }
         Command::Bench {
@@ -360,7 +443,14 @@ fn dispatch(command: Command) -> Result<()> {
             models,
             threads,
             osc,
+            audio,
         } => {
+            if audio {
+                let report =
+                    hypna::audio::bench::run(&hypna::audio::bench::BenchOptions::default())?;
+                println!("bench --audio:\n{report}");
+                return Ok(());
+            }
             let gpu = Gpu::new_headless()?;
             if osc {
                 let report =

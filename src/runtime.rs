@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
+use crate::audio::{AudioConfig, AudioEngine, AudioError, AudioFeatures, FeaturesReader};
 use crate::clock::{Clock, FrameTime};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::infer::{Ep, InferError, InitOptions, IoInfo, SessionOptions};
-use crate::model::node::{ModelNode, Silence};
+use crate::model::node::{AudioSource, ModelNode, Silence};
 use crate::model::plan::{AudioLengths, Dim, TensorSpec, plan};
 use crate::osc::{OscEvent, OscHandle, ParamRoute, RouteTable, SceneRequest, StatusInfo};
 use crate::params::{ParamError, ParamStore};
@@ -39,6 +40,9 @@ pub enum LoadError {
     /// ONNX Runtime itself (not found, not loadable).
     #[error(transparent)]
     Infer(#[from] InferError),
+    /// Offline audio (the WAV file of a render).
+    #[error(transparent)]
+    Audio(#[from] AudioError),
 }
 
 impl LoadError {
@@ -48,7 +52,7 @@ impl LoadError {
         match self {
             Self::Scene(e) => e.diagnostics().to_vec(),
             Self::Shader(d) | Self::Model(d) => d.0.clone(),
-            Self::Chain(_) | Self::Param(_) | Self::Infer(_) => Vec::new(),
+            Self::Chain(_) | Self::Param(_) | Self::Infer(_) | Self::Audio(_) => Vec::new(),
         }
     }
 }
@@ -100,6 +104,114 @@ pub struct RuntimeOptions {
     pub sync_models: bool,
     /// Whether to listen for OSC. Default: off (tests, benchmarks); `hypna run` turns it on.
     pub osc: OscMode,
+    /// Whether and how the runtime analyses audio. Default: off (tests, benchmarks).
+    pub audio: AudioMode,
+}
+
+/// Whether and where audio comes from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum AudioMode {
+    /// No audio: every audio global is 0 and models see silence.
+    #[default]
+    Off,
+    /// Live analysis (`hypna run`), configured by the scene's `[audio]` table with the command
+    /// line's `device` / `file` on top. Without either, and without an `[audio]` table,
+    /// nothing is captured.
+    Live {
+        /// Input device selector (`default`, a name substring or an index); replaces the
+        /// scene's device and file.
+        device: Option<String>,
+        /// A WAV file played in real time instead of a device.
+        file: Option<std::path::PathBuf>,
+    },
+    /// Exact analysis of a WAV file for an offline render: frame N sees the audio up to
+    /// `N / fps` seconds. Uses `file`, else the scene's `[audio] file`; without either,
+    /// no audio.
+    Offline {
+        /// The WAV file (overrides the scene's).
+        file: Option<std::path::PathBuf>,
+        /// The render's frame rate.
+        fps: f64,
+    },
+}
+
+/// Where a runtime's audio features come from.
+enum AudioInput {
+    Live {
+        engine: AudioEngine,
+        reader: FeaturesReader,
+    },
+    Offline {
+        audio: Box<crate::audio::OfflineAudio>,
+        fps: f64,
+    },
+}
+
+/// Audio state of a runtime: the input and this frame's features.
+struct Audio {
+    input: AudioInput,
+    current: Box<AudioFeatures>,
+}
+
+impl Audio {
+    /// Starts audio as `mode` asks. Live failures are logged (the show goes on silent);
+    /// offline failures are errors.
+    fn start(scene: &Scene, mode: &AudioMode) -> Result<Option<Self>, AudioError> {
+        let bands = scene.audio_bands();
+        match mode {
+            AudioMode::Off => Ok(None),
+            AudioMode::Live { device, file } => {
+                if scene.audio.is_none() && device.is_none() && file.is_none() {
+                    return Ok(None);
+                }
+                let mut config: AudioConfig = scene.audio.clone().unwrap_or_default();
+                if let Some(d) = device {
+                    config.device = crate::audio::DeviceSelector::parse(d);
+                    config.file = None;
+                }
+                if let Some(f) = file {
+                    config.file = Some(f.clone());
+                }
+                match AudioEngine::start(&config) {
+                    Ok(engine) => {
+                        let reader = engine.reader();
+                        Ok(Some(Self {
+                            input: AudioInput::Live { engine, reader },
+                            current: Box::new(AudioFeatures::silent(0, bands)),
+                        }))
+                    }
+                    Err(e) => {
+                        tracing::error!("audio: {e}; running without audio");
+                        Ok(None)
+                    }
+                }
+            }
+            AudioMode::Offline { file, fps } => {
+                let config: AudioConfig = scene.audio.clone().unwrap_or_default();
+                let Some(path) = file.clone().or_else(|| config.file.clone()) else {
+                    return Ok(None);
+                };
+                let audio = crate::audio::OfflineAudio::open(&path, &config)?;
+                Ok(Some(Self {
+                    input: AudioInput::Offline {
+                        audio: Box::new(audio),
+                        fps: *fps,
+                    },
+                    current: Box::new(AudioFeatures::silent(0, bands)),
+                }))
+            }
+        }
+    }
+
+    /// Fetches the features for frame `t`.
+    fn update(&mut self, t: FrameTime) {
+        match &mut self.input {
+            AudioInput::Live { reader, .. } => (*self.current).clone_from(reader.latest()),
+            AudioInput::Offline { audio, fps } => {
+                (*self.current).clone_from(audio.features_at_frame(t.frame, *fps));
+            }
+        }
+    }
 }
 
 /// Whether and where the runtime listens for OSC.
@@ -182,6 +294,9 @@ pub struct Runtime {
     model_rates: Vec<(u64, Option<f64>, f32)>,
     /// The newest scene switch request (from OSC), for whoever manages scenes.
     pub scene_request: Option<SceneRequest>,
+    audio: Option<Audio>,
+    /// Band count models see (the scene's `[audio] bands`, else 8).
+    bands: usize,
 }
 
 impl Runtime {
@@ -244,6 +359,8 @@ impl Runtime {
             }
         };
         let model_rates = vec![(0, None, 0.0); nodes.len()];
+        let audio = Audio::start(&scene, &options.audio)?;
+        let bands = scene.audio_bands();
         Ok(Self {
             scene,
             params,
@@ -257,6 +374,8 @@ impl Runtime {
             fps: 0.0,
             model_rates,
             scene_request: None,
+            audio,
+            bands,
         })
     }
 
@@ -285,6 +404,9 @@ impl Runtime {
         }
         self.update_model_rates();
         self.apply_osc(t);
+        if let Some(audio) = &mut self.audio {
+            audio.update(t);
+        }
         self.params.advance(t.dt_secs);
         self.params_scratch.clear();
         self.params_scratch
@@ -294,6 +416,7 @@ impl Runtime {
             dt_secs: t.dt_secs,
             frame: t.frame,
             params: &self.params_scratch,
+            audio: self.audio.as_ref().map(|a| &*a.current),
         };
         self.chain.encode(&gpu.queue, encoder, &inputs);
         for node in &mut self.nodes {
@@ -308,10 +431,14 @@ impl Runtime {
         if self.nodes.is_empty() {
             return;
         }
-        let audio = Silence { bands: 8 };
+        let silence = Silence { bands: self.bands };
+        let audio: &dyn AudioSource = match &self.audio {
+            Some(a) => &*a.current,
+            None => &silence,
+        };
         if self.sync_models {
             for node in &mut self.nodes {
-                if !node.sync_frame(gpu, self.last_time, &self.params, &audio, SYNC_TIMEOUT) {
+                if !node.sync_frame(gpu, self.last_time, &self.params, audio, SYNC_TIMEOUT) {
                     tracing::warn!(
                         "model `{}` did not answer within {SYNC_TIMEOUT:?}",
                         node.name()
@@ -321,7 +448,7 @@ impl Runtime {
         } else {
             let _ = gpu.device.poll(wgpu::PollType::Poll);
             for node in &mut self.nodes {
-                node.after_submit(self.last_time, &self.params, &audio);
+                node.after_submit(self.last_time, &self.params, audio);
             }
         }
     }
@@ -389,10 +516,20 @@ impl Runtime {
                     }
                     self.scene_request = Some(request.clone());
                 }
-                OscEvent::Tap | OscEvent::Resync => {
-                    if !osc.warned_tap {
+                event @ (OscEvent::Tap | OscEvent::Resync) => {
+                    if let Some(Audio {
+                        input: AudioInput::Live { engine, .. },
+                        ..
+                    }) = &self.audio
+                    {
+                        if matches!(event, OscEvent::Tap) {
+                            engine.tap();
+                        } else {
+                            engine.resync();
+                        }
+                    } else if !osc.warned_tap {
                         tracing::info!(
-                            "OSC tap/resync received: it drives the beat tracker once audio input is on"
+                            "OSC tap/resync received: it drives the beat tracker only with live audio input"
                         );
                         osc.warned_tap = true;
                     }
@@ -491,7 +628,9 @@ fn load_models(
             &inputs,
             &outputs,
             default_size,
-            &AudioLengths { bands: 8 },
+            &AudioLengths {
+                bands: scene.audio_bands(),
+            },
         ) {
             Ok(p) => out.push((p, model)),
             Err(es) => errors.extend(es.into_iter().map(at)),

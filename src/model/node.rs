@@ -39,6 +39,23 @@ pub struct Silence {
     pub bands: usize,
 }
 
+impl AudioSource for crate::audio::AudioFeatures {
+    fn feature(&self, feature: AudioFeature, out: &mut Vec<f32>) {
+        out.clear();
+        match feature {
+            AudioFeature::Bands => out.extend_from_slice(self.active_bands()),
+            AudioFeature::Level => out.push(self.level),
+            AudioFeature::Peak => out.push(self.peak),
+            AudioFeature::Onset => out.push(self.onset),
+            AudioFeature::Beat => out.push(self.beat),
+            AudioFeature::Bpm => out.push(self.bpm),
+            AudioFeature::BeatPhase => out.push(self.beat_phase),
+            AudioFeature::Centroid => out.push(self.centroid),
+            AudioFeature::Flux => out.push(self.flux),
+        }
+    }
+}
+
 impl AudioSource for Silence {
     fn feature(&self, feature: AudioFeature, out: &mut Vec<f32>) {
         out.clear();

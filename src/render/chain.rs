@@ -9,6 +9,7 @@ use std::num::NonZeroU64;
 
 use super::globals::Globals;
 use super::shader::{PassShader, VERTEX_ENTRY, texture_format};
+use crate::audio::{TEXTURE_HEIGHT, TEXTURE_WIDTH};
 use crate::diag::Diagnostics;
 use crate::render::context::Gpu;
 use crate::scene::{Filter, Format, Scene, TextureSource, Wrap};
@@ -42,6 +43,8 @@ pub struct FrameInputs<'a> {
     pub frame: u64,
     /// Param values in declaration order.
     pub params: &'a [f32],
+    /// The newest audio features; `None` leaves every audio global at 0.
+    pub audio: Option<&'a crate::audio::AudioFeatures>,
 }
 
 struct Target {
@@ -59,6 +62,63 @@ pub struct ModelTexture {
     pub texture: wgpu::Texture,
     view: wgpu::TextureView,
     sampler: wgpu::Sampler,
+}
+
+/// The audio texture's entry in the frame layout (group 0, binding 2): `R32Float`, read with
+/// `textureLoad` (not filterable).
+pub const AUDIO_TEXTURE_LAYOUT_ENTRY: wgpu::BindGroupLayoutEntry = wgpu::BindGroupLayoutEntry {
+    binding: 2,
+    visibility: wgpu::ShaderStages::FRAGMENT,
+    ty: wgpu::BindingType::Texture {
+        sample_type: wgpu::TextureSampleType::Float { filterable: false },
+        view_dimension: wgpu::TextureViewDimension::D2,
+        multisampled: false,
+    },
+    count: None,
+};
+
+/// Creates the [`TEXTURE_WIDTH`] x [`TEXTURE_HEIGHT`] `R32Float` audio texture (zeros: silence).
+#[must_use]
+pub fn create_audio_texture(device: &wgpu::Device) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("chain.audio"),
+        size: audio_extent(),
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::R32Float,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    })
+}
+
+#[allow(clippy::cast_possible_truncation)] // 512 x 2
+fn audio_extent() -> wgpu::Extent3d {
+    wgpu::Extent3d {
+        width: TEXTURE_WIDTH as u32,
+        height: TEXTURE_HEIGHT as u32,
+        depth_or_array_layers: 1,
+    }
+}
+
+/// Uploads `data` (rows of [`TEXTURE_WIDTH`] floats) into the audio texture.
+#[allow(clippy::cast_possible_truncation)] // 512 * 4
+fn write_audio_texture(queue: &wgpu::Queue, texture: &wgpu::Texture, data: &[f32]) {
+    queue.write_texture(
+        wgpu::TexelCopyTextureInfo {
+            texture,
+            mip_level: 0,
+            origin: wgpu::Origin3d::ZERO,
+            aspect: wgpu::TextureAspect::All,
+        },
+        bytemuck::cast_slice(data),
+        wgpu::TexelCopyBufferLayout {
+            offset: 0,
+            bytes_per_row: Some((TEXTURE_WIDTH * 4) as u32),
+            rows_per_image: Some(TEXTURE_HEIGHT as u32),
+        },
+        audio_extent(),
+    );
 }
 
 /// Format of model output textures: filterable, float, half the bytes of f32.
@@ -103,6 +163,10 @@ pub struct PassChain {
     globals_stride: u64,
     params: wgpu::Buffer,
     frame_group: wgpu::BindGroup,
+    /// The audio texture (group 0, binding 2): row 0 spectrum, row 1 waveform.
+    audio_texture: wgpu::Texture,
+    /// Reused every frame for the audio texture upload.
+    audio_scratch: Vec<f32>,
     parity: usize,
     /// Reused every frame for the globals upload (no per-frame allocation).
     scratch: Vec<u8>,
@@ -149,11 +213,14 @@ impl PassChain {
             },
             count: None,
         };
+        let audio_texture = create_audio_texture(device);
+        let audio_view = audio_texture.create_view(&wgpu::TextureViewDescriptor::default());
         let frame_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("chain.frame.layout"),
             entries: &[
                 uniform_entry(0, true, globals_size),
                 uniform_entry(1, false, params_size),
+                AUDIO_TEXTURE_LAYOUT_ENTRY,
             ],
         });
         let frame_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -171,6 +238,10 @@ impl PassChain {
                 wgpu::BindGroupEntry {
                     binding: 1,
                     resource: params.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: wgpu::BindingResource::TextureView(&audio_view),
                 },
             ],
         });
@@ -397,6 +468,8 @@ impl PassChain {
             globals_stride,
             params,
             frame_group,
+            audio_texture,
+            audio_scratch: vec![0.0; TEXTURE_WIDTH * TEXTURE_HEIGHT],
             parity: 0,
             scratch: Vec::new(),
             params_scratch: Vec::new(),
@@ -414,13 +487,18 @@ impl PassChain {
         self.parity ^= 1;
         self.scratch.clear();
         #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
-        let base = Globals {
+        let mut base = Globals {
             scene_resolution: [self.scene_size[0] as f32, self.scene_size[1] as f32],
             time: inputs.time_secs as f32,
             dt: inputs.dt_secs,
             frame: u32::try_from(inputs.frame % (1 << 31)).unwrap_or(0),
             ..Globals::default()
         };
+        if let Some(audio) = inputs.audio {
+            audio.write_globals(&mut base);
+            audio.write_texture(&mut self.audio_scratch);
+            write_audio_texture(queue, &self.audio_texture, &self.audio_scratch);
+        }
         for pass in &self.passes {
             #[allow(clippy::cast_precision_loss)]
             let g = Globals {

@@ -258,7 +258,8 @@ pub fn prelude(scene: &Scene, pass: &PassDef) -> String {
     s.push_str(
         "struct VertexOutput {\n    @builtin(position) position: vec4<f32>,\n    @location(0) uv: vec2<f32>,\n}\n\
          @group(0) @binding(0) var<uniform> globals: Globals;\n\
-         @group(0) @binding(1) var<uniform> params: Params;\n",
+         @group(0) @binding(1) var<uniform> params: Params;\n\
+         @group(0) @binding(2) var hypna_audio: texture_2d<f32>;\n",
     );
     for (i, input) in pass.inputs.iter().enumerate() {
         let _ = writeln!(
@@ -281,7 +282,15 @@ pub fn prelude(scene: &Scene, pass: &PassDef) -> String {
          var out: VertexOutput;\n    \
          out.position = vec4<f32>(uv.x * 2.0 - 1.0, 1.0 - uv.y * 2.0, 0.0, 1.0);\n    \
          out.uv = uv;\n    return out;\n}}\n\
-         fn audio_band(i: u32) -> f32 {{\n    let j = min(i, 15u);\n    return globals.bands[j / 4u][j % 4u];\n}}"
+         fn audio_band(i: u32) -> f32 {{\n    let j = min(i, 15u);\n    return globals.bands[j / 4u][j % 4u];\n}}\n\
+         fn hypna_audio_row(x: f32, row: u32) -> f32 {{\n    \
+         let p = clamp(x, 0.0, 1.0) * 511.0;\n    \
+         let i = u32(floor(p));\n    \
+         let a = textureLoad(hypna_audio, vec2<u32>(i, row), 0).r;\n    \
+         let b = textureLoad(hypna_audio, vec2<u32>(min(i + 1u, 511u), row), 0).r;\n    \
+         return mix(a, b, p - f32(i));\n}}\n\
+         fn audio_spectrum(x: f32) -> f32 {{\n    return hypna_audio_row(x, 0u);\n}}\n\
+         fn audio_waveform(x: f32) -> f32 {{\n    return hypna_audio_row(x, 1u);\n}}"
     );
     s
 }

@@ -62,6 +62,9 @@ pub struct Scene {
     pub runtime: RuntimeDef,
     /// The `[osc]` table (defaults when absent).
     pub osc: crate::osc::OscConfig,
+    /// The `[audio]` table, when the scene has one (relative `file` resolved against the
+    /// scene's directory).
+    pub audio: Option<crate::audio::AudioConfig>,
 }
 
 /// `[runtime]`, validated.
@@ -371,6 +374,12 @@ pub struct Location {
 }
 
 impl Scene {
+    /// The band count models and shaders see: the `[audio] bands`, else 8.
+    #[must_use]
+    pub fn audio_bands(&self) -> usize {
+        self.audio.as_ref().map_or(8, |a| a.bands)
+    }
+
     /// Reads and validates the scene at `path`.
     ///
     /// # Errors

@@ -26,6 +26,9 @@ pub struct RawScene {
     /// `[osc]`: the OSC server (listen address, allow-list, feedback targets). Default: see
     /// docs/osc.md (listen on `0.0.0.0:9000`).
     pub osc: Option<Spanned<crate::osc::OscConfig>>,
+    /// `[audio]`: live input and analysis (see docs/audio.md). Default: no audio unless the
+    /// command line asks for it.
+    pub audio: Option<Spanned<crate::audio::AudioConfig>>,
 }
 
 /// `[runtime]`: defaults for every model of the scene (the command line overrides).

@@ -156,6 +156,15 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
         }
         None => crate::osc::OscConfig::default(),
     };
+    let audio = raw.audio.map(|config| {
+        let span = config.span();
+        let mut config = config.into_inner();
+        if let Err(e) = config.validate() {
+            ctx.error(span, e.to_string());
+        }
+        config.resolve_relative_to(dir);
+        config
+    });
     if let Some(r) = &raw.runtime
         && let Some(providers) = &r.providers
     {
@@ -196,6 +205,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
         models,
         runtime,
         osc,
+        audio,
     }
 }
 
