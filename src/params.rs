@@ -36,8 +36,17 @@ struct Slot {
     def: ParamDef,
     /// Where the value is heading (already clamped).
     target: f32,
-    /// What shaders see this frame.
+    /// Smoothed value before modulation.
     current: f32,
+    /// Audio modulation added on top (not part of the target, so not fed back over OSC).
+    modulation: f32,
+}
+
+impl Slot {
+    /// What shaders see: the smoothed value plus modulation, clamped into the range.
+    fn seen(&self) -> f32 {
+        self.def.clamp(self.current + self.modulation)
+    }
 }
 
 /// All params of a scene, in declaration order.
@@ -56,6 +65,7 @@ impl ParamStore {
                 def: d.clone(),
                 target: d.default,
                 current: d.default,
+                modulation: 0.0,
             })
             .collect();
         Self { slots }
@@ -137,7 +147,14 @@ impl ParamStore {
         self.slots
             .iter()
             .find(|s| s.def.name == name)
-            .map(|s| s.current)
+            .map(Slot::seen)
+    }
+
+    /// Sets the audio modulation of the param at `index` (added after smoothing).
+    pub fn set_modulation(&mut self, index: usize, value: f32) {
+        if let Some(s) = self.slots.get_mut(index) {
+            s.modulation = if value.is_finite() { value } else { 0.0 };
+        }
     }
 
     /// `(name, target)` in declaration order: where each value is heading (what a controller
@@ -155,18 +172,18 @@ impl ParamStore {
     /// The current value of the param at `index` (declaration order).
     #[must_use]
     pub fn value_at(&self, index: usize) -> Option<f32> {
-        self.slots.get(index).map(|s| s.current)
+        self.slots.get(index).map(Slot::seen)
     }
 
     /// `(name, current)` in declaration order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, f32)> {
-        self.slots.iter().map(|s| (s.def.name.as_str(), s.current))
+        self.slots.iter().map(|s| (s.def.name.as_str(), s.seen()))
     }
 
     /// Current values in declaration order: the `Params` uniform's fields.
     #[must_use]
     pub fn snapshot(&self) -> Vec<f32> {
-        self.slots.iter().map(|s| s.current).collect()
+        self.slots.iter().map(Slot::seen).collect()
     }
 
     /// Keeps the values of params that still exist in `defs` (hot reload), defaults otherwise.
@@ -221,6 +238,7 @@ mod tests {
 
     fn def(name: &str, smooth: f32) -> ParamDef {
         ParamDef {
+            modulation: None,
             osc: Vec::new(),
             name: name.into(),
             default: 0.5,
@@ -263,6 +281,18 @@ mod tests {
             p.advance(0.1);
         }
         assert_eq!(p.get("x"), Some(1.5));
+    }
+
+    #[test]
+    fn modulation_adds_after_smoothing_and_is_not_a_target() {
+        let mut p = ParamStore::new(&[def("x", 1.0)]);
+        p.set_modulation(0, 0.25);
+        assert_eq!(p.get("x"), Some(0.75));
+        assert_eq!(p.targets().next(), Some(("x", 0.5)));
+        p.set_modulation(0, 10.0);
+        assert_eq!(p.get("x"), Some(2.0), "clamped into the range");
+        p.set_modulation(0, f32::NAN);
+        assert_eq!(p.get("x"), Some(0.5));
     }
 
     #[test]

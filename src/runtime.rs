@@ -407,6 +407,7 @@ impl Runtime {
         if let Some(audio) = &mut self.audio {
             audio.update(t);
         }
+        self.modulate_params();
         self.params.advance(t.dt_secs);
         self.params_scratch.clear();
         self.params_scratch
@@ -537,6 +538,23 @@ impl Runtime {
             }
         }
         osc.handle.feedback(self.params.targets());
+    }
+
+    /// Params that follow an audio feature get `offset + gain * feature` on top of their
+    /// smoothed value (the feature is 0 while audio is off).
+    fn modulate_params(&mut self) {
+        let mut values = Vec::new();
+        for (i, def) in self.scene.params.iter().enumerate() {
+            let Some(m) = def.modulation else { continue };
+            let feature = match &self.audio {
+                Some(a) => {
+                    crate::model::node::AudioSource::feature(&*a.current, m.feature, &mut values);
+                    values.get(m.index).copied().unwrap_or(0.0)
+                }
+                None => 0.0,
+            };
+            self.params.set_modulation(i, m.offset + m.gain * feature);
+        }
     }
 
     /// Inferences per second of each model, sampled about once a second.

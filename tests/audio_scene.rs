@@ -255,3 +255,56 @@ fn live_audio_from_a_file_reaches_the_globals() {
         "live audio never reached the globals ({loudest})"
     );
 }
+
+#[test]
+fn a_param_follows_an_audio_feature_with_gain_and_offset() {
+    let Some(gpu) = common::gpu("a_param_follows_an_audio_feature") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir").keep();
+    std::fs::write(
+        dir.join("m.wgsl"),
+        "@fragment\nfn main(in: VertexOutput) -> @location(0) vec4<f32> {\n    return vec4<f32>(params.glow, 0.0, 0.0, 1.0);\n}\n",
+    )
+    .expect("shader");
+    let path = dir.join("m.toml");
+    std::fs::write(
+        &path,
+        "[scene]\nname = \"mod\"\nsize = [16, 16]\n\n\
+         [params.glow]\ndefault = 0.1\nrange = [0.0, 1.0]\naudio = { feature = \"level\", gain = 4.0, offset = 0.1 }\n\n\
+         [[pass]]\nname = \"out\"\nshader = \"m.wgsl\"\n",
+    )
+    .expect("scene");
+    let wav = dir.join("tone.wav");
+    write_wav(&wav);
+    let frames = render(
+        &gpu,
+        &path,
+        AudioMode::Offline {
+            file: Some(wav),
+            fps: FPS,
+        },
+    );
+    let tone_frame = (TONE_START_SECS * FPS) as usize;
+    // Silence: default 0.1 + offset 0.1 = 0.2 (51 of 255).
+    assert!(
+        (i32::from(frames[5][0]) - 51).abs() <= 1,
+        "silent frame: {:?}",
+        frames[5]
+    );
+    // The tone raises the level: 0.2 + 4 * level, far above the silent value.
+    let loud = frames[tone_frame + 5][0];
+    assert!(loud > 120, "the param did not follow the level: {loud}");
+    // An unknown feature is an error located at the param.
+    std::fs::write(
+        &path,
+        "[scene]\nname = \"mod\"\n\n[params.glow]\ndefault = 0.1\naudio = { feature = \"loudness\" }\n\n[[pass]]\nname = \"out\"\nshader = \"m.wgsl\"\n",
+    )
+    .expect("scene");
+    let err = hypna::scene::Scene::load(&path).expect_err("unknown feature");
+    assert!(
+        err.to_string()
+            .contains("m.toml:6:9: param `glow`: unknown audio feature `loudness`"),
+        "{err}"
+    );
+}

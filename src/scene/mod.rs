@@ -291,6 +291,21 @@ pub struct ParamDef {
     pub group: Option<String>,
     /// Extra OSC addresses (controller aliases).
     pub osc: Vec<crate::osc::OscAlias>,
+    /// Audio modulation added to the value shaders see.
+    pub modulation: Option<Modulation>,
+}
+
+/// A param following an audio feature.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Modulation {
+    /// The feature.
+    pub feature: AudioFeature,
+    /// Element of a vector feature.
+    pub index: usize,
+    /// Scale.
+    pub gain: f32,
+    /// Offset.
+    pub offset: f32,
 }
 
 impl ParamDef {

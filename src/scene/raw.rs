@@ -174,6 +174,25 @@ pub struct RawParam {
     /// Extra OSC addresses for fixed controller layouts: `"/1/fader1"`, a table
     /// `{ address, input_range = [0, 1], arg = 0 }`, or a list of them. Default: none.
     pub osc: Option<Spanned<crate::osc::OscAliases>>,
+    /// Audio modulation: `{ feature = "bands", index = 0, gain = 1.0, offset = 0.0 }` adds
+    /// `offset + gain * feature[index]` to the value shaders see (clamped to the range; not
+    /// echoed as OSC feedback). Default: none.
+    pub audio: Option<Spanned<RawModulation>>,
+}
+
+/// `audio = { ... }` on a param.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModulation {
+    /// Audio feature: `"bands"`, `"level"`, `"peak"`, `"onset"`, `"beat"`, `"bpm"`,
+    /// `"beat_phase"`, `"centroid"`, `"flux"`. Required.
+    pub feature: String,
+    /// Element of a vector feature (`bands`). Default: 0.
+    pub index: Option<usize>,
+    /// Scale of the feature, in the param's units per feature unit. Default: 1.0.
+    pub gain: Option<f32>,
+    /// Added to the scaled feature. Default: 0.0.
+    pub offset: Option<f32>,
 }
 
 /// `[[pass]]`.

@@ -264,6 +264,45 @@ fn validate_param(ctx: &mut Ctx<'_>, name: String, p: RawParam) -> Option<ParamD
         }
         None => Vec::new(),
     };
+    let modulation = match p.audio {
+        Some(m) => {
+            let span = m.span();
+            let m = m.into_inner();
+            let feature = super::AudioFeature::parse(&m.feature);
+            let gain = m.gain.unwrap_or(1.0);
+            let offset = m.offset.unwrap_or(0.0);
+            if feature.is_none() {
+                let known = super::AudioFeature::ALL
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                ctx.error(
+                    span.clone(),
+                    format!("param `{name}`: unknown audio feature `{}`", m.feature),
+                )
+                .notes
+                .push(format!("features: {known}"));
+            }
+            let index = m.index.unwrap_or(0);
+            if index >= crate::render::globals::MAX_BANDS
+                || !gain.is_finite()
+                || !offset.is_finite()
+            {
+                ctx.error(
+                    span,
+                    format!("param `{name}`: audio index must be < 16 and gain, offset finite"),
+                );
+            }
+            feature.map(|feature| super::Modulation {
+                feature,
+                index,
+                gain,
+                offset,
+            })
+        }
+        None => None,
+    };
     Some(ParamDef {
         label: p.label.unwrap_or_else(|| name.clone()),
         name,
@@ -273,6 +312,7 @@ fn validate_param(ctx: &mut Ctx<'_>, name: String, p: RawParam) -> Option<ParamD
         smooth_secs,
         group: p.group,
         osc,
+        modulation,
     })
 }
 
