@@ -1,7 +1,7 @@
 # The two commands of the README. Both install what is missing first (scripts/setup.sh).
 #   make run    build and open the default scene (headless PNGs when there is no display)
 #   make test   formatting, lints and the whole test suite (what CI runs)
-SCENE ?= scenes/flow.toml
+SCENE ?= scenes/dream.toml
 
 .PHONY: run test setup bench
 

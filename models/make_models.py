@@ -13,60 +13,92 @@ dream.onnx -- a true DeepDream gradient-ascent step computed inside the graph
 -----------------------------------------------------------------------------
 Inputs  image   float32 [1,3,height,width]  RGB in 0..1, any size >= 1x1 (symbolic H and W)
         weights float32 [32]                per-feature objective weights (N_FEAT = 32):
-                                            [0:16] half-res features (~7-20 px structures),
-                                            [16:32] quarter-res features (~14-40 px structures)
+                                            [0:16] half-res features (~8-25 px structures),
+                                            [16:32] quarter-res features (~16-50 px structures)
         step    float32 [1]                 step size per iteration (0 = no change)
 Outputs dreamed   float32 [1,3,height,width] image after 3 unrolled ascent iterations, in 0..1
         objective float32 [1]                objective of the INPUT image (before any step)
 
 Fixed feature network (forward):
     x   = image - 0.5
-    xp  = symmetric mirror padding of x by 20 px (+0..3 px bottom/right so the padded size is a
-          multiple of 4), done as two Gathers with computed indices, so it works for any size
+    xp  = symmetric mirror padding of x by 28 px (+0..3 px bottom/right so the padded size is a
+          multiple of 4), done as one Gather over the flattened image with computed indices
+          (row index * W + column index), so it works for any size
     d1  = Conv(xp, blur4x4, stride 2, pad 1, group 3)   binomial [1,3,3,1]^2/64 anti-aliased
     d2  = Conv(d1, blur4x4, stride 2, pad 1, group 3)   2x downsamples: half and quarter res
-    for each scale d in (d1, d2), with its own conv2 weights:
-        z1 = Conv(d, gabor, 7x7, pad 3)   16 Gabor filters shared by both scales: luminance
-                                          4 orientations x 2 wavelengths (3.5, 6 px), red-green
-                                          4 orientations, blue-yellow 4 orientations;
-                                          zero-mean, unit-norm (x2), no bias
-        r1 = Relu(z1)
-        z2 = Conv(r1, W2, 3x3, pad 1) + b2   seeded He-scaled 16->16; b2 = -median of each
-                                          channel's pre-activation on a seeded calibration image
-                                          (~half active), then each channel scaled to unit RMS
-                                          activation there (so weights are comparable)
-        a2 = Relu(z2)                     16 features per scale, 32 in all
-    objective = sum_c weights[c] * mean over VALID positions of a2[c]^2
-    VALID = feature positions k with 20 <= k*s < 20 + n (s = 2 or 4): exactly those over the
-    original image. Their receptive fields (19 px before, 22 px after a feature's position)
-    stay inside the mirror-padded image and never reach the convolutions' zero padding, so the
-    border is dreamed like the interior (no bright frame, no undreamed band).
+    half res:
+        z1 = bank(d1)       16 luminance filters, 7x7, pad 3, no bias: Gabor lines (wavelength
+                            4 px) and edges (6 px) at 4 orientations, coarse lines (7 px) at 4
+                            orientations, on- and off-centre blobs (DoG) at 2 sizes; zero-mean,
+                            unit norm (x2). All luminance: colour comes from the regions below,
+                            so the dream draws clean structures instead of colour fringes. The
+                            graph runs it as a 1x1 luminance Conv + a 1-channel bank (3x cheaper)
+        z2 = Conv(relu(z1), W2, 3x3, dilation 2, pad 2) + b2     16 units; 4 are curve
+                            detectors (lines tangent to a ring around the centre, turned by 0,
+                            90, +-45 degrees: rings, stars, spirals) plus 0.3x random, the others
+                            seeded He-scaled random
+        a2 = relu(z2)                                            features 0-15
+    quarter res:
+        q  = Conv(a2, blur4x4, stride 2, pad 1, group 16)        the half-res features, blurred down
+        z3 = Conv(concat(q, relu(bank(d2))), W3, 3x3, pad 1) + b3   32 -> 16 hidden units; the
+                            first 4 are curve detectors on the quarter-res bank
+        z4 = Conv(relu(z3), W4, 3x3, pad 1) + b4
+        a4 = relu(z4)                                            features 16-31
+    every bias b = -(30th percentile of the unit's pre-activation on a seeded calibration image,
+    so about 70% of the units are active there)
+    and every unit is scaled to unit RMS activation there (so weights are comparable), layer by
+    layer.
+    colour regions (K = 4):
+        S  = softmax over k of 8 * <hue_k, blur5x5(d2)>   hue_k: red, yellow, green, blue
+                            directions of the opponent colour plane; [1,4,h/4,w/4]
+        S at half res = ConvTranspose(S, 4 * blur4x4, stride 2, pad 1, group 4)
+        feature c belongs to region c % 4
+    e_c = mean over VALID positions of S_{c%4} * a_c^2    (region-weighted energy)
+    objective = sum_c relu(w_c) * log(0.05 + e_c) - 0.02 * relu(-w_c) * e_c
+    VALID = feature positions k with 28 <= k*s < 28 + n (s = 2 or 4): exactly those over the
+    original image. Their receptive fields (at most 21 px before and 24 px after a feature's
+    position) stay inside the mirror-padded image and never reach a convolution's zero
+    padding, so the border is dreamed like the interior (no bright frame, no undreamed band).
 
-Why downsampled paths: DeepDream looks good when the dreamed structures span 10-30 px. With
-7x7 Gabors at full resolution the strongest patterns would be 3-7 px (fine hatching). At half
-resolution the Gabor wavelengths become 7 and 12 px and a conv2 unit sees ~20 px; at quarter
-resolution 14 and 24 px and ~40 px. Running the filters at reduced resolution is also what keeps
-a call at 384x216 cheap (the quarter path costs 1/4 of the half path). The blur downsample
-(instead of AveragePool) matters for the backward pass: its adjoint is a stride-2 ConvTranspose
-with the same 4x4 binomial, i.e. smooth bilinear-like upsampling of the gradient, so the dream
-has no 2x2 blockiness.
+Why this objective: sum w_c mean(a_c^2) rewards a feature in proportion to how strong it
+already is, so in a feedback loop the strongest one grows exponentially and fills the picture
+(one stripe lattice everywhere). The log makes every feature's reward relative: a weak feature
+gains as much from doubling as a strong one, so all dreamed features keep growing side by side
+instead. The colour regions make different places dream different features, and the gradient
+through them moves each region's colour towards the hue of the features that are winning
+there, so a texture and its colour reinforce each other into distinct patches. Negative weights
+only damp a feature gently: a strong negative push would flatten the picture (half of a latent
+walk's weights are negative at any time).
 
-Backward (hand-written exact adjoints, inside the graph), per scale:
-    dz2 = a2 * mask * (2 * weights[c] / count)   count = number of valid positions (>= 1); the
-                                                 ReLU mask on z2 is implied (a2 = 0 where z2 <= 0)
-    dr1 = ConvTranspose(dz2, W2, pad 1)
-    dz1 = Where(z1 > 0, dr1, 0)
-    dd  = ConvTranspose(dz1, gabor, pad 3)
-then dd1 = dd_half + ConvTranspose(dd_quarter, blur4x4, stride 2, pad 1, group 3)
-     dxp = ConvTranspose(dd1, blur4x4, stride 2, pad 1, group 3)   (shapes exact: the padded
-                                                                    size is a multiple of 4)
-     g   = adjoint of the mirror padding: two ScatterElements(reduction="add") with the same
-           indices, which fold the padding's gradient back onto the pixels it was copied from
+Why downsampled paths: DeepDream looks good when the dreamed structures span 10-30 px. At half
+resolution the Gabor wavelengths become 8-14 px and a second-layer unit sees ~25 px; the
+quarter-res features see ~45 px. Running the filters at reduced resolution is also what keeps a
+call at 384x216 cheap. The blur downsample (instead of AveragePool) matters for the backward
+pass: its adjoint is a stride-2 ConvTranspose with the same 4x4 binomial, i.e. smooth
+bilinear-like upsampling of the gradient, so the dream has no 2x2 blockiness.
+
+Backward (hand-written exact adjoints, inside the graph):
+    de_c = relu(w_c) / (0.05 + e_c) - 0.02 * relu(-w_c)              d objective / d e_c
+    dz   = 2 * de_c / count * S * a                  per feature (the ReLU mask is implied)
+    dS_k = sum over the features c of region k of de_c / count * a_c^2 * mask
+    quarter path: dz4 -> Conv with the flipped, transposed W4 (the adjoint of a stride-1 Conv;
+    faster than ConvTranspose in ONNX Runtime) -> Where(z3 > 0) -> flipped W3 -> split into the
+    q part (ConvTranspose blur, stride 2 -> half res, Where(z2 > 0)) and the bank part
+    (Where(z1q > 0) -> ConvTranspose with the 1-channel bank -> x luminance weights)
+    regions: dS at half res -> Conv(4 * blur4x4, stride 2) (the adjoint of the upsampling) + dS
+    at quarter res -> softmax adjoint S * (dS - sum_k S_k dS_k) -> hue projection adjoint ->
+    blur5x5 adjoint, added to the quarter-res image gradient
+    half path: dz2 -> flipped W2 (dilation 2) -> Where(z1 > 0) -> ConvTranspose 1-channel bank
+    -> x luminance weights, plus the quarter-res image gradient through ConvTranspose(blur,
+    stride 2); then dxp = ConvTranspose(blur, stride 2) to full resolution (shapes exact: the
+    padded size is a multiple of 4), and g = the adjoint of the mirror padding: one
+    ScatterElements(reduction="add") with the same flat indices, which folds the padding's
+    gradient back onto the pixels it was copied from
 Update (3 iterations unrolled):
     image <- clip(image + step * g / (mean(|g|) + 1e-8), 0, 1)
 With step = 0 the output equals the input bit for bit (g is always finite thanks to 1e-8).
-Negative weights suppress a feature instead of dreaming it. One call moves each pixel by about
-3 * step on average, so for live feedback use a small step (0.003-0.01 per frame).
+One call moves each pixel by about 3 * step on average, so for live feedback use a small step
+(0.003-0.01 per frame).
 
 cppn.onnx -- a CPPN generator
 -----------------------------
@@ -97,11 +129,20 @@ IR_VERSION = 8  # opset 17 <-> IR 8; ONNX Runtime 1.31 loads it
 
 N_BRANCH = 16  # features per scale
 N_FEAT = 2 * N_BRANCH  # length of `weights`: [0:16] half-res features, [16:32] quarter-res
-N_GABOR = 16
+N_L1 = 16  # first-layer filters (Gabors and blobs)
+N_HIDDEN = 16  # hidden units of the quarter-res path
+N_CURVE = 4  # curve detectors (ring, star, two spirals) in layers 2 and 3
+CURVE_PHIS = [0.0, np.pi / 2, np.pi / 4, -np.pi / 4, 0.0, np.pi / 4, -np.pi / 4, np.pi / 2]
+DILATION = 2  # of the second-layer 3x3 conv: a unit sees a ring of radius 2 (half-res px)
+BIAS_QUANTILE = 0.3  # bias = -this quantile of the pre-activation on the calibration image
+N_REGIONS = 4  # colour regions; feature c is dreamed where colour region c % 4 is
+REGION_BETA = 8.0  # sharpness of the colour -> region softmax
+LOG_EPS = 0.05  # objective: relu(w) * log(LOG_EPS + energy) ...
+NEG_GAIN = 0.02  # ... - NEG_GAIN * relu(-w) * energy
 # the image is mirror-padded by MIRROR_PAD px (plus 0-3 at the bottom/right to reach a multiple
 # of 4); the objective only counts feature positions that lie over the original image, whose
-# receptive fields (<= 19 px beyond their position) then never reach the convs' zero padding
-MIRROR_PAD = 20
+# receptive fields (<= 26 px beyond their position) then never reach the convs' zero padding
+MIRROR_PAD = 28
 DREAM_ITERS = 3
 NORM_EPS = 1e-8
 
@@ -170,10 +211,16 @@ def make_model(graph, inputs, outputs, name, doc, metadata):
 # --------------------------------------------------------------------------------------------
 # dream weights
 # --------------------------------------------------------------------------------------------
-def blur_kernel():
+LUM = np.array([1.0, 1.0, 1.0]) / np.sqrt(3.0)
+RG = np.array([1.0, -1.0, 0.0]) / np.sqrt(2.0)
+BY = np.array([1.0, 1.0, -2.0]) / np.sqrt(6.0)
+THETAS = [0.0, np.pi / 4, np.pi / 2, 3 * np.pi / 4]
+
+
+def blur_kernel(channels=3):
     b = np.array([1.0, 3.0, 3.0, 1.0]) / 8.0
     k = np.outer(b, b)  # sums to 1
-    return np.stack([k[None]] * 3).astype(np.float32)  # [3,1,4,4] depthwise
+    return np.stack([k[None]] * channels).astype(np.float32)  # [C,1,4,4] depthwise
 
 
 def gabor(theta, lam, phase, sigma, size=7):
@@ -186,23 +233,58 @@ def gabor(theta, lam, phase, sigma, size=7):
     return g / np.linalg.norm(g)
 
 
-def gabor_bank():
-    lum = np.array([1.0, 1.0, 1.0]) / np.sqrt(3.0)
-    rg = np.array([1.0, -1.0, 0.0]) / np.sqrt(2.0)
-    by = np.array([1.0, 1.0, -2.0]) / np.sqrt(6.0)
-    thetas = [0.0, np.pi / 4, np.pi / 2, 3 * np.pi / 4]
-    filters = []
-    for th in thetas:  # luminance, fine even-phase (lines)
-        filters.append((lum, gabor(th, 3.5, 0.0, 1.5)))
-    for th in thetas:  # luminance, coarse odd-phase (edges)
-        filters.append((lum, gabor(th, 6.0, np.pi / 2, 2.0)))
-    for th in thetas:  # red-green, coarse even-phase
-        filters.append((rg, gabor(th, 6.0, 0.0, 2.0)))
-    for th in thetas:  # blue-yellow, coarse odd-phase
-        filters.append((by, gabor(th + np.pi / 8, 6.0, np.pi / 2, 2.0)))
-    w = np.stack([c[:, None, None] * k[None] for c, k in filters])  # [16,3,7,7]
-    assert w.shape == (N_GABOR, 3, 7, 7)
-    return (w * 2.0).astype(np.float32)  # gain 2: a unit-contrast edge gives ~1
+def dog(s1, s2, size=7):
+    """Zero-sum difference of Gaussians (on-centre), unit norm."""
+    r = (size - 1) // 2
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1].astype(np.float64)
+    rr = xx**2 + yy**2
+    g1 = np.exp(-rr / (2 * s1**2))
+    g2 = np.exp(-rr / (2 * s2**2))
+    k = g1 / g1.sum() - g2 / g2.sum()
+    return k / np.linalg.norm(k)
+
+
+def first_layer():
+    """-> (bank [16,3,7,7], line orientation of each filter or None). All luminance: colour is
+    left to the colour regions, so the dream paints clean structures instead of colour fringes."""
+    filters, orient = [], []
+    for th in THETAS:  # fine lines (even phase)
+        filters.append(gabor(th, 4.0, 0.0, 1.6))
+        orient.append(th + np.pi / 2)
+    for th in THETAS:  # edges (odd phase)
+        filters.append(gabor(th, 6.0, np.pi / 2, 2.0))
+        orient.append(th + np.pi / 2)
+    for th in THETAS:  # coarse lines
+        filters.append(gabor(th, 7.0, 0.0, 2.2))
+        orient.append(None)
+    for s1, s2 in ((1.0, 2.2), (1.6, 3.0)):  # blobs: on- and off-centre
+        filters.append(dog(s1, s2))
+        filters.append(-dog(s1, s2))
+        orient += [None, None]
+    w = np.stack([LUM[:, None, None] * k[None] for k in filters])  # [16,3,7,7]
+    assert w.shape == (N_L1, 3, 7, 7)
+    return (w * 2.0).astype(np.float32), orient  # gain 2: a unit-contrast edge gives ~1
+
+
+def curve_units(orient, phis):
+    """3x3 second-layer units that want lines tangent to a circle around their centre, turned
+    by phi: 0 rings (eyes), pi/2 stars, +-pi/4 spirals (swirls)."""
+    units = []
+    for u, phi in enumerate(phis):
+        w = np.zeros((len(orient), 3, 3))
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                if dy == 0 and dx == 0:
+                    continue
+                pref = np.arctan2(dy, dx) + np.pi / 2 + phi
+                for c, o in enumerate(orient):
+                    if o is not None:
+                        w[c, dy + 1, dx + 1] = np.cos(2 * (o - pref)) / np.hypot(dy, dx)
+        fine, edge = (1.0, 0.3) if u % 2 == 0 else (0.3, 1.0)  # alternate lines / edges
+        w[0:4] *= fine
+        w[4:8] *= edge
+        units.append(w / np.linalg.norm(w))
+    return np.stack(units)
 
 
 def smooth_noise(rng, h, w, cells, channels=3):
@@ -222,37 +304,62 @@ def smooth_noise(rng, h, w, cells, channels=3):
     return (a * (1 - fy) * (1 - fx) + b * (1 - fy) * fx + c * fy * (1 - fx) + d * fy * fx)
 
 
+def calibrate(z, quantile):
+    """bias = -quantile of each channel's pre-activation, gain = 1 / RMS activation."""
+    zz = z.reshape(z.shape[0], -1)
+    b = -np.quantile(zz, quantile, axis=1)
+    gain = 1.0 / np.sqrt(np.mean(np.maximum(zz + b[:, None], 0.0) ** 2, axis=1))
+    return b, gain
+
+
 def dream_weights():
-    """-> (blur [3,1,4,4], gabor [16,3,7,7], [(conv2 w [16,16,3,3], conv2 b [16]) per scale])."""
+    """-> dict of every weight of the dream network (see the module docstring)."""
     rng = np.random.default_rng(SEED_DREAM)
-    wb = blur_kernel()
-    w1 = gabor_bank()
-    he = np.sqrt(2.0 / (N_GABOR * 9))
-    w2s = [(rng.standard_normal((N_BRANCH, N_GABOR, 3, 3)) * he).astype(np.float32) for _ in range(2)]
-    # bias: minus the per-channel median pre-activation on a seeded calibration image
+    w1, orient = first_layer()
+    W = {"blur3": blur_kernel(3), "blur16": blur_kernel(N_BRANCH), "gabor": w1,
+         # the bank is luminance x spatial kernel: the graph runs it as a 1x1 luminance conv
+         # followed by a 1-channel 7x7 bank, which is 3x cheaper (forward and backward)
+         "luma": LUM[None, :, None, None], "gabor_luma": w1.sum(axis=1, keepdims=True) / np.sqrt(3.0)}
+    # second layer (half res): He-scaled random units, the first N_CURVE also shaped as
+    # ring / star / spiral detectors
+    w2 = rng.standard_normal((N_BRANCH, N_L1, 3, 3)) * np.sqrt(2.0 / (N_L1 * 9))
+    w2[:N_CURVE] = curve_units(orient, CURVE_PHIS[:N_CURVE]) * np.sqrt(2.0) + 0.3 * w2[:N_CURVE]
+    # third layer (quarter res): sees the blurred-down second layer and the Gabor bank run on
+    # the quarter-res image; the first N_CURVE units are curve detectors on the latter
+    n3 = N_BRANCH + N_L1
+    w3 = rng.standard_normal((N_HIDDEN, n3, 3, 3)) * np.sqrt(2.0 / (n3 * 9))
+    w3[:N_CURVE, N_BRANCH:] = (curve_units(orient, CURVE_PHIS[N_CURVE:2 * N_CURVE]) * np.sqrt(2.0)
+                               + 0.3 * w3[:N_CURVE, N_BRANCH:])
+    w3[:N_CURVE, :N_BRANCH] *= 0.3
+    w4 = rng.standard_normal((N_BRANCH, N_HIDDEN, 3, 3)) * np.sqrt(2.0 / (N_HIDDEN * 9))
+    W.update(w2=w2, b2=np.zeros(N_BRANCH), w3=w3, b3=np.zeros(N_HIDDEN), w4=w4, b4=np.zeros(N_BRANCH))
+    # colour regions: blur of the quarter-res image, K hue directions, softmax
+    b5 = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+    W["region_blur"] = np.stack([np.outer(b5, b5)[None]] * 3).astype(np.float32)
+    hues = [2 * np.pi * k / N_REGIONS for k in range(N_REGIONS)]
+    W["region_hue"] = (REGION_BETA * np.stack([np.cos(a) * RG + np.sin(a) * BY for a in hues])
+                       )[:, :, None, None].astype(np.float32)
+    W["region_up"] = (4.0 * blur_kernel(N_REGIONS)).astype(np.float32)
+    # calibrate layer by layer on a seeded image: bias and per-unit gain
     calib = 0.6 * smooth_noise(rng, 256, 256, (8, 8)) + 0.4 * smooth_noise(rng, 256, 256, (48, 48))
-    zero_b = [(w2, np.zeros(N_BRANCH)) for w2 in w2s]
-    branches = np_forward(calib.astype(np.float64), wb, w1, zero_b)
-    conv2 = []
-    for w2, br in zip(w2s, branches):
-        z2 = br["z2_valid"].reshape(N_BRANCH, -1)
-        b2 = -np.median(z2, axis=1)
-        # per-feature gain: unit RMS activation on the calibration image, so all-ones weights
-        # dream a balanced mix and the weights of different features are comparable
-        gain = 1.0 / np.sqrt(np.mean(np.maximum(z2 + b2[:, None], 0.0) ** 2, axis=1))
-        conv2.append(((w2 * gain[:, None, None, None]).astype(np.float32), (b2 * gain).astype(np.float32)))
-    return wb, w1, conv2
+    for layer in ("2", "3", "4"):
+        z = np_forward(calib, W)["z" + layer + "_valid"]
+        b, gain = calibrate(z, BIAS_QUANTILE)
+        W["w" + layer] = W["w" + layer] * gain[:, None, None, None]
+        W["b" + layer] = b * gain
+    return {k: np.asarray(v, np.float32) for k, v in W.items()}
 
 
 # --------------------------------------------------------------------------------------------
 # float64 numpy reference of the dream forward pass (independent of ONNX; used for FD checks)
 # --------------------------------------------------------------------------------------------
-def np_conv(x, w, b=None, stride=1, pad=0, depthwise=False):
+def np_conv(x, w, b=None, stride=1, pad=0, depthwise=False, dilation=1):
     from numpy.lib.stride_tricks import sliding_window_view
 
     xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
     k = w.shape[-1]
-    win = sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::stride, ::stride]
+    ext = (k - 1) * dilation + 1
+    win = sliding_window_view(xp, (ext, ext), axis=(1, 2))[:, ::stride, ::stride, ::dilation, ::dilation]
     w = w.astype(np.float64)
     if depthwise:
         out = np.einsum("chwij,cij->chw", win, w[:, 0])
@@ -263,28 +370,58 @@ def np_conv(x, w, b=None, stride=1, pad=0, depthwise=False):
     return out
 
 
-def np_forward(img, wb, w1, conv2):
-    """img [3,H,W] float64 -> per scale (half, quarter) dict of intermediates."""
+def np_upsample(x, k):
+    """Depthwise ConvTranspose, 4x4 kernel, stride 2, pad 1: [C,h,w] -> [C,2h,2w]."""
+    c, h, w = x.shape
+    full = np.zeros((c, 2 * h + 2, 2 * w + 2))
+    for i in range(4):
+        for j in range(4):
+            full[:, i : i + 2 * h : 2, j : j + 2 * w : 2] += x * k[:, 0, i, j].astype(np.float64)[:, None, None]
+    return full[:, 1 : 1 + 2 * h, 1 : 1 + 2 * w]
+
+
+def np_forward(img, W, pad=None):
+    """img [3,H,W] float64 -> dict: features, region maps and pre-activations over the image."""
+    p = MIRROR_PAD if pad is None else pad
     _, h, w = img.shape
-    p = MIRROR_PAD
     x = np.pad(img - 0.5, ((0, 0), (p, p + (-h % 4)), (p, p + (-w % 4))), mode="symmetric")
-    d1 = np_conv(x, wb, stride=2, pad=1, depthwise=True)
-    d2 = np_conv(d1, wb, stride=2, pad=1, depthwise=True)
-    out = []
-    for s, d, (w2, b2) in zip((2, 4), (d1, d2), conv2):
-        z1 = np_conv(d, w1, pad=3)
-        z2 = np_conv(np.maximum(z1, 0), w2, b2, pad=1)
-        a2 = np.maximum(z2, 0)
+    d1 = np_conv(x, W["blur3"], stride=2, pad=1, depthwise=True)
+    d2 = np_conv(d1, W["blur3"], stride=2, pad=1, depthwise=True)
+    z1 = np_conv(d1, W["gabor"], pad=3)
+    z2 = np_conv(np.maximum(z1, 0), W["w2"], W["b2"], pad=DILATION, dilation=DILATION)
+    a2 = np.maximum(z2, 0)
+    q = np_conv(a2, W["blur16"], stride=2, pad=1, depthwise=True)
+    z1q = np_conv(d2, W["gabor"], pad=3)
+    z3 = np_conv(np.concatenate([q, np.maximum(z1q, 0)]), W["w3"], W["b3"], pad=1)
+    z4 = np_conv(np.maximum(z3, 0), W["w4"], W["b4"], pad=1)
+    a4 = np.maximum(z4, 0)
+    if "region_hue" in W:
+        logits = np.einsum("kc,chw->khw", W["region_hue"][:, :, 0, 0].astype(np.float64),
+                           np_conv(d2, W["region_blur"], pad=2, depthwise=True))
+        e = np.exp(logits - logits.max(axis=0, keepdims=True))
+        sq = e / e.sum(axis=0, keepdims=True)
+        maps = {2: np_upsample(sq, W["region_up"]), 4: sq}
+    out = {}
+    for s, key, a, z in ((2, "f", a2, z2), (4, "c", a4, z4)):
         ys = slice(p // s, -(-(p + h) // s))  # feature rows k with p <= k*s < p+h
         xs = slice(p // s, -(-(p + w) // s))
-        out.append({"z1": z1, "z2": z2, "a2": a2, "valid": a2[:, ys, xs], "z2_valid": z2[:, ys, xs]})
+        out[key] = a[:, ys, xs]
+        out[key + "_map"] = maps[s][np.arange(N_BRANCH) % N_REGIONS][:, ys, xs] if "region_hue" in W else 1.0
+        out["z" + ("2" if s == 2 else "4") + "_valid"] = z[:, ys, xs]
+    out["z3_valid"] = z3[:, p // 4 : -(-(p + h) // 4), p // 4 : -(-(p + w) // 4)]
     return out
 
 
-def np_objective(img, weights, wts):
-    msq = np.concatenate([np.sum(br["valid"] ** 2, axis=(1, 2)) / max(br["valid"][0].size, 1)
-                          for br in np_forward(img, *wts)])
-    return float(np.sum(np.asarray(weights, np.float64) * msq))
+def np_energies(img, W, pad=None):
+    """-> [32] region-weighted mean squared activation of each feature."""
+    o = np_forward(img, W, pad)
+    return np.concatenate([np.sum(o[k + "_map"] * o[k] ** 2, axis=(1, 2)) / max(o[k][0].size, 1) for k in "fc"])
+
+
+def np_objective(img, weights, W, pad=None):
+    e = np_energies(img, W, pad)
+    w = np.asarray(weights, np.float64)
+    return float(np.sum(np.maximum(w, 0) * np.log(LOG_EPS + e) - NEG_GAIN * np.maximum(-w, 0) * e))
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,13 +429,18 @@ def np_objective(img, weights, wts):
 # --------------------------------------------------------------------------------------------
 def build_dream(mode="dream"):
     """mode: 'dream' (shipped), 'grad' (objective + raw gradient, 1 pass), 'objective' (forward)."""
-    wb, w1, conv2 = dream_weights()
+    W = dream_weights()
     g = Graph()
-    WB = g.const("blur4x4", wb)
-    W1 = g.const("gabor7x7", w1)
-    W2 = [g.const(f"conv2_{s}_w", w) for s, (w, _) in zip("fc", conv2)]
-    B2 = [g.const(f"conv2_{s}_b", b) for s, (_, b) in zip("fc", conv2)]
-    zero, half, two = g.scalar(0.0), g.scalar(0.5), g.scalar(2.0)
+    C = {k: g.const(k, v) for k, v in W.items()}
+    zero, half = g.scalar(0.0), g.scalar(0.5)
+    G = N_BRANCH // N_REGIONS  # features per region group; feature c belongs to region c % K
+
+    def adjoint(x, key, name, **kw):
+        """A stride-1 ConvTranspose with W[key], done as the equivalent Conv with the flipped,
+        transposed kernel: ONNX Runtime runs those much faster (except with 3 output channels)."""
+        w = W[key]
+        wf = w.transpose(1, 0, 2, 3) if kw.get("group", 1) == 1 else w
+        return g.op("Conv", [x, g.const(key + "_adjoint", np.ascontiguousarray(wf[:, :, ::-1, ::-1]))], name=name, **kw)
 
     # mirror padding as two Gathers with computed indices: for i in [-P, n+P+rem),
     # j = i mod 2n, idx = j if j < n else 2n-1-j ("symmetric" padding, valid for any n >= 1);
@@ -322,33 +464,36 @@ def build_dream(mode="dream"):
         idx.append(g.op("Where", [g.op("Less", [j, n], name=f"pad_low{ax}"), j, mirrored], name=f"pad_idx{ax}"))
         nfull.append(n)
         padded_len.append(g.op("Shape", [idx[-1]], name=f"padded_len{ax}"))  # [Hp] / [Wp]
+    # one Gather over the flattened image with flat indices idx_h * W + idx_w (its adjoint is
+    # one ScatterElements): half the memory traffic of a Gather per axis
     one3 = g.ints("shape_1_3", [1, 3])
+    w_1d = g.op("Gather", [hw, g.ints("idx1_1d", [1])], name="w_1d", axis=0)
+    flat_idx = g.op("Reshape", [g.op("Add", [g.op("Mul", [g.op("Reshape", [idx[0], g.ints("shape_col2", [-1, 1])],
+                                                               name="idx_h_col"), w_1d], name="idx_h_rows"),
+                                             g.op("Reshape", [idx[1], g.ints("shape_row2", [1, -1])], name="idx_w_row")],
+                                      name="idx_flat_2d"), g.ints("shape_flat", [-1])], name="idx_flat")
+    flat3 = g.ints("shape_1_3_flat", [1, 3, -1])
+    shape_full = g.op("Concat", [one3] + padded_len, name="shape_padded", axis=0)  # [1,3,Hp,Wp]
     if mode != "objective":
-        w_1d = g.op("Gather", [hw, g.ints("idx1_1d", [1])], name="w_1d", axis=0)
-        shape_full = g.op("Concat", [one3] + padded_len, name="shape_padded", axis=0)    # [1,3,Hp,Wp]
-        shape_mid = g.op("Concat", [one3, padded_len[0], w_1d], name="shape_mid", axis=0)  # [1,3,Hp,W]
-        shape_img = g.op("Concat", [one3, hw], name="shape_image", axis=0)                # [1,3,H,W]
-        zeros_mid = g.op("ConstantOfShape", [shape_mid], name="zeros_mid")
-        zeros_img = g.op("ConstantOfShape", [shape_img], name="zeros_img")
-        scat_w = g.op("Expand", [g.op("Reshape", [idx[1], g.ints("shape_row", [1, 1, 1, -1])], name="idx_w_4d"),
-                                 shape_full], name="scatter_idx_w")
-        scat_h = g.op("Expand", [g.op("Reshape", [idx[0], g.ints("shape_col", [1, 1, -1, 1])], name="idx_h_4d"),
-                                 shape_mid], name="scatter_idx_h")
+        shape_img = g.op("Concat", [one3, hw], name="shape_image", axis=0)  # [1,3,H,W]
+        zeros_flat = g.op("ConstantOfShape", [g.op("Concat", [one3, g.op("ReduceProd", [hw], name="hw_prod", keepdims=1)],
+                                                   name="shape_image_flat", axis=0)], name="zeros_flat")
+        scat_idx = g.op("Expand", [g.op("Reshape", [flat_idx, g.ints("shape_1_1_flat", [1, 1, -1])], name="idx_flat_3d"),
+                                   g.op("Concat", [one3, g.op("Shape", [flat_idx], name="n_flat")], name="shape_pad_flat",
+                                        axis=0)], name="scatter_idx")
 
     def pad_mirror(x, tag):
-        rows = g.op("Gather", [x, idx[0]], name=f"{tag}_pad_rows", axis=2)
-        return g.op("Gather", [rows, idx[1]], name=f"{tag}_padded", axis=3)
+        flat = g.op("Gather", [g.op("Reshape", [x, flat3], name=f"{tag}_flat"), flat_idx], name=f"{tag}_pad_flat", axis=2)
+        return g.op("Reshape", [flat, shape_full], name=f"{tag}_padded")
 
     def pad_mirror_adjoint(gp, tag):
-        cols = g.op("ScatterElements", [zeros_mid, scat_w, gp], name=f"{tag}_fold_cols", axis=3, reduction="add")
-        return g.op("ScatterElements", [zeros_img, scat_h, cols], name=f"{tag}_grad", axis=2, reduction="add")
-
-    w4 = g.op("Reshape", ["weights", g.ints("shape_1n11", [1, N_FEAT, 1, 1])], name="weights_4d")
-    wsplit = g.op("Split", [w4, g.ints("split_16_16", [N_BRANCH, N_BRANCH])], n_out=2, name="weights_split", axis=1)
+        folded = g.op("ScatterElements", [zeros_flat, scat_idx, g.op("Reshape", [gp, flat3], name=f"{tag}_dpad_flat")],
+                      name=f"{tag}_fold", axis=2, reduction="add")
+        return g.op("Reshape", [folded, shape_img], name=f"{tag}_grad")
 
     # per scale s: a {0,1} mask of the feature positions k over the original image
-    # (P <= k*s < P+n), its count (at least 1), and 2 * weights[c] * mask / count (backward)
-    masks, counts, coefs = [], [], []
+    # (P <= k*s < P+n) and its count (at least 1)
+    masks, counts = [], []
     for s, div in (("f", 2), ("c", 4)):
         axes_valid = []
         for ax, shape in ((0, [-1, 1]), (1, [1, -1])):
@@ -360,52 +505,114 @@ def build_dream(mode="dream"):
                                g.op("Add", [nfull[ax], g.ints("i64_P", P)], name=f"{s}_end{ax}")], name=f"{s}_hi{ax}")
             v = g.op("Cast", [g.op("And", [lo, hi], name=f"{s}_in{ax}")], name=f"{s}_valid{ax}", to=TensorProto.FLOAT)
             axes_valid.append(g.op("Reshape", [v, g.ints(f"shape_valid{ax}", shape)], name=f"{s}_valid{ax}_2d"))
-        mask = g.op("Mul", axes_valid, name=f"{s}_mask")  # [h, w]
-        count = g.op("Max", [g.op("ReduceSum", [mask], name=f"{s}_nvalid", keepdims=0), g.scalar(1.0)],
-                     name=f"{s}_count")  # scalar
-        masks.append(mask)
-        counts.append(count)
-        if mode != "objective":
-            ws = wsplit[0 if s == "f" else 1]
-            coef = g.op("Div", [g.op("Mul", [ws, two], name=f"{s}_2w"), count], name=f"{s}_coef")
-            coefs.append(g.op("Mul", [coef, mask], name=f"{s}_coef_mask"))  # [1,16,h,w]
-    down = dict(kernel_shape=[4, 4], strides=[2, 2], pads=[1, 1, 1, 1], group=3)
+        masks.append(g.op("Mul", axes_valid, name=f"{s}_mask"))  # [h, w]
+        counts.append(g.op("Max", [g.op("ReduceSum", [masks[-1]], name=f"{s}_nvalid", keepdims=0), g.scalar(1.0)],
+                           name=f"{s}_count"))  # scalar
+
+    down3 = dict(kernel_shape=[4, 4], strides=[2, 2], pads=[1, 1, 1, 1], group=3)
+    down16 = dict(kernel_shape=[4, 4], strides=[2, 2], pads=[1, 1, 1, 1], group=N_BRANCH)
+    up_k = dict(kernel_shape=[4, 4], strides=[2, 2], pads=[1, 1, 1, 1], group=N_REGIONS)
+    k3 = dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    k3d = dict(kernel_shape=[3, 3], pads=[DILATION] * 4, dilations=[DILATION, DILATION])
+    k7 = dict(kernel_shape=[7, 7], pads=[3, 3, 3, 3])
+    shape_groups = g.ints("shape_groups", [1, G, N_REGIONS, -1])  # feature c = G-index * K + region
+    shape_regions = g.ints("shape_regions", [1, 1, N_REGIONS, -1])
 
     def forward(img, tag):
-        """-> [(z1, a2) half-res, (z1, a2) quarter-res]"""
         x = g.op("Sub", [img, half], name=f"{tag}_centred")
         xp = pad_mirror(x, tag)
-        d1 = g.op("Conv", [xp, WB], name=f"{tag}_half", **down)
-        d2 = g.op("Conv", [d1, WB], name=f"{tag}_quarter", **down)
+        d1 = g.op("Conv", [xp, C["blur3"]], name=f"{tag}_half", **down3)
+        d2 = g.op("Conv", [d1, C["blur3"]], name=f"{tag}_quarter", **down3)
+        z1 = g.op("Conv", [g.op("Conv", [d1, C["luma"]], name=f"{tag}_luma1", kernel_shape=[1, 1]), C["gabor_luma"]],
+                  name=f"{tag}_z1", **k7)
+        z2 = g.op("Conv", [g.op("Relu", [z1], name=f"{tag}_r1"), C["w2"], C["b2"]], name=f"{tag}_z2", **k3d)
+        a2 = g.op("Relu", [z2], name=f"{tag}_a2")
+        q = g.op("Conv", [a2, C["blur16"]], name=f"{tag}_q", **down16)
+        z1q = g.op("Conv", [g.op("Conv", [d2, C["luma"]], name=f"{tag}_luma2", kernel_shape=[1, 1]), C["gabor_luma"]],
+                   name=f"{tag}_z1q", **k7)
+        in3 = g.op("Concat", [q, g.op("Relu", [z1q], name=f"{tag}_r1q")], name=f"{tag}_in3", axis=1)
+        z3 = g.op("Conv", [in3, C["w3"], C["b3"]], name=f"{tag}_z3", **k3)
+        z4 = g.op("Conv", [g.op("Relu", [z3], name=f"{tag}_r3"), C["w4"], C["b4"]], name=f"{tag}_z4", **k3)
+        a4 = g.op("Relu", [z4], name=f"{tag}_a4")
+        # colour regions: softmax over K hue directions of the blurred quarter-res colour
+        col = g.op("Conv", [d2, C["region_blur"]], name=f"{tag}_region_col", kernel_shape=[5, 5],
+                   pads=[2, 2, 2, 2], group=3)
+        sq = g.op("Softmax", [g.op("Conv", [col, C["region_hue"]], name=f"{tag}_region_logit", kernel_shape=[1, 1])],
+                  name=f"{tag}_region_c", axis=1)  # [1,K,h/4,w/4]
+        sh = g.op("ConvTranspose", [sq, C["region_up"]], name=f"{tag}_region_f", **up_k)  # [1,K,h/2,w/2]
+        br = dict(z1=z1, z2=z2, z1q=z1q, z3=z3, sq=sq, scales=[])
+        for s, a, smap, mask in zip("fc", (a2, a4), (sh, sq), masks):
+            sm = g.op("Mul", [smap, mask], name=f"{tag}{s}_region_valid")  # [1,K,h,w]
+            ag = g.op("Reshape", [a, shape_groups], name=f"{tag}{s}_grouped")  # [1,G,K,hw]
+            asq = g.op("Mul", [ag, ag], name=f"{tag}{s}_sq")
+            smr = g.op("Reshape", [sm, shape_regions], name=f"{tag}{s}_region_flat")  # [1,1,K,hw]
+            br["scales"].append(dict(a=a, ag=ag, asq=asq, smr=smr, sm=sm))
+        return br
+
+    def energies(br, tag):
+        """-> [1,32] region-weighted mean squared activations"""
         out = []
-        for s, d, w2, b2 in zip("fc", (d1, d2), W2, B2):
-            z1 = g.op("Conv", [d, W1], name=f"{tag}{s}_z1", kernel_shape=[7, 7], pads=[3, 3, 3, 3])
-            r1 = g.op("Relu", [z1], name=f"{tag}{s}_r1")
-            z2 = g.op("Conv", [r1, w2, b2], name=f"{tag}{s}_z2", kernel_shape=[3, 3], pads=[1, 1, 1, 1])
-            out.append((z1, g.op("Relu", [z2], name=f"{tag}{s}_a2")))
-        return out
+        for s, sc, count in zip("fc", br["scales"], counts):
+            ssq = g.op("ReduceSum", [g.op("Mul", [sc["asq"], sc["smr"]], name=f"{tag}{s}_weighted"),
+                                     g.ints("axis3", [3])], name=f"{tag}{s}_ssq", keepdims=0)  # [1,G,K]
+            out.append(g.op("Div", [g.op("Reshape", [ssq, g.ints("shape_1_16", [1, N_BRANCH])], name=f"{tag}{s}_ssq16"),
+                                    count], name=f"{tag}{s}_energy"))
+        return g.op("Concat", out, name=f"{tag}_energies", axis=1)
 
-    def objective(branches, tag):
-        """sum_c weights[c] * mean over valid positions of a2[c]^2"""
-        msq = []
-        for s, (_, a2), mask, count in zip("fc", branches, masks, counts):
-            sq = g.op("Mul", [g.op("Mul", [a2, a2], name=f"{tag}{s}_sq"), mask], name=f"{tag}{s}_sq_valid")
-            ssq = g.op("ReduceSum", [sq, g.ints("axes_hw", [2, 3])], name=f"{tag}{s}_ssq", keepdims=0)  # [1,16]
-            msq.append(g.op("Div", [ssq, count], name=f"{tag}{s}_msq"))
-        wm = g.op("Mul", [g.op("Concat", msq, name=f"{tag}_msq", axis=1), "weights"], name=f"{tag}_wmsq")
-        return g.op("ReduceSum", [wm, g.ints("axis1", [1])], name=f"{tag}_objective", keepdims=0)  # [1]
+    wpos = g.op("Relu", ["weights"], name="weights_pos")
+    wneg = g.op("Mul", [g.op("Relu", [g.op("Neg", ["weights"], name="weights_negated")], name="weights_neg0"),
+                        g.scalar(NEG_GAIN)], name="weights_neg")
 
-    def gradient(branches, tag):
-        dds = []
-        for s, coef, w2, (z1, a2) in zip("fc", coefs, W2, branches):
-            dz2 = g.op("Mul", [a2, coef], name=f"{tag}{s}_dz2")  # = d obj / d z2 (a2 is 0 where z2 <= 0)
-            dr1 = g.op("ConvTranspose", [dz2, w2], name=f"{tag}{s}_dr1", kernel_shape=[3, 3], pads=[1, 1, 1, 1])
-            mask = g.op("Greater", [z1, zero], name=f"{tag}{s}_mask1")
-            dz1 = g.op("Where", [mask, dr1, zero], name=f"{tag}{s}_dz1")
-            dds.append(g.op("ConvTranspose", [dz1, W1], name=f"{tag}{s}_dd", kernel_shape=[7, 7], pads=[3, 3, 3, 3]))
-        dd2 = dds[1]
-        dd1 = g.op("Add", [dds[0], g.op("ConvTranspose", [dd2, WB], name=f"{tag}_dquarter", **down)], name=f"{tag}_dd1")
-        dxp = g.op("ConvTranspose", [dd1, WB], name=f"{tag}_dxp", **down)
+    def objective(e, tag):
+        """sum_c relu(w_c) log(eps + e_c) - NEG_GAIN relu(-w_c) e_c"""
+        lg = g.op("Log", [g.op("Add", [e, g.scalar(LOG_EPS)], name=f"{tag}_e_eps")], name=f"{tag}_log_e")
+        terms = g.op("Sub", [g.op("Mul", [lg, wpos], name=f"{tag}_obj_pos"), g.op("Mul", [e, wneg], name=f"{tag}_obj_neg")],
+                     name=f"{tag}_obj_terms")
+        return g.op("ReduceSum", [terms, g.ints("axis1", [1])], name=f"{tag}_objective", keepdims=0)  # [1]
+
+    def gradient(br, e, tag):
+        # d obj / d e_c, split into the two scales and shaped [1,G,K,1]
+        de = g.op("Sub", [g.op("Div", [wpos, g.op("Add", [e, g.scalar(LOG_EPS)], name=f"{tag}_de_den")],
+                               name=f"{tag}_de_pos"), wneg], name=f"{tag}_de")  # [1,32]
+        de_s = g.op("Split", [de, g.ints("split_16_16", [N_BRANCH, N_BRANCH])], n_out=2, name=f"{tag}_de_split", axis=1)
+        d_maps, d_feats = [], []
+        for i, (s, sc, count) in enumerate(zip("fc", br["scales"], counts)):
+            c = g.op("Reshape", [g.op("Div", [de_s[i], count], name=f"{tag}{s}_de_n"),
+                                 g.ints("shape_g_k_1", [1, G, N_REGIONS, 1])], name=f"{tag}{s}_coef")  # d obj / d (sum of region * a^2)
+            c2 = g.op("Mul", [c, g.scalar(2.0)], name=f"{tag}{s}_coef2")
+            da = g.op("Mul", [g.op("Mul", [sc["ag"], c2], name=f"{tag}{s}_da0"), sc["smr"]], name=f"{tag}{s}_da1")
+            # = d obj / d z (the ReLU mask is implied: a = 0 where z <= 0)
+            d_feats.append(g.op("Reshape", [da, g.op("Shape", [sc["a"]], name=f"{tag}{s}_shape")], name=f"{tag}{s}_dz"))
+            dsm = g.op("ReduceSum", [g.op("Mul", [sc["asq"], c], name=f"{tag}{s}_dmap0"), g.ints("axis1", [1])],
+                       name=f"{tag}{s}_dmap1", keepdims=1)  # [1,1,K,hw]
+            dsm = g.op("Reshape", [dsm, g.op("Shape", [sc["sm"]], name=f"{tag}{s}_map_shape")], name=f"{tag}{s}_dmap2")
+            d_maps.append(g.op("Mul", [dsm, masks[i]], name=f"{tag}{s}_dmap"))  # d obj / d region map
+        # colour regions, backwards: upsample adjoint, softmax, hue projection, blur
+        dsq = g.op("Add", [d_maps[1], g.op("Conv", [d_maps[0], C["region_up"]], name=f"{tag}_dregion_down", **up_k)],
+                   name=f"{tag}_dregion")
+        sds = g.op("ReduceSum", [g.op("Mul", [br["sq"], dsq], name=f"{tag}_sds0"), g.ints("axis1", [1])],
+                   name=f"{tag}_sds", keepdims=1)
+        dlogit = g.op("Mul", [br["sq"], g.op("Sub", [dsq, sds], name=f"{tag}_dlogit0")], name=f"{tag}_dlogit")
+        dcol = adjoint(dlogit, "region_hue", f"{tag}_dregion_col", kernel_shape=[1, 1])
+        dd2 = adjoint(dcol, "region_blur", f"{tag}_dregion_d2", kernel_shape=[5, 5], pads=[2, 2, 2, 2], group=3)
+        # quarter-res features
+        dr3 = adjoint(d_feats[1], "w4", f"{tag}_dr3", **k3)
+        dz3 = g.op("Where", [g.op("Greater", [br["z3"], zero], name=f"{tag}_m3"), dr3, zero], name=f"{tag}_dz3")
+        dq, dr1q = g.op("Split", [adjoint(dz3, "w3", f"{tag}_din3", **k3), g.ints("split_in3", [N_BRANCH, N_L1])],
+                        n_out=2, name=f"{tag}_din3", axis=1)
+        dz1q = g.op("Where", [g.op("Greater", [br["z1q"], zero], name=f"{tag}_m1q"), dr1q, zero], name=f"{tag}_dz1q")
+        dd2 = g.op("Add", [dd2, g.op("Mul", [g.op("ConvTranspose", [dz1q, C["gabor_luma"]], name=f"{tag}_dd2_gabor", **k7), C["luma"]],
+                                         name=f"{tag}_dd2_luma")], name=f"{tag}_dd2")
+        # half-res features (their own term plus what the quarter-res layers pass down)
+        da2 = g.op("ConvTranspose", [dq, C["blur16"]], name=f"{tag}_da2q", **down16)
+        dz2 = g.op("Add", [d_feats[0], g.op("Where", [g.op("Greater", [br["z2"], zero], name=f"{tag}_m2"), da2, zero],
+                                            name=f"{tag}_dz2q")], name=f"{tag}_dz2")
+        dr1 = adjoint(dz2, "w2", f"{tag}_dr1", **k3d)
+        dz1 = g.op("Where", [g.op("Greater", [br["z1"], zero], name=f"{tag}_m1"), dr1, zero], name=f"{tag}_dz1")
+        dd1 = g.op("Add", [g.op("Mul", [g.op("ConvTranspose", [dz1, C["gabor_luma"]], name=f"{tag}_dd1_gabor", **k7), C["luma"]],
+                                name=f"{tag}_dd1_luma"),
+                           g.op("ConvTranspose", [dd2, C["blur3"]], name=f"{tag}_dquarter", **down3)], name=f"{tag}_dd1")
+        dxp = g.op("ConvTranspose", [dd1, C["blur3"]], name=f"{tag}_dxp", **down3)
         return pad_mirror_adjoint(dxp, tag)
 
     img_in = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, "height", "width"])
@@ -414,12 +621,13 @@ def build_dream(mode="dream"):
     obj_out = helper.make_tensor_value_info("objective", TensorProto.FLOAT, [1])
 
     if mode == "objective":
-        g.op("Identity", [objective(forward("image", "f"), "f")], name="objective")
+        g.op("Identity", [objective(energies(forward("image", "f"), "f"), "f")], name="objective")
         return make_model(g, [img_in, w_in], [obj_out], "dream_objective", "forward-only helper", {})
     if mode == "grad":
         br = forward("image", "f")
-        g.op("Identity", [objective(br, "f")], name="objective")
-        g.op("Identity", [gradient(br, "b")], name="gradient")
+        e = energies(br, "f")
+        g.op("Identity", [objective(e, "f")], name="objective")
+        g.op("Identity", [gradient(br, e, "b")], name="gradient")
         grad_out = helper.make_tensor_value_info("gradient", TensorProto.FLOAT, [1, 3, "height", "width"])
         return make_model(g, [img_in, w_in], [obj_out, grad_out], "dream_grad", "raw-gradient helper", {})
 
@@ -429,19 +637,22 @@ def build_dream(mode="dream"):
     for it in range(DREAM_ITERS):
         tag = f"it{it}"
         br = forward(img, tag)
+        e = energies(br, tag)
         if it == 0:
-            g.op("Identity", [objective(br, tag)], name="objective")
-        grad = gradient(br, tag)
+            g.op("Identity", [objective(e, tag)], name="objective")
+        grad = gradient(br, e, tag)
         mabs = g.op("ReduceMean", [g.op("Abs", [grad], name=f"{tag}_absg")], name=f"{tag}_mabs", keepdims=1)
         gn = g.op("Div", [grad, g.op("Add", [mabs, eps], name=f"{tag}_den")], name=f"{tag}_gnorm")
         moved = g.op("Add", [img, g.op("Mul", ["step", gn], name=f"{tag}_delta")], name=f"{tag}_moved")
         img = g.op("Clip", [moved, lo, hi], name=f"{tag}_image")
     g.op("Identity", [img], name="dreamed")
     dreamed_out = helper.make_tensor_value_info("dreamed", TensorProto.FLOAT, [1, 3, "height", "width"])
-    doc = (f"DeepDream: {DREAM_ITERS} in-graph gradient-ascent steps on objective = sum_c weights[c]*mean(act_c^2) "
-           f"of {N_FEAT} fixed features (Gabor bank -> ReLU -> seeded 3x3 conv -> ReLU, at half res [0:16] and "
-           "quarter res [16:32]). image [1,3,H,W] 0..1, weights [32], step [1] -> dreamed [1,3,H,W] 0..1, "
-           "objective [1] (of the input image). Step: image += step * g / (mean|g| + 1e-8), clipped to 0..1.")
+    doc = (f"DeepDream: {DREAM_ITERS} in-graph gradient-ascent steps on objective = "
+           f"sum_c relu(w_c) log({LOG_EPS} + e_c) - {NEG_GAIN} relu(-w_c) e_c, where e_c is the colour-region-weighted "
+           f"mean squared activation of {N_FEAT} fixed features (luminance Gabor/DoG bank -> ReLU -> 3x3 conv with "
+           "curve detectors -> ReLU at half res [0:16]; -> blur down + quarter-res Gabors -> two 3x3 convs at quarter res "
+           "[16:32]). image [1,3,H,W] 0..1, weights [32], step [1] -> dreamed [1,3,H,W] 0..1, objective [1] "
+           "(of the input image). Step: image += step * g / (mean|g| + 1e-8), clipped to 0..1.")
     meta = {"n_weights": N_FEAT, "iterations": DREAM_ITERS, "objective_of": "input image"}
     return make_model(g, [img_in, w_in, step_in], [dreamed_out, obj_out], "dream", doc, meta)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Opens a scene in a window, or, with no display, renders it headless to PNGs and says so.
 set -euo pipefail
-scene="${1:-scenes/flow.toml}"
+scene="${1:-scenes/dream.toml}"
 bin="target/release/hypna"
 if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
   exec "$bin" run "$scene"
