@@ -135,7 +135,8 @@ fn dream_with_step_zero_returns_its_input_exactly() {
         .all(|(a, b)| a.to_bits() == b.to_bits());
     assert!(same, "step 0 must return the input bit for bit");
     assert_eq!(out[1].1.shape, [1]);
-    assert!(out[1].1.data[0].is_finite() && out[1].1.data[0] > 0.0);
+    // The objective is a sum of logs of feature energies: finite, of either sign.
+    assert!(out[1].1.data[0].is_finite());
 
     // A real step moves the image and stays in 0..1.
     let step = Tensor::filled(&[1], 0.03);
