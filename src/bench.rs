@@ -127,19 +127,8 @@ pub fn run(gpu: &Gpu, options: &BenchOptions) -> Result<BenchReport, BenchError>
     let mut runtime = Runtime::new(gpu, scene, &runtime_options)?;
     let mut clock = Clock::fixed(60.0);
 
-    let hypna_frame = |runtime: &mut Runtime, clock: &mut Clock| {
-        let start = Instant::now();
-        let mut encoder = gpu
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("bench.hypna"),
-            });
-        runtime.encode_frame(gpu, &mut encoder, clock.tick());
-        gpu.queue.submit([encoder.finish()]);
-        runtime.after_submit(gpu);
-        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
-        start.elapsed().as_secs_f64() * 1e3
-    };
+    let hypna_frame =
+        |runtime: &mut Runtime, clock: &mut Clock| timed_frame(gpu, runtime, clock, "bench.hypna");
     // Warm up both (pipeline caches, first-use allocations).
     for _ in 0..3 {
         hypna_frame(&mut runtime, &mut clock);
@@ -159,6 +148,20 @@ pub fn run(gpu: &Gpu, options: &BenchOptions) -> Result<BenchReport, BenchError>
         hypna: Stats::of(&hypna_ms),
         bare: Stats::of(&bare_ms),
     })
+}
+
+/// One hypna frame as the live loop runs it (record, submit, wait for the GPU, feed the
+/// models), in milliseconds.
+fn timed_frame(gpu: &Gpu, runtime: &mut Runtime, clock: &mut Clock, label: &str) -> f64 {
+    let start = Instant::now();
+    let mut encoder = gpu
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+    runtime.encode_frame(gpu, &mut encoder, clock.tick());
+    gpu.queue.submit([encoder.finish()]);
+    let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+    runtime.after_submit(gpu);
+    start.elapsed().as_secs_f64() * 1e3
 }
 
 /// The baseline: the same composed WGSL drawn with nothing but wgpu calls.
@@ -447,19 +450,7 @@ pub fn run_models(gpu: &Gpu, options: &ModelBenchOptions) -> Result<ModelBenchRe
     };
     let mut runtime = Runtime::new(gpu, scene, &runtime_options)?;
     let mut clock = Clock::real();
-    let mut frame = |runtime: &mut Runtime| {
-        let start = Instant::now();
-        let mut encoder = gpu
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("bench.models"),
-            });
-        runtime.encode_frame(gpu, &mut encoder, clock.tick());
-        gpu.queue.submit([encoder.finish()]);
-        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
-        runtime.after_submit(gpu);
-        start.elapsed().as_secs_f64() * 1e3
-    };
+    let mut frame = |runtime: &mut Runtime| timed_frame(gpu, runtime, &mut clock, "bench.models");
     // Warm up: the first runs allocate inside ONNX Runtime.
     for _ in 0..10 {
         frame(&mut runtime);
@@ -600,19 +591,7 @@ pub fn run_osc_frames(
     let socket = std::net::UdpSocket::bind("127.0.0.1:0")
         .map_err(|e| BenchError::Unsupported(e.to_string()))?;
     let mut clock = Clock::real();
-    let mut frame = |runtime: &mut Runtime| {
-        let start = Instant::now();
-        let mut encoder = gpu
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("bench.osc"),
-            });
-        runtime.encode_frame(gpu, &mut encoder, clock.tick());
-        gpu.queue.submit([encoder.finish()]);
-        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
-        runtime.after_submit(gpu);
-        start.elapsed().as_secs_f64() * 1e3
-    };
+    let mut frame = |runtime: &mut Runtime| timed_frame(gpu, runtime, &mut clock, "bench.osc");
     for _ in 0..5 {
         frame(&mut runtime);
     }
