@@ -186,20 +186,13 @@ impl BareLoop {
     ) -> Result<Self, BenchError> {
         let device = &gpu.device;
         let format = texture_format(scene.passes[0].format);
-        let texture = device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("bare.target"),
-            size: wgpu::Extent3d {
-                width: size[0],
-                height: size[1],
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
+        let texture = crate::render::texture_2d(
+            device,
+            "bare.target",
+            size,
             format,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-            view_formats: &[],
-        });
+            wgpu::TextureUsages::RENDER_ATTACHMENT,
+        );
         let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
         let globals_size = std::mem::size_of::<Globals>() as u64;
         let params_data: Vec<f32> = scene.params.iter().map(|p| p.default).collect();

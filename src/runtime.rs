@@ -714,20 +714,13 @@ pub fn render_frames<E>(
     };
     let device = &gpu.device;
     let mut blitter = Blitter::new(device);
-    let rgba = device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("render.rgba8"),
-        size: wgpu::Extent3d {
-            width: size[0],
-            height: size[1],
-            depth_or_array_layers: 1,
-        },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format: wgpu::TextureFormat::Rgba8Unorm,
-        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-        view_formats: &[],
-    });
+    let rgba = crate::render::texture_2d(
+        device,
+        "render.rgba8",
+        size,
+        wgpu::TextureFormat::Rgba8Unorm,
+        wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+    );
     let rgba_view = rgba.create_view(&wgpu::TextureViewDescriptor::default());
     let mut readback = Readback::new(device, size, settings.readback_depth);
     let mut clock = Clock::fixed(settings.fps);

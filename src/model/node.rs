@@ -135,21 +135,13 @@ impl ModelNode {
             match &binding.source {
                 InputSource::Texture(source) => {
                     let size = input.image_size.unwrap_or([1, 1]);
-                    let target = device.create_texture(&wgpu::TextureDescriptor {
-                        label: Some(&format!("{}.{}.input", def.name, binding.name)),
-                        size: wgpu::Extent3d {
-                            width: size[0],
-                            height: size[1],
-                            depth_or_array_layers: 1,
-                        },
-                        mip_level_count: 1,
-                        sample_count: 1,
-                        dimension: wgpu::TextureDimension::D2,
-                        format: INPUT_FORMAT,
-                        usage: wgpu::TextureUsages::RENDER_ATTACHMENT
-                            | wgpu::TextureUsages::COPY_SRC,
-                        view_formats: &[],
-                    });
+                    let target = crate::render::texture_2d(
+                        device,
+                        &format!("{}.{}.input", def.name, binding.name),
+                        size,
+                        INPUT_FORMAT,
+                        wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+                    );
                     let view = target.create_view(&wgpu::TextureViewDescriptor::default());
                     let readback = Readback::with_pixel_size(device, size, 16, READBACK_DEPTH);
                     images.push(ImageInput {

@@ -278,23 +278,16 @@ impl PassChain {
             .iter()
             .map(|&(key, size)| {
                 let label = format!("model{}.output{}", key.0, key.1);
-                let texture = device.create_texture(&wgpu::TextureDescriptor {
-                    label: Some(&label),
-                    size: wgpu::Extent3d {
-                        width: size[0],
-                        height: size[1],
-                        depth_or_array_layers: 1,
-                    },
-                    mip_level_count: 1,
-                    sample_count: 1,
-                    dimension: wgpu::TextureDimension::D2,
-                    format: MODEL_TEXTURE_FORMAT,
-                    usage: wgpu::TextureUsages::TEXTURE_BINDING
+                let texture = crate::render::texture_2d(
+                    device,
+                    &label,
+                    size,
+                    MODEL_TEXTURE_FORMAT,
+                    wgpu::TextureUsages::TEXTURE_BINDING
                         | wgpu::TextureUsages::COPY_DST
                         | wgpu::TextureUsages::COPY_SRC
                         | wgpu::TextureUsages::RENDER_ATTACHMENT,
-                    view_formats: &[],
-                });
+                );
                 let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
                 let sampler = create_sampler(
                     device,
@@ -618,22 +611,15 @@ fn create_target(
     size: [u32; 2],
     format: wgpu::TextureFormat,
 ) -> Target {
-    let texture = device.create_texture(&wgpu::TextureDescriptor {
-        label: Some(label),
-        size: wgpu::Extent3d {
-            width: size[0],
-            height: size[1],
-            depth_or_array_layers: 1,
-        },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
+    let texture = crate::render::texture_2d(
+        device,
+        label,
+        size,
         format,
-        usage: wgpu::TextureUsages::RENDER_ATTACHMENT
+        wgpu::TextureUsages::RENDER_ATTACHMENT
             | wgpu::TextureUsages::TEXTURE_BINDING
             | wgpu::TextureUsages::COPY_SRC,
-        view_formats: &[],
-    });
+    );
     let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
     Target { texture, view }
 }

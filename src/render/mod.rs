@@ -8,3 +8,29 @@ pub mod context;
 pub mod globals;
 pub mod readback;
 pub mod shader;
+
+/// A plain 2D texture (one mip, one sample) of `size` = `[width, height]`: every render
+/// target, model texture and staging source in hypna is one of these.
+#[must_use]
+pub fn texture_2d(
+    device: &wgpu::Device,
+    label: &str,
+    size: [u32; 2],
+    format: wgpu::TextureFormat,
+    usage: wgpu::TextureUsages,
+) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d {
+            width: size[0],
+            height: size[1],
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage,
+        view_formats: &[],
+    })
+}
