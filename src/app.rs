@@ -1,19 +1,31 @@
-//! The live window (winit): presents the runtime's output every frame, scaled to fit.
-//! Surface `Outdated`/`Lost` is reconfigured, not fatal. Fullscreen, monitors, hot reload and
-//! the overlay build on this.
+//! The live window (winit): presents the runtime's output every frame, scaled to fit, on any
+//! monitor, windowed or borderless fullscreen. Keys: F fullscreen, H HUD, P parameter panel,
+//! R reload, S screenshot, ? help, Esc quit (none of them in kiosk mode).
+//!
+//! - Hot reload ([`crate::reload`]) swaps in changed scenes, shaders and models; a bad change
+//!   keeps the last good version and shows its errors on screen until fixed.
+//! - Surface `Outdated`/`Lost` is reconfigured, not fatal; a minimised or hidden window
+//!   renders nothing and sleeps instead of spinning.
+//! - The overlay is drawn on the presented image only: screenshots (S) and headless renders
+//!   come from the internal render and never contain it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use winit::application::ApplicationHandler;
+use winit::dpi::{PhysicalPosition, PhysicalSize};
 use winit::event::{ElementState, KeyEvent, WindowEvent};
 use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop};
 use winit::keyboard::{Key, NamedKey};
-use winit::window::{Window, WindowId};
+use winit::monitor::MonitorHandle;
+use winit::window::{Fullscreen, Window, WindowId};
 
 use crate::clock::Clock;
+use crate::reload::{HotReload, ReloadEvent};
 use crate::render::blit::{Blitter, Fit};
 use crate::render::context::{Gpu, GpuError, new_instance};
+use crate::render::readback::{ReadImage, Readback};
 use crate::runtime::{LoadError, Runtime, RuntimeOptions};
 
 /// Errors that end `hypna run`.
@@ -31,6 +43,40 @@ pub enum AppError {
     /// The scene did not load.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// `--monitor` matched no monitor.
+    #[error("no monitor matches `{0}` (see `hypna devices`)")]
+    Monitor(String),
+}
+
+/// How frames are paced on the display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PresentChoice {
+    /// Wait for vertical blank (no tearing; frame rate capped at the refresh rate).
+    #[default]
+    Vsync,
+    /// Newest frame at each vertical blank, no waiting (low latency, no tearing).
+    Mailbox,
+    /// Present at once (tearing possible; lowest latency).
+    Immediate,
+}
+
+impl PresentChoice {
+    fn mode(self) -> wgpu::PresentMode {
+        match self {
+            Self::Vsync => wgpu::PresentMode::Fifo,
+            Self::Mailbox => wgpu::PresentMode::Mailbox,
+            Self::Immediate => wgpu::PresentMode::Immediate,
+        }
+    }
+}
+
+/// Writing presented frames (what is on screen, overlay included) to PNG files.
+#[derive(Debug, Clone)]
+pub struct CaptureOptions {
+    /// Folder for `window_00000.png`, ... (created if missing).
+    pub dir: PathBuf,
+    /// Capture every Nth presented frame (1 = all).
+    pub every: u64,
 }
 
 /// What `hypna run` was asked for.
@@ -44,6 +90,291 @@ pub struct RunOptions {
     pub frames: Option<u64>,
     /// How the output fits the window.
     pub fit: Fit,
+    /// Start in borderless fullscreen.
+    pub fullscreen: bool,
+    /// The monitor to open on: an index or a name substring (see `hypna devices`).
+    pub monitor: Option<String>,
+    /// Frame pacing.
+    pub present: PresentChoice,
+    /// Restore and save the window's size, position and fullscreen state.
+    pub remember_window: bool,
+    /// The internal render size follows the window (feedback is resampled on resize).
+    pub follow_window: bool,
+    /// Installation kiosk: no quit keys, no overlay, no cursor.
+    pub kiosk: bool,
+    /// Show the HUD from the start.
+    pub hud: bool,
+    /// Watch the scene's files and reload on change.
+    pub watch: bool,
+    /// A fixed-step clock at this rate instead of the wall clock (frame N shows the same
+    /// time as frame N of `hypna render`).
+    pub fixed_fps: Option<f64>,
+    /// Folder for S-key screenshots.
+    pub screenshot_dir: PathBuf,
+    /// Capture presented frames.
+    pub capture: Option<CaptureOptions>,
+}
+
+impl RunOptions {
+    /// Defaults for `scene`: windowed, vsync, letterboxed, watching files.
+    #[must_use]
+    pub fn new(scene: PathBuf, runtime: RuntimeOptions) -> Self {
+        Self {
+            scene,
+            runtime,
+            frames: None,
+            fit: Fit::Letterbox,
+            fullscreen: false,
+            monitor: None,
+            present: PresentChoice::Vsync,
+            remember_window: false,
+            follow_window: false,
+            kiosk: false,
+            hud: false,
+            watch: true,
+            fixed_fps: None,
+            screenshot_dir: PathBuf::from("."),
+            capture: None,
+        }
+    }
+}
+
+/// A monitor as `hypna devices` lists it.
+#[derive(Debug, Clone)]
+pub struct MonitorInfo {
+    /// Position in the platform's list (what `--monitor N` picks).
+    pub index: usize,
+    /// The platform's name for it.
+    pub name: String,
+    /// Size in physical pixels.
+    pub size: [u32; 2],
+    /// Top-left corner on the desktop.
+    pub position: [i32; 2],
+    /// Refresh rate in Hz, when known.
+    pub refresh_hz: Option<f32>,
+    /// Whether it is the primary monitor.
+    pub primary: bool,
+}
+
+impl std::fmt::Display for MonitorInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "[{}] {}{}: {}x{} at {},{}",
+            self.index,
+            self.name,
+            if self.primary { " (primary)" } else { "" },
+            self.size[0],
+            self.size[1],
+            self.position[0],
+            self.position[1]
+        )?;
+        match self.refresh_hz {
+            Some(hz) => write!(f, ", {hz:.2} Hz"),
+            None => write!(f, ", refresh rate unknown"),
+        }
+    }
+}
+
+fn monitor_info(index: usize, m: &MonitorHandle, primary: Option<&MonitorHandle>) -> MonitorInfo {
+    let size = m.size();
+    let position = m.position();
+    MonitorInfo {
+        index,
+        name: m.name().unwrap_or_else(|| format!("monitor {index}")),
+        size: [size.width, size.height],
+        position: [position.x, position.y],
+        refresh_hz: m.refresh_rate_millihertz().map(|mhz| mhz as f32 / 1000.0),
+        primary: primary.is_some_and(|p| p == m),
+    }
+}
+
+/// Picks a monitor by index or by a case-insensitive name substring.
+#[must_use]
+pub fn choose_monitor(monitors: &[MonitorInfo], choice: &str) -> Option<usize> {
+    if let Ok(i) = choice.trim().parse::<usize>() {
+        return monitors.iter().position(|m| m.index == i);
+    }
+    let needle = choice.to_lowercase();
+    monitors
+        .iter()
+        .position(|m| m.name.to_lowercase().contains(&needle))
+}
+
+/// Lists the monitors (opens a connection to the display server, no window).
+///
+/// # Errors
+/// When there is no display server.
+pub fn list_monitors() -> Result<Vec<MonitorInfo>, AppError> {
+    struct Lister(Vec<MonitorInfo>);
+    impl ApplicationHandler for Lister {
+        fn resumed(&mut self, event_loop: &ActiveEventLoop) {
+            let primary = event_loop.primary_monitor();
+            self.0 = event_loop
+                .available_monitors()
+                .enumerate()
+                .map(|(i, m)| monitor_info(i, &m, primary.as_ref()))
+                .collect();
+            event_loop.exit();
+        }
+        fn window_event(&mut self, _: &ActiveEventLoop, _: WindowId, _: WindowEvent) {}
+    }
+    let event_loop = EventLoop::new().map_err(|e| AppError::EventLoop(e.to_string()))?;
+    let mut lister = Lister(Vec::new());
+    event_loop
+        .run_app(&mut lister)
+        .map_err(|e| AppError::EventLoop(e.to_string()))?;
+    Ok(lister.0)
+}
+
+/// Where a remembered window goes (`$XDG_CONFIG_HOME/hypna/window.toml`).
+fn memory_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("hypna").join("window.toml"))
+}
+
+/// A remembered window.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+struct WindowMemory {
+    x: i32,
+    y: i32,
+    width: u32,
+    height: u32,
+    fullscreen: bool,
+}
+
+impl WindowMemory {
+    fn load() -> Option<Self> {
+        let text = std::fs::read_to_string(memory_path()?).ok()?;
+        toml::from_str(&text).ok()
+    }
+
+    fn save(&self) {
+        let Some(path) = memory_path() else { return };
+        let result = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| {
+                std::fs::write(&path, toml::to_string(self).unwrap_or_default().as_bytes())
+            });
+        if let Err(e) = result {
+            tracing::warn!("cannot remember the window in {}: {e}", path.display());
+        }
+    }
+}
+
+/// A pipelined image grabber: copies are recorded into a frame's encoder, read back when the
+/// GPU is done, and encoded to PNG on a thread. The frame never waits.
+struct Grabber {
+    readback: Option<Readback>,
+    size: [u32; 2],
+    /// Files waiting for their frame: (frame, path, swap red and blue).
+    waiting: Vec<(u64, PathBuf, bool)>,
+    /// Every PNG write still running (joined at exit so no file is cut short).
+    writers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Grabber {
+    fn new() -> Self {
+        Self {
+            readback: None,
+            size: [0, 0],
+            waiting: Vec::new(),
+            writers: Vec::new(),
+        }
+    }
+
+    /// Records a copy of `texture` (4 bytes per pixel) for `frame`, to be saved as `path`.
+    fn record(
+        &mut self,
+        device: &wgpu::Device,
+        encoder: &mut wgpu::CommandEncoder,
+        texture: &wgpu::Texture,
+        frame: u64,
+        path: PathBuf,
+        bgra: bool,
+    ) -> bool {
+        let size = [texture.width(), texture.height()];
+        if self.readback.is_none() || self.size != size {
+            if self.readback.as_ref().is_some_and(Readback::pending) {
+                return false;
+            }
+            self.readback = Some(Readback::new(device, size, 3));
+            self.size = size;
+        }
+        let Some(readback) = self.readback.as_mut() else {
+            return false;
+        };
+        if readback.copy(encoder, texture, frame) {
+            self.waiting.push((frame, path, bgra));
+            true
+        } else {
+            false
+        }
+    }
+
+    fn after_submit(&mut self) {
+        if let Some(r) = &mut self.readback {
+            r.after_submit();
+        }
+    }
+
+    /// Saves every image read back so far.
+    fn collect(&mut self) {
+        let Some(r) = &mut self.readback else { return };
+        for image in r.collect() {
+            if let Some(i) = self.waiting.iter().position(|w| w.0 == image.frame) {
+                let (_, path, bgra) = self.waiting.swap_remove(i);
+                self.writers.retain(|w| !w.is_finished());
+                let spawned = std::thread::Builder::new()
+                    .name("hypna-png".into())
+                    .spawn(move || save_png(image, &path, bgra));
+                match spawned {
+                    Ok(h) => self.writers.push(h),
+                    Err(e) => tracing::warn!("cannot start a PNG writer: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Waits for the last images (at exit).
+    fn finish(&mut self, device: &wgpu::Device) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.readback.as_ref().is_some_and(Readback::pending) && Instant::now() < deadline {
+            let _ = device.poll(wgpu::PollType::wait_indefinitely());
+            self.collect();
+        }
+        self.collect();
+        for w in self.writers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+fn save_png(mut image: ReadImage, path: &Path, bgra: bool) {
+    if bgra {
+        for px in image.rgba.chunks_exact_mut(4) {
+            px.swap(0, 2);
+        }
+    }
+    for px in image.rgba.chunks_exact_mut(4) {
+        px[3] = 255;
+    }
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    match image::save_buffer(
+        path,
+        &image.rgba,
+        image.size[0],
+        image.size[1],
+        image::ExtendedColorType::Rgba8,
+    ) {
+        Ok(()) => tracing::info!("saved {}", path.display()),
+        Err(e) => tracing::warn!("cannot save {}: {e}", path.display()),
+    }
 }
 
 struct State {
@@ -56,6 +387,19 @@ struct State {
     clock: Clock,
     presented: u64,
     fit: Fit,
+    reload: Option<HotReload>,
+    /// The internal render as RGBA8 for screenshots (created on first use).
+    shot_target: Option<wgpu::Texture>,
+    grabber: Grabber,
+    /// A screenshot was asked for: taken with the next frame.
+    shot_requested: bool,
+    /// Minimised or fully hidden: render nothing.
+    hidden: bool,
+    /// Surface textures can be copied (window capture).
+    can_capture: bool,
+    last_frame: Option<Instant>,
+    /// Frame intervals in ms, newest last (for the HUD).
+    frame_ms: std::collections::VecDeque<f32>,
 }
 
 struct App {
@@ -79,6 +423,9 @@ pub fn run(options: RunOptions) -> Result<(), AppError> {
     event_loop
         .run_app(&mut app)
         .map_err(|e| AppError::EventLoop(e.to_string()))?;
+    if let Some(state) = &mut app.state {
+        state.finish(&app.options);
+    }
     match app.error {
         Some(e) => Err(e),
         None => Ok(()),
@@ -89,14 +436,53 @@ impl App {
     fn start(&mut self, event_loop: &ActiveEventLoop) -> Result<State, AppError> {
         let scene = crate::scene::Scene::load(&self.options.scene).map_err(LoadError::from)?;
         let size = self.options.runtime.size.unwrap_or(scene.size);
-        let attributes = Window::default_attributes()
+        let primary = event_loop.primary_monitor();
+        let monitors: Vec<(MonitorHandle, MonitorInfo)> = event_loop
+            .available_monitors()
+            .enumerate()
+            .map(|(i, m)| {
+                let info = monitor_info(i, &m, primary.as_ref());
+                (m, info)
+            })
+            .collect();
+        let monitor = match &self.options.monitor {
+            Some(choice) => {
+                let infos: Vec<MonitorInfo> = monitors.iter().map(|(_, i)| i.clone()).collect();
+                let i = choose_monitor(&infos, choice)
+                    .ok_or_else(|| AppError::Monitor(choice.clone()))?;
+                Some(monitors[i].0.clone())
+            }
+            None => None,
+        };
+        let memory = if self.options.remember_window {
+            WindowMemory::load()
+        } else {
+            None
+        };
+        let mut attributes = Window::default_attributes()
             .with_title(format!("hypna — {}", scene.name))
-            .with_inner_size(winit::dpi::PhysicalSize::new(size[0], size[1]));
+            .with_inner_size(PhysicalSize::new(size[0], size[1]));
+        if let Some(m) = &memory {
+            attributes = attributes
+                .with_inner_size(PhysicalSize::new(m.width.max(16), m.height.max(16)))
+                .with_position(PhysicalPosition::new(m.x, m.y));
+        } else if let Some(m) = &monitor {
+            // Centred on the chosen monitor.
+            let (mp, ms) = (m.position(), m.size());
+            let x = mp.x + (i64::from(ms.width) - i64::from(size[0])).max(0) as i32 / 2;
+            let y = mp.y + (i64::from(ms.height) - i64::from(size[1])).max(0) as i32 / 2;
+            attributes = attributes.with_position(PhysicalPosition::new(x, y));
+        }
+        let fullscreen = self.options.fullscreen || memory.is_some_and(|m| m.fullscreen);
+        if fullscreen {
+            attributes = attributes.with_fullscreen(Some(Fullscreen::Borderless(monitor.clone())));
+        }
         let window = Arc::new(
             event_loop
                 .create_window(attributes)
                 .map_err(|e| AppError::Surface(e.to_string()))?,
         );
+        window.set_cursor_visible(!(fullscreen || self.options.kiosk));
         let (gpu, surface) = match Self::gpu_for(&window, false) {
             Err(AppError::Gpu(GpuError::NoAdapter(_)))
                 if std::env::var_os("WGPU_BACKEND").is_none() =>
@@ -116,9 +502,47 @@ impl App {
         if let Some(f) = caps.formats.iter().copied().find(|f| !f.is_srgb()) {
             config.format = f;
         }
+        let wanted = self.options.present.mode();
+        config.present_mode = if caps.present_modes.contains(&wanted) {
+            wanted
+        } else {
+            tracing::warn!(
+                "present mode {wanted:?} is not supported here ({:?}); using vsync",
+                caps.present_modes
+            );
+            wgpu::PresentMode::Fifo
+        };
+        let can_capture = caps.usages.contains(wgpu::TextureUsages::COPY_SRC);
+        if self.options.capture.is_some() {
+            if can_capture {
+                config.usage |= wgpu::TextureUsages::COPY_SRC;
+            } else {
+                tracing::warn!("this surface cannot be copied: --capture writes nothing");
+            }
+        }
         surface.configure(&gpu.device, &config);
-        let runtime = Runtime::new(&gpu, scene, &self.options.runtime)?;
+        let mut runtime_options = self.options.runtime.clone();
+        if self.options.follow_window {
+            runtime_options.size = Some([inner.width.max(1), inner.height.max(1)]);
+        }
+        let runtime = Runtime::new(&gpu, scene, &runtime_options)?;
+        tracing::info!(
+            "running {} at {}x{} ({:?}, {:?})",
+            runtime.scene.name,
+            runtime.chain().scene_size()[0],
+            runtime.chain().scene_size()[1],
+            config.present_mode,
+            config.format
+        );
+        let reload = self
+            .options
+            .watch
+            .then(|| HotReload::new(&self.options.scene, &runtime));
         let blitter = Blitter::new(&gpu.device);
+        let clock = match self.options.fixed_fps {
+            Some(fps) => Clock::fixed(fps),
+            None => Clock::real(),
+        };
         Ok(State {
             window,
             surface,
@@ -126,14 +550,20 @@ impl App {
             gpu,
             runtime,
             blitter,
-            clock: Clock::real(),
+            clock,
             presented: 0,
             fit: self.options.fit,
+            reload,
+            shot_target: None,
+            grabber: Grabber::new(),
+            shot_requested: false,
+            hidden: false,
+            can_capture,
+            last_frame: None,
+            frame_ms: std::collections::VecDeque::with_capacity(FRAME_HISTORY),
         })
     }
-}
 
-impl App {
     /// A GPU that can present to `window`, from the primary backends or all of them.
     fn gpu_for(window: &Arc<Window>, all: bool) -> Result<(Gpu, wgpu::Surface<'static>), AppError> {
         let instance = new_instance(all);
@@ -145,18 +575,44 @@ impl App {
     }
 }
 
+/// Frame intervals kept for the HUD graph.
+const FRAME_HISTORY: usize = 240;
+
 impl State {
-    fn resize(&mut self, width: u32, height: u32) {
+    fn resize(&mut self, width: u32, height: u32, follow: bool) {
         if width == 0 || height == 0 {
+            self.hidden = true;
             return;
         }
+        self.hidden = false;
         self.config.width = width;
         self.config.height = height;
         self.surface.configure(&self.gpu.device, &self.config);
+        if follow && let Err(e) = self.runtime.resize(&self.gpu, [width, height]) {
+            tracing::error!("cannot render at {width}x{height}: {e}");
+        }
+    }
+
+    fn toggle_fullscreen(&self) {
+        let next = if self.window.fullscreen().is_some() {
+            None
+        } else {
+            Some(Fullscreen::Borderless(self.window.current_monitor()))
+        };
+        let fullscreen = next.is_some();
+        self.window.set_fullscreen(next);
+        self.window.set_cursor_visible(!fullscreen);
     }
 
     /// Renders and presents one frame. Returns false when the frame was skipped.
-    fn draw(&mut self) -> bool {
+    fn draw(&mut self, options: &RunOptions) -> bool {
+        if let Some(reload) = &mut self.reload
+            && reload.poll(&self.gpu, &mut self.runtime) == ReloadEvent::Applied
+        {
+            self.window
+                .set_title(&format!("hypna — {}", self.runtime.scene.name));
+        }
+        self.grabber.collect();
         let frame = match self.surface.get_current_texture() {
             wgpu::CurrentSurfaceTexture::Success(t)
             | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
@@ -174,6 +630,15 @@ impl State {
                 return false;
             }
         };
+        let now = Instant::now();
+        if let Some(last) = self.last_frame {
+            if self.frame_ms.len() == FRAME_HISTORY {
+                self.frame_ms.pop_front();
+            }
+            self.frame_ms
+                .push_back(now.duration_since(last).as_secs_f32() * 1000.0);
+        }
+        self.last_frame = Some(now);
         let view = frame
             .texture
             .create_view(&wgpu::TextureViewDescriptor::default());
@@ -200,13 +665,153 @@ impl State {
                 self.config.format,
                 self.fit,
             );
+            if self.shot_requested {
+                self.shot_requested = false;
+                self.record_screenshot(&mut encoder, options, t.frame);
+            }
+        }
+        if let Some(capture) = &options.capture
+            && self.can_capture
+            && self.presented % capture.every.max(1) == 0
+        {
+            let path = capture
+                .dir
+                .join(format!("window_{:05}.png", self.presented));
+            let bgra = matches!(
+                self.config.format,
+                wgpu::TextureFormat::Bgra8Unorm | wgpu::TextureFormat::Bgra8UnormSrgb
+            );
+            if !self.grabber.record(
+                &self.gpu.device,
+                &mut encoder,
+                &frame.texture,
+                self.presented,
+                path,
+                bgra,
+            ) {
+                tracing::debug!("capture of frame {} skipped: readback busy", self.presented);
+            }
         }
         self.gpu.queue.submit([encoder.finish()]);
         self.runtime.after_submit(&self.gpu);
+        self.grabber.after_submit();
         self.window.pre_present_notify();
         self.gpu.queue.present(frame);
         self.presented += 1;
         true
+    }
+
+    /// Records the internal render (never the overlay) into the grabber as a PNG.
+    fn record_screenshot(
+        &mut self,
+        encoder: &mut wgpu::CommandEncoder,
+        options: &RunOptions,
+        frame: u64,
+    ) {
+        let (Some(src), Some((size, format))) = (
+            self.runtime.chain().output_view(),
+            self.runtime.chain().output_info(),
+        ) else {
+            return;
+        };
+        if self
+            .shot_target
+            .as_ref()
+            .is_none_or(|t| [t.width(), t.height()] != size)
+        {
+            self.shot_target = Some(crate::render::texture_2d(
+                &self.gpu.device,
+                "window.screenshot",
+                size,
+                wgpu::TextureFormat::Rgba8Unorm,
+                wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            ));
+        }
+        let Some(target) = &self.shot_target else {
+            return;
+        };
+        let target_view = target.create_view(&wgpu::TextureViewDescriptor::default());
+        self.blitter.blit(
+            &self.gpu.device,
+            encoder,
+            src,
+            size,
+            format,
+            &target_view,
+            size,
+            wgpu::TextureFormat::Rgba8Unorm,
+            Fit::Fill,
+        );
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let stem = self
+            .runtime
+            .scene
+            .path
+            .file_stem()
+            .map_or_else(|| "scene".into(), |s| s.to_string_lossy().into_owned());
+        let path = options
+            .screenshot_dir
+            .join(format!("hypna-{stem}-{stamp}-{frame:06}.png"));
+        // Frame numbers of screenshots and captures share the grabber: offset them.
+        let key = frame | (1 << 62);
+        if !self
+            .grabber
+            .record(&self.gpu.device, encoder, target, key, path, false)
+        {
+            tracing::warn!("screenshot skipped: the previous one is still being read back");
+        }
+    }
+
+    fn finish(&mut self, options: &RunOptions) {
+        self.grabber.finish(&self.gpu.device);
+        if options.remember_window {
+            let size = self.window.inner_size();
+            let position = self
+                .window
+                .outer_position()
+                .unwrap_or(PhysicalPosition::new(0, 0));
+            WindowMemory {
+                x: position.x,
+                y: position.y,
+                width: size.width,
+                height: size.height,
+                fullscreen: self.window.fullscreen().is_some(),
+            }
+            .save();
+        }
+    }
+}
+
+impl App {
+    fn key(&mut self, event_loop: &ActiveEventLoop, key: &Key) {
+        let Some(state) = self.state.as_mut() else {
+            return;
+        };
+        if self.options.kiosk {
+            return;
+        }
+        match key {
+            Key::Named(NamedKey::Escape) => event_loop.exit(),
+            Key::Character(c) => match c.to_lowercase().as_str() {
+                "f" => state.toggle_fullscreen(),
+                "r" => {
+                    if let Some(reload) = &mut state.reload {
+                        tracing::info!("reload requested");
+                        reload.request(&state.runtime);
+                    } else {
+                        state.reload = Some(HotReload::new(&self.options.scene, &state.runtime));
+                        if let Some(reload) = &mut state.reload {
+                            reload.request(&state.runtime);
+                        }
+                    }
+                }
+                "s" => state.shot_requested = true,
+                _ => {}
+            },
+            _ => {}
+        }
     }
 }
 
@@ -232,19 +837,32 @@ impl ApplicationHandler for App {
             return;
         };
         match event {
-            WindowEvent::CloseRequested
-            | WindowEvent::KeyboardInput {
+            WindowEvent::CloseRequested => {
+                if self.options.kiosk {
+                    tracing::info!("close request ignored in kiosk mode (SIGTERM stops hypna)");
+                } else {
+                    event_loop.exit();
+                }
+            }
+            WindowEvent::KeyboardInput {
                 event:
                     KeyEvent {
-                        logical_key: Key::Named(NamedKey::Escape),
+                        logical_key,
                         state: ElementState::Pressed,
+                        repeat: false,
                         ..
                     },
                 ..
-            } => event_loop.exit(),
-            WindowEvent::Resized(size) => state.resize(size.width, size.height),
+            } => self.key(event_loop, &logical_key),
+            WindowEvent::Resized(size) => {
+                state.resize(size.width, size.height, self.options.follow_window);
+            }
+            WindowEvent::Occluded(hidden) => state.hidden = hidden,
             WindowEvent::RedrawRequested => {
-                state.draw();
+                if state.hidden {
+                    return;
+                }
+                state.draw(&self.options);
                 if self.options.frames.is_some_and(|n| state.presented >= n) {
                     tracing::info!("presented {} frames: quitting", state.presented);
                     event_loop.exit();
@@ -254,9 +872,18 @@ impl ApplicationHandler for App {
         }
     }
 
-    fn about_to_wait(&mut self, _event_loop: &ActiveEventLoop) {
+    fn about_to_wait(&mut self, event_loop: &ActiveEventLoop) {
         if let Some(state) = &self.state {
-            state.window.request_redraw();
+            if state.hidden {
+                // Nothing is visible: wake up now and then (to notice a restore) instead of
+                // spinning.
+                event_loop.set_control_flow(ControlFlow::WaitUntil(
+                    Instant::now() + Duration::from_millis(100),
+                ));
+            } else {
+                event_loop.set_control_flow(ControlFlow::Poll);
+                state.window.request_redraw();
+            }
         }
     }
 }

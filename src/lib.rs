@@ -12,6 +12,7 @@ pub mod infer;
 pub mod model;
 pub mod osc;
 pub mod params;
+pub mod reload;
 pub mod render;
 pub mod runtime;
 pub mod scene;

@@ -40,6 +40,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = FitArg::Letterbox)]
         fit: FitArg,
         #[command(flatten)]
+        window: WindowArgs,
+        #[command(flatten)]
         models: ModelArgs,
         #[command(flatten)]
         osc: OscArgs,
@@ -257,6 +259,57 @@ impl ModelArgs {
     }
 }
 
+/// Window options of `hypna run`.
+#[derive(clap::Args, Debug, Clone)]
+struct WindowArgs {
+    /// Start in borderless fullscreen (key F toggles).
+    #[arg(long)]
+    fullscreen: bool,
+    /// Open on this monitor: an index or part of its name (`hypna devices` lists them).
+    #[arg(long, value_name = "NAME|INDEX")]
+    monitor: Option<String>,
+    /// Frame pacing: vsync (default), mailbox or immediate.
+    #[arg(long, value_enum, default_value_t = PresentArg::Vsync)]
+    present: PresentArg,
+    /// Restore the window's size, position and fullscreen state from the last run, and
+    /// save them at exit (in $XDG_CONFIG_HOME/hypna/window.toml).
+    #[arg(long)]
+    remember_window: bool,
+    /// Render at the window's size (feedback is resampled when the window resizes) instead of
+    /// the scene's size.
+    #[arg(long, conflicts_with = "size")]
+    follow_window: bool,
+    /// Installation kiosk: no quit keys, no overlay, no cursor; SIGTERM stops cleanly.
+    #[arg(long)]
+    kiosk: bool,
+    /// Show the HUD from the start (key H toggles).
+    #[arg(long)]
+    hud: bool,
+    /// Do not watch the scene's files for changes (key R still reloads).
+    #[arg(long)]
+    no_watch: bool,
+    /// Use a fixed-step clock at this frame rate instead of the wall clock (frame N then shows
+    /// the same moment as frame N of `hypna render`).
+    #[arg(long, value_name = "FPS")]
+    fixed_fps: Option<f64>,
+    /// Folder for screenshots taken with S.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    screenshot_dir: PathBuf,
+    /// Write presented frames (what the window shows) as PNGs into this folder.
+    #[arg(long, value_name = "DIR")]
+    capture: Option<PathBuf>,
+    /// With --capture: every Nth frame.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    capture_every: u64,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PresentArg {
+    Vsync,
+    Mailbox,
+    Immediate,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum FitArg {
     Letterbox,
@@ -305,6 +358,7 @@ fn dispatch(command: Command) -> Result<()> {
             sets,
             frames,
             fit,
+            window,
             models,
             osc,
             audio,
@@ -317,12 +371,28 @@ fn dispatch(command: Command) -> Result<()> {
                 audio: audio.live(),
                 ..models.runtime(size, sets, false, &osc, true)
             };
-            hypna::app::run(hypna::app::RunOptions {
-                scene,
-                runtime,
-                frames,
-                fit,
-            })?;
+            let mut options = hypna::app::RunOptions::new(scene, runtime);
+            options.frames = frames;
+            options.fit = fit;
+            options.fullscreen = window.fullscreen;
+            options.monitor = window.monitor;
+            options.present = match window.present {
+                PresentArg::Vsync => hypna::app::PresentChoice::Vsync,
+                PresentArg::Mailbox => hypna::app::PresentChoice::Mailbox,
+                PresentArg::Immediate => hypna::app::PresentChoice::Immediate,
+            };
+            options.remember_window = window.remember_window;
+            options.follow_window = window.follow_window;
+            options.kiosk = window.kiosk;
+            options.hud = window.hud;
+            options.watch = !window.no_watch;
+            options.fixed_fps = window.fixed_fps;
+            options.screenshot_dir = window.screenshot_dir;
+            options.capture = window.capture.map(|dir| hypna::app::CaptureOptions {
+                dir,
+                every: window.capture_every,
+            });
+            hypna::app::run(options)?;
             Ok(())
         }
         Command::Inspect { model, models } => {
@@ -413,6 +483,16 @@ fn dispatch(command: Command) -> Result<()> {
                     "ONNX Runtime: not available (model scenes will not load; shader-only scenes run)\n  {}",
                     e.to_string().replace('\n', "\n  ")
                 ),
+            }
+            println!("Monitors:");
+            match hypna::app::list_monitors() {
+                Ok(monitors) if monitors.is_empty() => println!("  none found"),
+                Ok(monitors) => {
+                    for m in monitors {
+                        println!("  {m}");
+                    }
+                }
+                Err(e) => println!("  no display: {e}"),
             }
             println!("Audio inputs:");
             match hypna::audio::list_input_devices() {

@@ -43,6 +43,9 @@ pub enum LoadError {
     /// Offline audio (the WAV file of a render).
     #[error(transparent)]
     Audio(#[from] AudioError),
+    /// Loading itself failed (a loader thread that stopped).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl LoadError {
@@ -52,7 +55,11 @@ impl LoadError {
         match self {
             Self::Scene(e) => e.diagnostics().to_vec(),
             Self::Shader(d) | Self::Model(d) => d.0.clone(),
-            Self::Chain(_) | Self::Param(_) | Self::Infer(_) | Self::Audio(_) => Vec::new(),
+            Self::Chain(_)
+            | Self::Param(_)
+            | Self::Infer(_)
+            | Self::Audio(_)
+            | Self::Internal(_) => Vec::new(),
         }
     }
 }
@@ -267,7 +274,7 @@ pub fn check_models(
         ort_lib,
         ..RuntimeOptions::default()
     };
-    let models = load_models(scene, &options, scene.size)?;
+    let models = load_models(scene, &options, scene.size, None)?;
     Ok(Some(format!(
         "model bindings checked: {} model{} against each one's inputs and outputs",
         models.len(),
@@ -275,7 +282,92 @@ pub fn check_models(
     )))
 }
 
-/// A loaded scene on the GPU with its live params and model nodes.
+/// The CPU side of loading a scene: the parsed scene, its validated shaders and its models
+/// (loaded ONNX sessions). Built by [`prepare`], which may run on any thread (hot reload
+/// prepares off the frame thread); [`Runtime::apply`] puts it on the GPU.
+pub struct Prepared {
+    /// The scene.
+    pub scene: Scene,
+    shaders: Vec<PassShader>,
+    models: Vec<PreparedModel>,
+}
+
+enum PreparedModel {
+    /// Freshly loaded, with its resolved bindings.
+    Fresh(crate::model::plan::Plan, crate::infer::Model, FileStamp),
+    /// Unchanged since the running instance loaded it: reuse that node (its index there).
+    Reuse(usize),
+}
+
+/// What a model file looked like when it was loaded (a change means: load it again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+}
+
+impl FileStamp {
+    /// The stamp of the file at `path` now (`None` fields when it cannot be read).
+    #[must_use]
+    pub fn of(path: &Path) -> Self {
+        let meta = std::fs::metadata(path).ok();
+        Self {
+            modified: meta.as_ref().and_then(|m| m.modified().ok()),
+            len: meta.map_or(0, |m| m.len()),
+        }
+    }
+}
+
+/// The running instance's models, so a reload can reuse those that did not change.
+#[derive(Debug, Clone, Default)]
+pub struct Reusable {
+    models: Vec<(crate::scene::ModelDef, FileStamp)>,
+}
+
+/// Loads `scene`'s shaders and models (reusing unchanged models of `reuse`), off the GPU.
+///
+/// # Errors
+/// Every shader problem, or model and binding problems.
+pub fn prepare(
+    scene: Scene,
+    options: &RuntimeOptions,
+    reuse: Option<&Reusable>,
+) -> Result<Prepared, LoadError> {
+    let shaders = load_shaders(&scene).map_err(LoadError::Shader)?;
+    let size = options.size.unwrap_or(scene.size);
+    let models = load_models(&scene, options, size, reuse)?;
+    Ok(Prepared {
+        scene,
+        shaders,
+        models,
+    })
+}
+
+/// Reads the scene at `path` and [`prepare`]s it.
+///
+/// # Errors
+/// Scene file problems, then as [`prepare`].
+pub fn prepare_path(
+    path: &Path,
+    options: &RuntimeOptions,
+    reuse: Option<&Reusable>,
+) -> Result<Prepared, LoadError> {
+    prepare(Scene::load(path)?, options, reuse)
+}
+
+/// One scene on the GPU: its chain, model nodes and live params.
+struct Instance {
+    scene: Scene,
+    shaders: Vec<PassShader>,
+    params: ParamStore,
+    chain: PassChain,
+    nodes: Vec<ModelNode>,
+    stamps: Vec<FileStamp>,
+    model_sizes: Vec<((usize, usize), [u32; 2])>,
+}
+
+/// A loaded scene on the GPU with its live params and model nodes, plus the services that
+/// outlive scene changes (OSC, audio).
 pub struct Runtime {
     /// The scene.
     pub scene: Scene,
@@ -283,11 +375,17 @@ pub struct Runtime {
     pub params: ParamStore,
     chain: PassChain,
     nodes: Vec<ModelNode>,
+    shaders: Vec<PassShader>,
+    stamps: Vec<FileStamp>,
+    model_sizes: Vec<((usize, usize), [u32; 2])>,
+    options: RuntimeOptions,
     blitter: Blitter,
     sync_models: bool,
     last_time: FrameTime,
     params_scratch: Vec<f32>,
     osc: Option<Osc>,
+    /// The effective OSC configuration the server was started with.
+    osc_config: Option<crate::osc::OscConfig>,
     /// Frames per second, smoothed (for `/hypna/status`).
     fps: f32,
     /// Per model: (runs at the last rate sample, when, inferences per second).
@@ -297,6 +395,8 @@ pub struct Runtime {
     audio: Option<Audio>,
     /// Band count models see (the scene's `[audio] bands`, else 8).
     bands: usize,
+    /// Param changes from a UI, applied with the next frame's OSC events.
+    ui_changes: Vec<(String, f32)>,
 }
 
 impl Runtime {
@@ -305,59 +405,38 @@ impl Runtime {
     /// # Errors
     /// Shader, pipeline, model or `--set` problems.
     pub fn new(gpu: &Gpu, scene: Scene, options: &RuntimeOptions) -> Result<Self, LoadError> {
-        let shaders = load_shaders(&scene).map_err(LoadError::Shader)?;
-        let size = options.size.unwrap_or(scene.size);
-        let models = load_models(&scene, options, size)?;
-        let texture_sizes: Vec<((usize, usize), [u32; 2])> = models
-            .iter()
-            .enumerate()
-            .flat_map(|(m, (plan, _))| {
-                plan.outputs
-                    .iter()
-                    .filter_map(move |o| o.image.map(|(px, _)| ((m, o.binding), px)))
-            })
-            .collect();
-        let chain = PassChain::new(gpu, &scene, &shaders, size, &texture_sizes)?;
-        let mut nodes = Vec::new();
-        for (m, (plan, model)) in models.into_iter().enumerate() {
-            let def = &scene.models[m];
-            let node = ModelNode::new(gpu, m, def, plan, model).map_err(LoadError::Infer)?;
-            nodes.push(node);
-        }
-        let mut params = ParamStore::new(&scene.params);
+        let prepared = prepare(scene, options, None)?;
+        Self::from_prepared(gpu, prepared, options)
+    }
+
+    /// Puts a [`Prepared`] scene on the GPU and starts the services.
+    ///
+    /// # Errors
+    /// Pipeline, model worker or `--set` problems.
+    pub fn from_prepared(
+        gpu: &Gpu,
+        prepared: Prepared,
+        options: &RuntimeOptions,
+    ) -> Result<Self, LoadError> {
+        let size = options.size.unwrap_or(prepared.scene.size);
+        let instance = Instance::build(gpu, prepared, size, None, None)?;
+        let Instance {
+            scene,
+            shaders,
+            mut params,
+            chain,
+            nodes,
+            stamps,
+            model_sizes,
+        } = instance;
         for s in &options.sets {
             params.assign(s)?;
         }
-        let osc = match &options.osc {
+        let osc_config = match &options.osc {
             OscMode::Off => None,
-            OscMode::On { listen, settings } => {
-                let mut config = settings
-                    .as_deref()
-                    .cloned()
-                    .unwrap_or_else(|| scene.osc.clone());
-                if let Some(listen) = listen {
-                    config.listen = *listen;
-                }
-                let routes = RouteTable::new(
-                    scene
-                        .params
-                        .iter()
-                        .map(|p| ParamRoute::from_def(p, p.osc.clone())),
-                );
-                match routes {
-                    Ok(routes) => crate::osc::start_or_log(&config, routes).map(|handle| Osc {
-                        handle,
-                        events: Vec::new(),
-                        warned_scene: false,
-                        warned_tap: false,
-                    }),
-                    Err(e) => {
-                        tracing::error!("OSC routes: {e}; running without OSC");
-                        None
-                    }
-                }
-            }
+            OscMode::On { .. } => Some(effective_osc(&scene, &options.osc)),
         };
+        let osc = osc_config.as_ref().and_then(|c| start_osc(c, &scene));
         let model_rates = vec![(0, None, 0.0); nodes.len()];
         let audio = Audio::start(&scene, &options.audio)?;
         let bands = scene.audio_bands();
@@ -366,17 +445,139 @@ impl Runtime {
             params,
             chain,
             nodes,
+            shaders,
+            stamps,
+            model_sizes,
+            options: options.clone(),
             blitter: Blitter::new(&gpu.device),
             sync_models: options.sync_models,
             last_time: FrameTime::default(),
             params_scratch: Vec::new(),
             osc,
+            osc_config,
             fps: 0.0,
             model_rates,
             scene_request: None,
             audio,
             bands,
+            ui_changes: Vec::new(),
         })
+    }
+
+    /// What a reload may reuse from this runtime (its models and their file stamps).
+    #[must_use]
+    pub fn reusable(&self) -> Reusable {
+        Reusable {
+            models: self
+                .scene
+                .models
+                .iter()
+                .cloned()
+                .zip(self.stamps.iter().copied())
+                .collect(),
+        }
+    }
+
+    /// The options the runtime was loaded with (a reload prepares with the same).
+    #[must_use]
+    pub fn options(&self) -> &RuntimeOptions {
+        &self.options
+    }
+
+    /// Replaces the running scene with `prepared` (a hot reload): feedback buffers and model
+    /// outputs carry over into passes and models of the same name (resampled when sizes
+    /// change), params keep the values of those that still exist, unchanged models keep
+    /// running, OSC routes follow the new params. On error the running scene is untouched.
+    ///
+    /// # Errors
+    /// Pipeline or model worker problems.
+    pub fn apply(&mut self, gpu: &Gpu, prepared: Prepared) -> Result<(), LoadError> {
+        let size = self.options.size.unwrap_or(prepared.scene.size);
+        let mut old_nodes: Vec<Option<ModelNode>> =
+            std::mem::take(&mut self.nodes).into_iter().map(Some).collect();
+        let built = Instance::build(
+            gpu,
+            prepared,
+            size,
+            Some((&self.chain, &self.scene, &mut self.blitter)),
+            Some(&mut old_nodes),
+        );
+        let instance = match built {
+            Ok(i) => i,
+            Err(e) => {
+                self.nodes = old_nodes.into_iter().flatten().collect();
+                return Err(e);
+            }
+        };
+        // Nodes not reused stop here (their workers shut down).
+        drop(old_nodes);
+        let params = self.params.carried_over(&instance.scene.params);
+        let audio_changed = instance.scene.audio != self.scene.audio;
+        self.scene = instance.scene;
+        self.shaders = instance.shaders;
+        self.params = params;
+        self.chain = instance.chain;
+        self.nodes = instance.nodes;
+        self.stamps = instance.stamps;
+        self.model_sizes = instance.model_sizes;
+        self.model_rates = vec![(0, None, 0.0); self.nodes.len()];
+        self.bands = self.scene.audio_bands();
+        if let Some(old) = &self.osc_config {
+            let config = effective_osc(&self.scene, &self.options.osc);
+            if config == *old {
+                if let (Some(osc), Ok(routes)) = (self.osc.as_mut(), routes_for(&self.scene)) {
+                    osc.handle.set_routes(routes);
+                }
+            } else {
+                tracing::info!("[osc] changed: restarting the OSC server");
+                self.osc = None;
+                self.osc = start_osc(&config, &self.scene);
+                self.osc_config = Some(config);
+            }
+        }
+        if audio_changed && matches!(self.options.audio, AudioMode::Live { .. }) {
+            tracing::info!("[audio] changed: restarting audio input");
+            self.audio = None;
+            self.audio = Audio::start(&self.scene, &self.options.audio).unwrap_or(None);
+        }
+        Ok(())
+    }
+
+    /// Renders at a new internal size from now on. Feedback buffers and model outputs are
+    /// resampled into the new size, not cleared.
+    ///
+    /// # Errors
+    /// When the GPU rejects a pipeline at the new size (the old size stays).
+    pub fn resize(&mut self, gpu: &Gpu, size: [u32; 2]) -> Result<(), LoadError> {
+        let size = [size[0].max(1), size[1].max(1)];
+        if size == self.chain.scene_size() {
+            return Ok(());
+        }
+        let mut chain = PassChain::new(gpu, &self.scene, &self.shaders, size, &self.model_sizes)?;
+        adopt(gpu, &mut chain, &self.chain, &self.scene, &self.scene, &mut self.blitter);
+        self.chain = chain;
+        self.options.size = Some(size);
+        Ok(())
+    }
+
+    /// Sets a param from a UI: applied with the next frame's OSC events (smoothed, clamped,
+    /// echoed to feedback targets like an OSC change).
+    pub fn set_from_ui(&mut self, name: &str, value: f32) {
+        self.ui_changes.push((name.to_string(), value));
+    }
+
+    /// Every file the running scene was built from: the scene, its shaders and includes,
+    /// its model files.
+    #[must_use]
+    pub fn watched_files(&self) -> Vec<std::path::PathBuf> {
+        let mut files = vec![self.scene.path.clone()];
+        for s in &self.shaders {
+            files.extend(s.files.iter().cloned());
+        }
+        files.extend(self.scene.models.iter().map(|m| m.file.clone()));
+        files.sort();
+        files.dedup();
+        files
     }
 
     /// Loads the scene file at `path`; see [`Self::new`].
@@ -463,6 +664,11 @@ impl Runtime {
     /// Applies OSC events that arrived since the last frame (in order: the latest value of a
     /// param wins), answers queries, and echoes param changes to feedback targets.
     fn apply_osc(&mut self, t: FrameTime) {
+        for (name, value) in self.ui_changes.drain(..) {
+            if let Err(e) = self.params.set(&name, value) {
+                tracing::debug!("UI change dropped: {e}");
+            }
+        }
         let Some(osc) = self.osc.as_mut() else { return };
         osc.events.clear();
         osc.events.extend(osc.handle.drain(Instant::now()));
@@ -599,12 +805,197 @@ impl Runtime {
     }
 }
 
+
+impl Instance {
+    /// Builds `prepared` on the GPU at `size`. With `previous`, feedback buffers and model
+    /// outputs of the same names are copied over; with `old_nodes`, reused models take their
+    /// running node from there.
+    fn build(
+        gpu: &Gpu,
+        prepared: Prepared,
+        size: [u32; 2],
+        previous: Option<(&PassChain, &Scene, &mut Blitter)>,
+        old_nodes: Option<&mut Vec<Option<ModelNode>>>,
+    ) -> Result<Self, LoadError> {
+        let Prepared {
+            scene,
+            shaders,
+            models,
+        } = prepared;
+        let mut model_sizes: Vec<((usize, usize), [u32; 2])> = Vec::new();
+        for (m, model) in models.iter().enumerate() {
+            let outputs: Vec<((usize, usize), [u32; 2])> = match model {
+                PreparedModel::Fresh(plan, _, _) => plan
+                    .outputs
+                    .iter()
+                    .filter_map(|o| o.image.map(|(px, _)| ((m, o.binding), px)))
+                    .collect(),
+                PreparedModel::Reuse(old) => old_nodes
+                    .as_ref()
+                    .and_then(|n| n.get(*old))
+                    .and_then(Option::as_ref)
+                    .map(|node| {
+                        node.output_image_sizes()
+                            .map(|(binding, px)| ((m, binding), px))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            };
+            model_sizes.extend(outputs);
+        }
+        let mut chain = PassChain::new(gpu, &scene, &shaders, size, &model_sizes)?;
+        let mut nodes = Vec::new();
+        let mut stamps = Vec::new();
+        let mut reused = Vec::new();
+        for (m, model) in models.into_iter().enumerate() {
+            match model {
+                PreparedModel::Fresh(plan, model, stamp) => {
+                    let def = &scene.models[m];
+                    let node = ModelNode::new(gpu, m, def, plan, model).map_err(LoadError::Infer)?;
+                    nodes.push(Some(node));
+                    stamps.push(stamp);
+                }
+                PreparedModel::Reuse(old) => {
+                    nodes.push(None);
+                    stamps.push(FileStamp::of(&scene.models[m].file));
+                    reused.push((m, old));
+                }
+            }
+        }
+        // Infallible from here: take the reused nodes out of the old instance.
+        if let Some(old_nodes) = old_nodes {
+            for (m, old) in reused {
+                if let Some(mut node) = old_nodes.get_mut(old).and_then(Option::take) {
+                    node.index = m;
+                    nodes[m] = Some(node);
+                }
+            }
+        }
+        if let Some((old_chain, old_scene, blitter)) = previous {
+            adopt(gpu, &mut chain, old_chain, old_scene, &scene, blitter);
+        }
+        let params = ParamStore::new(&scene.params);
+        Ok(Self {
+            scene,
+            shaders,
+            params,
+            chain,
+            nodes: nodes.into_iter().flatten().collect(),
+            stamps,
+            model_sizes,
+        })
+    }
+}
+
+/// Copies `old`'s feedback buffers and model outputs into `new` where names match (resampled
+/// to the new sizes), so a reload or resize does not start from black.
+fn adopt(
+    gpu: &Gpu,
+    new: &mut PassChain,
+    old: &PassChain,
+    old_scene: &Scene,
+    new_scene: &Scene,
+    blitter: &mut Blitter,
+) {
+    let mut encoder = gpu
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("runtime.adopt"),
+        });
+    let mut copied = 0;
+    for (i, pass) in new_scene.passes.iter().enumerate() {
+        if !pass.is_feedback() {
+            continue;
+        }
+        let Some(j) = old_scene.passes.iter().position(|p| p.name == pass.name) else {
+            continue;
+        };
+        let Some((_, src, src_size, src_format)) = old.pass_output(j) else {
+            continue;
+        };
+        for (view, size, format) in new.pass_views(i) {
+            blitter.copy(
+                &gpu.device,
+                &mut encoder,
+                (src, src_size, src_format),
+                (view, size, format),
+            );
+            copied += 1;
+        }
+    }
+    for (m, def) in new_scene.models.iter().enumerate() {
+        let Some(om) = old_scene.models.iter().position(|d| d.name == def.name) else {
+            continue;
+        };
+        for o in 0..def.outputs.len() {
+            let (Some(src), Some(dst)) = (old.model_texture((om, o)), new.model_texture((m, o)))
+            else {
+                continue;
+            };
+            let format = crate::render::chain::MODEL_TEXTURE_FORMAT;
+            blitter.copy(
+                &gpu.device,
+                &mut encoder,
+                (src.view(), src.size, format),
+                (dst.view(), dst.size, format),
+            );
+            copied += 1;
+        }
+    }
+    if copied > 0 {
+        gpu.queue.submit([encoder.finish()]);
+    }
+}
+
+/// The OSC configuration in effect for `scene` under `mode`.
+fn effective_osc(scene: &Scene, mode: &OscMode) -> crate::osc::OscConfig {
+    match mode {
+        OscMode::Off => scene.osc.clone(),
+        OscMode::On { listen, settings } => {
+            let mut config = settings
+                .as_deref()
+                .cloned()
+                .unwrap_or_else(|| scene.osc.clone());
+            if let Some(listen) = listen {
+                config.listen = *listen;
+            }
+            config
+        }
+    }
+}
+
+fn routes_for(scene: &Scene) -> Result<RouteTable, crate::osc::OscError> {
+    RouteTable::new(
+        scene
+            .params
+            .iter()
+            .map(|p| ParamRoute::from_def(p, p.osc.clone())),
+    )
+}
+
+/// Starts the OSC server for `scene`; problems are logged and the show runs without OSC.
+fn start_osc(config: &crate::osc::OscConfig, scene: &Scene) -> Option<Osc> {
+    match routes_for(scene) {
+        Ok(routes) => crate::osc::start_or_log(config, routes).map(|handle| Osc {
+            handle,
+            events: Vec::new(),
+            warned_scene: false,
+            warned_tap: false,
+        }),
+        Err(e) => {
+            tracing::error!("OSC routes: {e}; running without OSC");
+            None
+        }
+    }
+}
+
 /// Loads every model of `scene` and checks its bindings against the model's metadata.
 fn load_models(
     scene: &Scene,
     options: &RuntimeOptions,
     size: [u32; 2],
-) -> Result<Vec<(crate::model::plan::Plan, crate::infer::Model)>, LoadError> {
+    reuse: Option<&Reusable>,
+) -> Result<Vec<PreparedModel>, LoadError> {
     if scene.models.is_empty() {
         return Ok(Vec::new());
     }
@@ -631,6 +1022,15 @@ fn load_models(
     let mut errors = Vec::new();
     for def in &scene.models {
         let at = |message: String| Diagnostic::at(&scene.path, def.at.line, def.at.col, message);
+        let stamp = FileStamp::of(&def.file);
+        if let Some(old) = reuse.and_then(|r| {
+            r.models
+                .iter()
+                .position(|(d, st)| d == def && *st == stamp && stamp.modified.is_some())
+        }) {
+            out.push(PreparedModel::Reuse(old));
+            continue;
+        }
         let model = match crate::infer::Model::load(&def.file, &session) {
             Ok(m) => m,
             Err(e) => {
@@ -650,7 +1050,7 @@ fn load_models(
                 bands: scene.audio_bands(),
             },
         ) {
-            Ok(p) => out.push((p, model)),
+            Ok(p) => out.push(PreparedModel::Fresh(p, model, stamp)),
             Err(es) => errors.extend(es.into_iter().map(at)),
         }
     }

@@ -176,6 +176,14 @@ impl ModelNode {
         })
     }
 
+    /// Sizes of the output textures this node writes: (output binding, pixels).
+    pub fn output_image_sizes(&self) -> impl Iterator<Item = (usize, [u32; 2])> + '_ {
+        self.plan
+            .outputs
+            .iter()
+            .filter_map(|o| o.image.map(|(px, _)| (o.binding, px)))
+    }
+
     /// The model's name.
     #[must_use]
     pub fn name(&self) -> &str {

@@ -598,6 +598,17 @@ impl PassChain {
         })
     }
 
+    /// Every target of pass `index` (two for a feedback pass) with its size and format.
+    pub fn pass_views(
+        &self,
+        index: usize,
+    ) -> impl Iterator<Item = (&wgpu::TextureView, [u32; 2], wgpu::TextureFormat)> {
+        self.passes
+            .get(index)
+            .into_iter()
+            .flat_map(|p| p.targets.iter().map(move |t| (&t.view, p.size, p.format)))
+    }
+
     /// The scene size the chain renders at.
     #[must_use]
     pub fn scene_size(&self) -> [u32; 2] {
