@@ -10,7 +10,7 @@ mode="${1:-run}"
 packages=(pkg-config libasound2-dev libvulkan1 mesa-vulkan-drivers)
 if [ "$mode" = "test" ]; then
   # Xvfb for window tests; liblo's oscsend as an OSC peer we did not write.
-  packages+=(xvfb xauth liblo-tools)
+  packages+=(xvfb xauth liblo-tools xdotool)
 fi
 
 say() { printf 'hypna set-up: %s\n' "$*" >&2; }

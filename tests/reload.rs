@@ -3,6 +3,7 @@
 //! errors; good changes clear them and keep feedback buffers and param values.
 
 mod common;
+mod infer_support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -283,4 +284,93 @@ fn resizing_resamples_feedback_instead_of_clearing_it() {
     assert_eq!(frame.size, [128, 96]);
     assert!(mean_channel(frame, 0, true) > 200.0, "feedback survived the resize");
     assert!(mean_channel(frame, 0, false) < 5.0);
+}
+
+const MODEL_SCENE: &str = r#"
+[scene]
+name = "model reload"
+size = [64, 36]
+
+[[model]]
+name = "cppn"
+file = "cppn.onnx"
+
+[model.inputs]
+latent = { latent = { dim = 8, seed = 3, speed = 0.06 } }
+time = { time = true }
+
+[model.outputs]
+image = { texture = "painted" }
+
+[[pass]]
+name = "out"
+shader = "out.wgsl"
+inputs = ["painted"]
+"#;
+
+#[test]
+fn model_files_reload_and_a_broken_model_keeps_the_running_one() {
+    if infer_support::ort("model_files_reload_and_a_broken_model_keeps_the_running_one").is_none() {
+        return;
+    }
+    let Some(gpu) = common::gpu("model_files_reload_and_a_broken_model_keeps_the_running_one")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("scene.toml");
+    let model = dir.path().join("cppn.onnx");
+    let original = std::fs::read(common::root().join("models/cppn.onnx")).unwrap();
+    std::fs::write(&model, &original).unwrap();
+    std::fs::write(&scene, MODEL_SCENE).unwrap();
+    std::fs::write(
+        dir.path().join("out.wgsl"),
+        "@fragment\nfn main(in: VertexOutput) -> @location(0) vec4<f32> {\n    return vec4<f32>(textureSample(tex_painted, samp_painted, in.uv).rgb, 1.0);\n}\n",
+    )
+    .unwrap();
+    let options = RuntimeOptions {
+        size: Some(SIZE),
+        sync_models: true,
+        ..RuntimeOptions::default()
+    };
+    let runtime = Runtime::load(&gpu, &scene, &options).unwrap();
+    let reload = HotReload::new(&scene, &runtime);
+    let mut f = Fixture {
+        _dir: dir,
+        scene: scene.clone(),
+        gpu,
+        runtime,
+        reload,
+    };
+    let _ = frames(&mut f, 3);
+    let results = f.runtime.nodes()[0].results;
+    assert!(results > 0);
+
+    // A shader-only change reuses the running model node (no reload of the model).
+    let out = scene.with_file_name("out.wgsl");
+    let shader = std::fs::read_to_string(&out).unwrap();
+    save(&out, &shader.replace(".rgb, 1.0", ".bgr, 1.0"));
+    assert_eq!(wait_for_reload(&mut f), ReloadEvent::Applied);
+    assert!(
+        f.runtime.nodes()[0].results >= results,
+        "the model node was kept"
+    );
+
+    // A corrupt model file: the error names the model; the running one keeps going.
+    save(&model, "this is not an onnx file");
+    assert_eq!(wait_for_reload(&mut f), ReloadEvent::Failed);
+    let e = f.reload.errors()[0].to_string();
+    assert!(e.contains("cppn"), "{e}");
+    assert!(e.contains("scene.toml:6"), "located at the [[model]] table: {e}");
+    let before = f.runtime.nodes()[0].results;
+    let _ = frames(&mut f, 3);
+    assert!(f.runtime.nodes()[0].results > before, "the old model still runs");
+
+    // The good file again: applied, errors cleared.
+    std::fs::write(model.with_extension("tmp"), &original).unwrap();
+    std::fs::rename(model.with_extension("tmp"), &model).unwrap();
+    assert_eq!(wait_for_reload(&mut f), ReloadEvent::Applied);
+    assert!(f.reload.errors().is_empty());
+    let _ = frames(&mut f, 3);
+    assert!(f.runtime.nodes()[0].results > 0);
 }

@@ -1,46 +1,357 @@
-//! `hypna run` in a real window under Xvfb: it opens, presents frames and quits cleanly.
+//! `hypna run` in a real window on an X server (Xvfb): it presents what the headless renderer
+//! renders, survives a window resize with its feedback intact, and hot-reloads with the
+//! errors on screen.
 
 mod common;
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use common::Frame;
+
+/// Whether CI demands these tests run.
+fn required() -> bool {
+    std::env::var("HYPNA_REQUIRE_GPU").as_deref() == Ok("1")
+}
+
+/// A private Xvfb server, killed on drop.
+struct XServer {
+    child: Child,
+    display: String,
+}
+
+impl XServer {
+    /// Starts Xvfb on a free display, or skips (fails under HYPNA_REQUIRE_GPU=1).
+    fn start(test: &str) -> Option<Self> {
+        if Command::new("Xvfb").arg("-help").output().is_err() {
+            assert!(
+                !required(),
+                "{test}: HYPNA_REQUIRE_GPU=1 but Xvfb is missing (apt-get install xvfb)"
+            );
+            eprintln!("SKIPPED {test}: Xvfb is missing");
+            return None;
+        }
+        let base = 100 + (std::process::id() % 400);
+        for n in base..base + 100 {
+            if Path::new(&format!("/tmp/.X{n}-lock")).exists()
+                || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            {
+                continue;
+            }
+            let Ok(child) = Command::new("Xvfb")
+                .args([
+                    &format!(":{n}"),
+                    "-screen",
+                    "0",
+                    "1024x768x24",
+                    "-nolisten",
+                    "tcp",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+            else {
+                continue;
+            };
+            let mut server = Self {
+                child,
+                display: format!(":{n}"),
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                    return Some(server);
+                }
+                if let Ok(Some(_)) = server.child.try_wait() {
+                    break; // lost a race for this display: try the next
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = server.child.kill();
+        }
+        panic!("{test}: could not start Xvfb on any display");
+    }
+}
+
+impl Drop for XServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `hypna run` whose log lines arrive on a channel.
+struct Hypna {
+    child: Child,
+    lines: Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Hypna {
+    fn start(x: &XServer, args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hypna"))
+            .arg("run")
+            .args(args)
+            .current_dir(common::root())
+            .env("DISPLAY", &x.display)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            log: Vec::new(),
+        }
+    }
+
+    /// Waits for a log line containing `needle`.
+    fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.log.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no log line with `{needle}` within {timeout:?}; log so far:\n{}",
+                    self.log.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits for the process to end successfully and returns the whole log.
+    fn finish(mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            while let Ok(line) = self.lines.try_recv() {
+                self.log.push(line);
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(100));
+                while let Ok(line) = self.lines.try_recv() {
+                    self.log.push(line);
+                }
+                let log = self.log.join("\n");
+                assert!(status.success(), "hypna run failed:\n{log}");
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "hypna run did not end:\n{}",
+                self.log.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Hypna {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn load(path: &Path) -> Frame {
+    Frame::load(path).unwrap_or_else(|| panic!("cannot read {}", path.display()))
+}
 
 #[test]
 fn run_presents_frames_in_a_window() {
-    let required = std::env::var("HYPNA_REQUIRE_GPU").as_deref() == Ok("1");
-    let have_display = std::env::var_os("DISPLAY").is_some();
-    let xvfb = Command::new("xvfb-run").arg("--help").output().is_ok();
-    if !have_display && !xvfb {
+    let Some(x) = XServer::start("run_presents_frames_in_a_window") else {
+        return;
+    };
+    let hypna = Hypna::start(
+        &x,
+        &[
+            "scenes/flow.toml",
+            "--size",
+            "160x90",
+            "--frames",
+            "12",
+            "--no-osc",
+        ],
+    );
+    let log = hypna.finish();
+    assert!(log.contains("presented 12 frames"), "{log}");
+}
+
+#[test]
+fn the_window_shows_what_the_headless_render_renders() {
+    let test = "the_window_shows_what_the_headless_render_renders";
+    let Some(gpu) = common::gpu(test) else { return };
+    let Some(x) = XServer::start(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("capture");
+    let hypna = Hypna::start(
+        &x,
+        &[
+            "scenes/flow.toml",
+            "--size",
+            "320x180",
+            "--frames",
+            "31",
+            "--fixed-fps",
+            "30",
+            "--no-osc",
+            "--no-watch",
+            "--capture",
+            capture.to_str().unwrap(),
+            "--capture-every",
+            "10",
+        ],
+    );
+    hypna.finish();
+    let headless = common::render_all(
+        &gpu,
+        &common::root().join("scenes/flow.toml"),
+        [320, 180],
+        31,
+        &[],
+    );
+    for n in [0usize, 10, 20, 30] {
+        let window = load(&capture.join(format!("window_{n:05}.png")));
+        assert_eq!(window.size, [320, 180]);
+        let (diff, image) = common::compare(&window, &headless[n]);
+        if diff >= 1.0 {
+            let keep = std::env::temp_dir().join(format!("hypna-window-difference_{n}.png"));
+            image.save(&keep);
+            eprintln!("difference image: {}", keep.display());
+        }
         assert!(
-            !required,
-            "HYPNA_REQUIRE_GPU=1 but neither a display nor xvfb-run is available (apt-get install xvfb xauth)"
+            diff < 1.0,
+            "frame {n}: window differs from the headless render by {diff:.3} on average"
         );
-        eprintln!("SKIPPED run_presents_frames_in_a_window: no display and no xvfb-run");
+        assert!(headless[n].luma_std() > 1.0 || n == 0, "frame {n} is flat");
+    }
+}
+
+/// A feedback scene: ink on the left half during the first 5 frames only, kept forever.
+fn feedback_scene(dir: &Path) -> PathBuf {
+    let scene = dir.join("keep.toml");
+    std::fs::write(
+        &scene,
+        r#"[scene]
+name = "keep"
+size = [160, 90]
+
+[[pass]]
+name = "acc"
+shader = "acc.wgsl"
+inputs = ["acc"]
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("acc.wgsl"),
+        r"@fragment
+fn main(in: VertexOutput) -> @location(0) vec4<f32> {
+    let prev = textureSample(tex_acc, samp_acc, in.uv);
+    var add = 0.0;
+    if (globals.frame < 5u && in.uv.x < 0.5) { add = 1.0; }
+    return vec4<f32>(max(prev.rgb, vec3<f32>(add)), 1.0);
+}
+",
+    )
+    .unwrap();
+    scene
+}
+
+fn left_right(frame: &Frame) -> (f64, f64) {
+    let [w, h] = frame.size;
+    let mut l = 0.0;
+    let mut r = 0.0;
+    // Skip a border column around the middle (resampling blends it).
+    for y in 0..h {
+        for x in 0..w {
+            let v = f64::from(frame.pixel(x, y)[0]);
+            if x < w / 2 - 2 {
+                l += v;
+            } else if x > w / 2 + 2 {
+                r += v;
+            }
+        }
+    }
+    let n = f64::from((w / 2 - 2) * h);
+    (l / n, r / n)
+}
+
+#[test]
+fn resizing_the_window_keeps_feedback_content() {
+    let test = "resizing_the_window_keeps_feedback_content";
+    if Command::new("xdotool").arg("--version").output().is_err() {
+        assert!(
+            !required(),
+            "{test}: HYPNA_REQUIRE_GPU=1 but xdotool is missing (scripts/setup.sh test)"
+        );
+        eprintln!("SKIPPED {test}: xdotool is missing");
         return;
     }
-    let bin = env!("CARGO_BIN_EXE_hypna");
-    let args = [
-        "run",
-        "scenes/flow.toml",
-        "--size",
-        "160x90",
-        "--frames",
-        "12",
-    ];
-    let mut cmd = if xvfb {
-        let mut c = Command::new("xvfb-run");
-        c.args(["-a", "-s", "-screen 0 640x480x24", bin]).args(args);
-        c
-    } else {
-        let mut c = Command::new(bin);
-        c.args(args);
-        c
+    let Some(x) = XServer::start(test) else {
+        return;
     };
-    let out = cmd
-        .current_dir(common::root())
-        .env("RUST_LOG", "info")
-        .output()
+    let dir = tempfile::tempdir().unwrap();
+    let scene = feedback_scene(dir.path());
+    let capture = dir.path().join("capture");
+    let mut hypna = Hypna::start(
+        &x,
+        &[
+            scene.to_str().unwrap(),
+            "--follow-window",
+            "--no-osc",
+            "--capture",
+            capture.to_str().unwrap(),
+            "--capture-every",
+            "10",
+        ],
+    );
+    hypna.wait_for("running keep at 160x90", Duration::from_secs(60));
+    hypna.wait_for("window_00020.png", Duration::from_secs(60));
+    let status = Command::new("xdotool")
+        .args(["search", "--name", "keep", "windowsize", "320", "200"])
+        .env("DISPLAY", &x.display)
+        .status()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "hypna run failed: {stderr}");
-    assert!(stderr.contains("presented 12 frames"), "{stderr}");
+    assert!(status.success(), "xdotool failed");
+    // Wait for a captured frame at the new size.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let frame = loop {
+        let line = hypna.wait_for("saved", Duration::from_secs(60));
+        let path = PathBuf::from(line.rsplit(' ').next().unwrap());
+        let frame = load(&path);
+        if frame.size == [320, 200] {
+            break frame;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no frame at 320x200:\n{}",
+            hypna.log.join("\n")
+        );
+    };
+    let log = hypna.log.join("\n");
+    let (l, r) = left_right(&frame);
+    assert!(l > 200.0, "feedback content lost in the resize: left {l}\n{log}");
+    assert!(r < 5.0, "right {r}");
 }
