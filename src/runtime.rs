@@ -397,6 +397,8 @@ pub struct Runtime {
     bands: usize,
     /// Param changes from a UI, applied with the next frame's OSC events.
     ui_changes: Vec<(String, f32)>,
+    /// Per-pass GPU timing asked for (kept across reloads and resizes).
+    timing: bool,
 }
 
 impl Runtime {
@@ -461,6 +463,7 @@ impl Runtime {
             audio,
             bands,
             ui_changes: Vec::new(),
+            timing: false,
         })
     }
 
@@ -517,6 +520,9 @@ impl Runtime {
         self.shaders = instance.shaders;
         self.params = params;
         self.chain = instance.chain;
+        if self.timing {
+            self.chain.enable_timing(gpu);
+        }
         self.nodes = instance.nodes;
         self.stamps = instance.stamps;
         self.model_sizes = instance.model_sizes;
@@ -556,8 +562,62 @@ impl Runtime {
         let mut chain = PassChain::new(gpu, &self.scene, &self.shaders, size, &self.model_sizes)?;
         adopt(gpu, &mut chain, &self.chain, &self.scene, &self.scene, &mut self.blitter);
         self.chain = chain;
+        if self.timing {
+            self.chain.enable_timing(gpu);
+        }
         self.options.size = Some(size);
         Ok(())
+    }
+
+    /// Measures per-pass GPU time (for the HUD) when the device has timestamp queries;
+    /// returns whether it does.
+    pub fn enable_timing(&mut self, gpu: &Gpu) -> bool {
+        self.timing = true;
+        self.chain.enable_timing(gpu)
+    }
+
+    /// Frames per second, smoothed.
+    #[must_use]
+    pub fn fps(&self) -> f32 {
+        self.fps
+    }
+
+    /// Inferences per second of each model, sampled about once a second.
+    #[must_use]
+    pub fn model_rates(&self) -> Vec<f32> {
+        self.model_rates.iter().map(|r| r.2).collect()
+    }
+
+    /// The newest audio features, when audio runs.
+    #[must_use]
+    pub fn audio_features(&self) -> Option<&AudioFeatures> {
+        self.audio.as_ref().map(|a| &*a.current)
+    }
+
+    /// A one-line state of the audio input (device, reconnecting, file, off).
+    #[must_use]
+    pub fn audio_state(&self) -> String {
+        match &self.audio {
+            None => "off".to_string(),
+            Some(Audio {
+                input: AudioInput::Offline { .. },
+                ..
+            }) => "file (offline)".to_string(),
+            Some(Audio {
+                input: AudioInput::Live { engine, .. },
+                ..
+            }) => match engine.status() {
+                crate::audio::CaptureStatus::Starting => "starting".to_string(),
+                crate::audio::CaptureStatus::Connected { name, .. } => format!("ok {name}"),
+                crate::audio::CaptureStatus::Reconnecting { attempts, reason, .. } => {
+                    format!("reconnecting (attempt {attempts}: {reason})")
+                }
+                crate::audio::CaptureStatus::File { path, .. } => {
+                    format!("file {}", path.display())
+                }
+                crate::audio::CaptureStatus::Stopped => "stopped".to_string(),
+            },
+        }
     }
 
     /// Sets a param from a UI: applied with the next frame's OSC events (smoothed, clamped,
@@ -630,6 +690,7 @@ impl Runtime {
     /// Call right after the frame's `queue.submit`: feeds the models. Never waits in live
     /// mode; in lock-step mode waits for this frame's model runs.
     pub fn after_submit(&mut self, gpu: &Gpu) {
+        self.chain.after_submit();
         if self.nodes.is_empty() {
             return;
         }

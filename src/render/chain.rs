@@ -171,6 +171,8 @@ pub struct PassChain {
     /// Reused every frame for the globals upload (no per-frame allocation).
     scratch: Vec<u8>,
     params_scratch: Vec<f32>,
+    /// Per-pass GPU timestamps, when enabled and supported.
+    timer: Option<super::timing::GpuTimer>,
 }
 
 impl PassChain {
@@ -466,6 +468,7 @@ impl PassChain {
             parity: 0,
             scratch: Vec::new(),
             params_scratch: Vec::new(),
+            timer: None,
         })
     }
 
@@ -526,7 +529,7 @@ impl PassChain {
                     },
                 })],
                 depth_stencil_attachment: None,
-                timestamp_writes: None,
+                timestamp_writes: self.timer.as_ref().and_then(|t| t.writes(i)),
                 occlusion_query_set: None,
                 multiview_mask: None,
             });
@@ -536,6 +539,34 @@ impl PassChain {
             rpass.set_bind_group(1, &pass.inputs[self.parity], &[]);
             rpass.draw(0..3, 0..1);
         }
+        if let Some(timer) = &mut self.timer {
+            timer.resolve(encoder);
+        }
+    }
+
+    /// Measures every pass's GPU time from now on, when the device has timestamp queries.
+    /// Returns whether it does.
+    pub fn enable_timing(&mut self, gpu: &Gpu) -> bool {
+        if self.timer.is_none() {
+            self.timer = super::timing::GpuTimer::new(&gpu.device, &gpu.queue, self.passes.len());
+        }
+        self.timer.is_some()
+    }
+
+    /// Call after the frame's submit: starts reading back the timestamps.
+    pub fn after_submit(&mut self) {
+        if let Some(timer) = &mut self.timer {
+            timer.after_submit();
+        }
+    }
+
+    /// The newest GPU time of each pass in ms, by name (empty without timestamp queries).
+    pub fn pass_times(&self) -> impl Iterator<Item = (&str, f32)> {
+        let times = self.timer.as_ref().map_or(&[][..], |t| t.latest());
+        self.passes
+            .iter()
+            .zip(times.iter())
+            .map(|(p, ms)| (p.name.as_str(), *ms))
     }
 
     /// The output pass's texture as written by the last [`Self::encode`].

@@ -8,6 +8,7 @@ pub mod context;
 pub mod globals;
 pub mod readback;
 pub mod shader;
+pub mod timing;
 
 /// A plain 2D texture (one mip, one sample) of `size` = `[width, height]`: every render
 /// target, model texture and staging source in hypna is one of these.
