@@ -651,8 +651,8 @@ impl State {
         let t = self.clock.tick();
         self.runtime.encode_frame(&self.gpu, &mut encoder, t);
         if let (Some(src), Some((size, format))) = (
-            self.runtime.chain().output_view(),
-            self.runtime.chain().output_info(),
+            self.runtime.output_view(),
+            self.runtime.output_info(),
         ) {
             self.blitter.blit(
                 &self.gpu.device,
@@ -709,8 +709,8 @@ impl State {
         frame: u64,
     ) {
         let (Some(src), Some((size, format))) = (
-            self.runtime.chain().output_view(),
-            self.runtime.chain().output_info(),
+            self.runtime.output_view(),
+            self.runtime.output_info(),
         ) else {
             return;
         };

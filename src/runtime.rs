@@ -399,6 +399,45 @@ pub struct Runtime {
     ui_changes: Vec<(String, f32)>,
     /// Per-pass GPU timing asked for (kept across reloads and resizes).
     timing: bool,
+    mixer: crate::render::mix::Mixer,
+    /// The running transition, if any.
+    fade: Option<Fade>,
+    /// Output level 0..1 (the schedule's fade to black).
+    level: f32,
+    /// This frame's output is the mixer's (a transition or a level below 1).
+    mixed: bool,
+}
+
+/// A crossfade from a snapshot of the previous output into the live scene.
+struct Fade {
+    /// Keeps the snapshot alive while its view is sampled.
+    _from: wgpu::Texture,
+    from_view: wgpu::TextureView,
+    /// Scene time the fade started at (set by the first frame after the switch).
+    start_secs: Option<f64>,
+    secs: f32,
+}
+
+/// A scene built on the GPU, ready to be switched to (see [`build`]). Building compiles the
+/// pipelines and starts the model workers, so it can run on a loader thread while the
+/// current scene keeps playing.
+pub struct Built(Instance);
+
+impl Built {
+    /// The scene.
+    #[must_use]
+    pub fn scene(&self) -> &Scene {
+        &self.0.scene
+    }
+}
+
+/// Builds `prepared` on the GPU at the size `options` ask for (default: the scene's).
+///
+/// # Errors
+/// Pipeline or model worker problems.
+pub fn build(gpu: &Gpu, prepared: Prepared, options: &RuntimeOptions) -> Result<Built, LoadError> {
+    let size = options.size.unwrap_or(prepared.scene.size);
+    Instance::build(gpu, prepared, size, None, None).map(Built)
 }
 
 impl Runtime {
@@ -464,6 +503,10 @@ impl Runtime {
             bands,
             ui_changes: Vec::new(),
             timing: false,
+            mixer: crate::render::mix::Mixer::new(&gpu.device),
+            fade: None,
+            level: 1.0,
+            mixed: false,
         })
     }
 
@@ -684,7 +727,202 @@ impl Runtime {
         for node in &mut self.nodes {
             node.record_inputs(gpu, encoder, &self.chain, &mut self.blitter, t.frame);
         }
+        self.mix(gpu, encoder, t);
         self.last_time = t;
+    }
+
+    /// Records the crossfade / level pass when one is needed this frame.
+    fn mix(&mut self, gpu: &Gpu, encoder: &mut wgpu::CommandEncoder, t: FrameTime) {
+        self.mixed = false;
+        let amount = match &mut self.fade {
+            Some(fade) => {
+                let start = *fade.start_secs.get_or_insert(t.time_secs);
+                let amount = if fade.secs > 0.0 {
+                    ((t.time_secs - start) / f64::from(fade.secs)) as f32
+                } else {
+                    1.0
+                };
+                if amount >= 1.0 {
+                    self.fade = None;
+                    1.0
+                } else {
+                    amount
+                }
+            }
+            None => 1.0,
+        };
+        if self.fade.is_none() && self.level >= 1.0 {
+            return;
+        }
+        let (Some(to), Some((size, _))) = (self.chain.output_view(), self.chain.output_info())
+        else {
+            return;
+        };
+        let from = self.fade.as_ref().map_or(to, |f| &f.from_view);
+        self.mixer.draw(
+            &gpu.device,
+            &gpu.queue,
+            encoder,
+            from,
+            to,
+            size,
+            amount,
+            self.level,
+        );
+        self.mixed = true;
+    }
+
+    /// What to show: the mix output during a transition or a fade, else the chain's output.
+    #[must_use]
+    pub fn output_view(&self) -> Option<&wgpu::TextureView> {
+        if self.mixed {
+            self.mixer.output().map(|(_, v)| v)
+        } else {
+            self.chain.output_view()
+        }
+    }
+
+    /// The texture behind [`Self::output_view`].
+    #[must_use]
+    pub fn output_texture(&self) -> Option<&wgpu::Texture> {
+        if self.mixed {
+            self.mixer.output().map(|(t, _)| t)
+        } else {
+            self.chain.output()
+        }
+    }
+
+    /// Size and format of [`Self::output_view`].
+    #[must_use]
+    pub fn output_info(&self) -> Option<([u32; 2], wgpu::TextureFormat)> {
+        let (size, format) = self.chain.output_info()?;
+        Some(if self.mixed {
+            (size, crate::render::mix::MIX_FORMAT)
+        } else {
+            (size, format)
+        })
+    }
+
+    /// Output level 0..1, applied from the next frame (the schedule fades through it).
+    pub fn set_level(&mut self, level: f32) {
+        self.level = if level.is_finite() {
+            level.clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+    }
+
+    /// The output level.
+    #[must_use]
+    pub fn level(&self) -> f32 {
+        self.level
+    }
+
+    /// Whether a transition is running.
+    #[must_use]
+    pub fn in_transition(&self) -> bool {
+        self.fade.is_some()
+    }
+
+    /// Switches to another scene: the current output is snapshotted and crossfaded into
+    /// `next` over `fade_secs` of scene time (0 = cut). `next` starts with its own param
+    /// defaults plus `sets`; its feedback passes start from the snapshot when its scene says
+    /// `inherit_feedback`. OSC routes follow the new params.
+    pub fn switch(&mut self, gpu: &Gpu, next: Built, fade_secs: f32, sets: &[(String, f32)]) {
+        let Built(instance) = next;
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("runtime.switch"),
+            });
+        let info = self.output_info();
+        let view = if self.mixed {
+            self.mixer.output().map(|(_, v)| v)
+        } else {
+            self.chain.output_view()
+        };
+        let snapshot = match (view, info) {
+            (Some(view), Some((size, format))) => {
+                let texture = crate::render::texture_2d(
+                    &gpu.device,
+                    "transition.from",
+                    size,
+                    crate::render::mix::MIX_FORMAT,
+                    wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+                );
+                let target = texture.create_view(&wgpu::TextureViewDescriptor::default());
+                self.blitter.copy(
+                    &gpu.device,
+                    &mut encoder,
+                    (view, size, format),
+                    (&target, size, crate::render::mix::MIX_FORMAT),
+                );
+                Some((texture, target, size))
+            }
+            _ => None,
+        };
+        if instance.scene.inherit_feedback
+            && let Some((_, from, size)) = &snapshot
+        {
+            for (i, pass) in instance.scene.passes.iter().enumerate() {
+                if !pass.is_feedback() {
+                    continue;
+                }
+                for (view, dst_size, format) in instance.chain.pass_views(i) {
+                    self.blitter.copy(
+                        &gpu.device,
+                        &mut encoder,
+                        (from, *size, crate::render::mix::MIX_FORMAT),
+                        (view, dst_size, format),
+                    );
+                }
+            }
+        }
+        gpu.queue.submit([encoder.finish()]);
+        let mut params = instance.params;
+        for (name, value) in sets {
+            if let Err(e) = params.set_now(name, *value) {
+                tracing::warn!("playlist set {name}={value}: {e}");
+            }
+        }
+        let audio_changed = instance.scene.audio != self.scene.audio;
+        tracing::info!(
+            "switching to {} ({})",
+            instance.scene.name,
+            if fade_secs > 0.0 {
+                format!("{fade_secs} s crossfade")
+            } else {
+                "cut".to_string()
+            }
+        );
+        self.scene = instance.scene;
+        self.shaders = instance.shaders;
+        self.params = params;
+        self.chain = instance.chain;
+        if self.timing {
+            self.chain.enable_timing(gpu);
+        }
+        self.nodes = instance.nodes;
+        self.stamps = instance.stamps;
+        self.model_sizes = instance.model_sizes;
+        self.model_rates = vec![(0, None, 0.0); self.nodes.len()];
+        self.bands = self.scene.audio_bands();
+        if let (Some(osc), Ok(routes)) = (self.osc.as_mut(), routes_for(&self.scene)) {
+            osc.handle.set_routes(routes);
+        }
+        if audio_changed && matches!(self.options.audio, AudioMode::Live { .. }) {
+            self.audio = None;
+            self.audio = Audio::start(&self.scene, &self.options.audio).unwrap_or(None);
+        }
+        self.fade = match snapshot {
+            Some((from, from_view, _)) if fade_secs > 0.0 => Some(Fade {
+                _from: from,
+                from_view,
+                start_secs: None,
+                secs: fade_secs,
+            }),
+            _ => None,
+        };
     }
 
     /// Call right after the frame's `queue.submit`: feeds the models. Never waits in live
@@ -1170,7 +1408,7 @@ pub fn render_frames<E>(
     settings: &RenderSettings,
     mut sink: impl FnMut(ReadImage) -> Result<(), E>,
 ) -> Result<(), E> {
-    let Some((size, format)) = runtime.chain().output_info() else {
+    let Some((size, _)) = runtime.output_info() else {
         return Ok(());
     };
     let device = &gpu.device;
@@ -1197,7 +1435,8 @@ pub fn render_frames<E>(
             label: Some("render.frame"),
         });
         runtime.encode_frame(gpu, &mut encoder, t);
-        if let Some(view) = runtime.chain().output_view() {
+        if let (Some(view), Some((size, format))) = (runtime.output_view(), runtime.output_info())
+        {
             blitter.blit(
                 device,
                 &mut encoder,

@@ -52,6 +52,8 @@ pub struct Scene {
     pub description: Option<String>,
     /// Internal render size in pixels.
     pub size: [u32; 2],
+    /// Feedback passes start from the frame on screen when a playlist switches here.
+    pub inherit_feedback: bool,
     /// Parameters, in file order (also the order of fields in the WGSL `Params` struct).
     pub params: Vec<ParamDef>,
     /// Passes in render order; the last one is the output.

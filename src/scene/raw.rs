@@ -155,6 +155,9 @@ pub struct RawSceneMeta {
     pub description: Option<String>,
     /// Internal render size `[width, height]` in pixels. Default: `[1280, 720]`.
     pub size: Option<Spanned<[u32; 2]>>,
+    /// When a playlist switches to this scene, its feedback passes start from the frame on
+    /// screen instead of black. Default: false.
+    pub inherit_feedback: Option<bool>,
 }
 
 /// `[params.<name>]`.

@@ -200,6 +200,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
         name: raw.scene.name,
         description: raw.scene.description,
         size,
+        inherit_feedback: raw.scene.inherit_feedback.unwrap_or(false),
         params,
         passes,
         models,
