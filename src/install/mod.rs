@@ -4,10 +4,12 @@
 //!   [`playlist::Cursor`] that walks it on injected time.
 //! - [`schedule`]: opening hours on civil local time, with fades at opening and closing.
 //! - [`logfile`]: a size-bounded rotating log file for weeks-long runs.
+//! - [`health`]: one grep-friendly status line (fps, models, audio, OSC, memory).
 //!
 //! Nothing here reads a clock on its own: time comes in as arguments, so every rule is tested
 //! with injected times and the frame loop decides what "now" is.
 
+pub mod health;
 pub mod logfile;
 pub mod playlist;
 pub mod schedule;
