@@ -1125,4 +1125,36 @@ transition = { kind = "crossfade", secs = -1 }
         assert_eq!((s.from, s.index), (0, 0));
         assert_eq!(c.poll(15.0), None);
     }
+
+    #[test]
+    fn the_shipped_example_playlist_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/playlists/gallery.toml");
+        assert!(is_playlist(&path));
+        let p = Playlist::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.entries.len(), 5);
+        assert!(p.looping);
+        // Every `set` names a param its scene has, inside the param's range.
+        for entry in &p.entries {
+            let scene = crate::scene::Scene::load(&entry.scene)
+                .unwrap_or_else(|e| panic!("{}: {e}", entry.scene.display()));
+            for (name, value) in &entry.set {
+                let def = scene
+                    .param(name)
+                    .unwrap_or_else(|| panic!("{}: no param `{name}`", entry.name));
+                assert!((def.min..=def.max).contains(value), "{name}={value}");
+            }
+        }
+        // The commented schedule is valid too, once uncommented.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let schedule: String = text
+            .lines()
+            .skip_while(|l| !l.starts_with("# [schedule]"))
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(schedule.contains("saturday"), "{schedule}");
+        let schedule = crate::install::schedule::Schedule::parse(&schedule, &path)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!schedule.is_always_open());
+    }
 }
