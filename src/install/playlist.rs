@@ -418,9 +418,7 @@ pub fn parse_duration(text: &str) -> Result<f64, String> {
             .map_err(|_| bad(&format!("`{number}` is not a number")))?;
         let mut chars = after.chars();
         let unit = chars.next().ok_or_else(|| {
-            bad(&format!(
-                "`{number}` has no unit (h, m or s); a plain number of seconds is written without quotes"
-            ))
+            bad("every number needs a unit (h, m or s); seconds alone are written without quotes, e.g. duration = 90")
         })?;
         let (index, scale) = match unit {
             'h' => (0, 3600.0),
@@ -783,7 +781,7 @@ cue = false
         assert_eq!(parse_duration("1h30m"), Ok(5400.0));
         assert_eq!(parse_duration(" 1h 30m 15s "), Ok(5415.0));
         assert_eq!(parse_duration("2.5m"), Ok(150.0));
-        assert!(parse_duration("90").unwrap_err().contains("no unit"));
+        assert!(parse_duration("90").unwrap_err().contains("needs a unit"));
         assert!(
             parse_duration("5x")
                 .unwrap_err()
