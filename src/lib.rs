@@ -9,6 +9,7 @@ pub mod bench;
 pub mod clock;
 pub mod diag;
 pub mod infer;
+pub mod install;
 pub mod model;
 pub mod osc;
 pub mod params;
