@@ -11,6 +11,7 @@ pub mod diag;
 pub mod infer;
 pub mod model;
 pub mod osc;
+pub mod overlay;
 pub mod params;
 pub mod render;
 pub mod runtime;
