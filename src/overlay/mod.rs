@@ -294,7 +294,7 @@ impl Overlay {
     }
 
     /// Where the slider of param `name` was drawn last frame, in points (tests use this to
-    /// aim synthetic pointer events).
+    /// aim synthetic pointer events). `"*reset all*"` names the Reset all button.
     #[doc(hidden)]
     #[must_use]
     pub fn slider_rect(&self, name: &str) -> Option<egui::Rect> {
@@ -429,37 +429,27 @@ mod tests {
         };
         let mut rects = Vec::new();
         let mut changes = Vec::new();
-        // Find the button by laying out once, then click the top-left of the window content:
-        // "Reset all" is the first widget.
         for _ in 0..2 {
             ctx.run_pass(input(Vec::new(), 0), |ctx| {
                 ui::build(ctx, &mut flags, &data, &mut changes, &mut rects);
             })
             .drop_without_applying_deltas();
         }
-        let slider = rects[0].1;
-        // The button sits above the first slider row, at the window's left content edge.
-        let label_left = slider.left() - 60.0;
-        let mut clicked = false;
-        for dy in (8..60).step_by(4) {
-            let pos = egui::pos2(label_left.max(0.0) + 20.0, slider.top() - dy as f32);
-            changes.clear();
-            for events in [
-                vec![egui::Event::PointerMoved(pos)],
-                vec![button(pos, true)],
-                vec![button(pos, false)],
-            ] {
-                ctx.run_pass(input(events, 0), |ctx| {
-                    ui::build(ctx, &mut flags, &data, &mut changes, &mut rects);
-                })
-                .drop_without_applying_deltas();
-            }
-            if !changes.is_empty() {
-                clicked = true;
-                break;
-            }
+        let pos = rects
+            .iter()
+            .find(|(n, _)| n == ui::RESET_ALL)
+            .map(|(_, r)| r.center())
+            .expect("the Reset all button was drawn");
+        for events in [
+            vec![egui::Event::PointerMoved(pos)],
+            vec![button(pos, true)],
+            vec![button(pos, false)],
+        ] {
+            ctx.run_pass(input(events, 0), |ctx| {
+                ui::build(ctx, &mut flags, &data, &mut changes, &mut rects);
+            })
+            .drop_without_applying_deltas();
         }
-        assert!(clicked, "never hit Reset all");
         assert_eq!(
             changes,
             vec![ParamChange {

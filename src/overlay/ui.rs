@@ -16,6 +16,17 @@ const GOOD: Color32 = Color32::from_rgb(110, 210, 120);
 const WARN: Color32 = Color32::from_rgb(235, 190, 80);
 const BAD: Color32 = Color32::from_rgb(240, 90, 80);
 
+const HUD_ID: &str = "hypna.overlay.hud";
+const PANEL_ID: &str = "hypna.overlay.panel";
+const HELP_ID: &str = "hypna.overlay.help";
+const ERRORS_ID: &str = "hypna.overlay.errors";
+
+/// Width of the parameter panel's contents in points (label, slider, value, reset).
+const PANEL_WIDTH: f32 = 430.0;
+
+/// The name under which the "Reset all" button's rect is recorded next to the sliders'.
+pub(crate) const RESET_ALL: &str = "*reset all*";
+
 /// Which parts are shown.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Flags {
@@ -54,7 +65,7 @@ pub(crate) fn new_context() -> Context {
         style
             .text_styles
             .insert(TextStyle::Heading, FontId::proportional(17.0));
-        style.spacing.slider_width = 180.0;
+        style.spacing.slider_width = 170.0;
         let v = &mut style.visuals;
         v.window_fill = PANEL_FILL;
         v.panel_fill = PANEL_FILL;
@@ -76,22 +87,36 @@ pub(crate) fn build(
     slider_rects: &mut Vec<(String, egui::Rect)>,
 ) {
     slider_rects.clear();
+    // egui lays a new area out invisibly on its first frame (a sizing pass). The overlay must
+    // show on the very frame it is turned on (a screenshot key, a test), so ask for a second
+    // pass right away instead of waiting for the next frame.
+    let shown = [
+        (flags.hud, HUD_ID),
+        (flags.panel, PANEL_ID),
+        (flags.help, HELP_ID),
+        (!data.errors.is_empty(), ERRORS_ID),
+    ];
+    if shown
+        .iter()
+        .any(|(on, id)| *on && egui::AreaState::load(ctx, Id::unique(*id)).is_none())
+    {
+        ctx.request_discard("hypna overlay: first layout of a panel");
+    }
     if flags.hud {
         hud(ctx, data);
     }
     if flags.panel {
         egui::Window::new("Parameters")
-            .id(Id::unique("hypna.overlay.panel"))
+            .id(Id::unique(PANEL_ID))
             .open(&mut flags.panel)
-            .default_pos(pos2(ctx.content_rect().right() - 380.0, 12.0))
-            .default_width(360.0)
+            .anchor(Align2::RIGHT_TOP, vec2(-12.0, 12.0))
             .resizable(false)
             .fade_in(false)
             .show(ctx, |ui| param_panel(ui, data, changes, slider_rects));
     }
     if flags.help {
         egui::Window::new("Keys")
-            .id(Id::unique("hypna.overlay.help"))
+            .id(Id::unique(HELP_ID))
             .open(&mut flags.help)
             .anchor(Align2::CENTER_CENTER, vec2(0.0, 0.0))
             .resizable(false)
@@ -113,7 +138,7 @@ fn panel_frame() -> egui::Frame {
 }
 
 fn hud(ctx: &Context, data: &OverlayData<'_>) {
-    egui::Area::new(Id::unique("hypna.overlay.hud"))
+    egui::Area::new(Id::unique(HUD_ID))
         .anchor(Align2::LEFT_TOP, vec2(12.0, 12.0))
         .interactable(false)
         .fade_in(false)
@@ -311,6 +336,8 @@ fn param_panel(
     changes: &mut Vec<ParamChange>,
     slider_rects: &mut Vec<(String, egui::Rect)>,
 ) {
+    // A fixed width: an auto-sized window around a scroll area would clip the last column.
+    ui.set_width(PANEL_WIDTH);
     if data.params.is_empty() {
         ui.label(RichText::new("This scene has no params.").color(DIM));
         return;
@@ -321,7 +348,9 @@ fn param_panel(
             .copied()
             .unwrap_or(data.params[i].default)
     };
-    if ui.button("Reset all").clicked() {
+    let reset_all = ui.button("Reset all");
+    slider_rects.push((RESET_ALL.to_owned(), reset_all.rect));
+    if reset_all.clicked() {
         for (i, p) in data.params.iter().enumerate() {
             if target(i) != p.default {
                 changes.push(ParamChange {
@@ -437,7 +466,7 @@ fn help(ui: &mut Ui) {
 
 fn error_banner(ctx: &Context, data: &OverlayData<'_>) {
     let width = ctx.content_rect().width();
-    egui::Area::new(Id::unique("hypna.overlay.errors"))
+    egui::Area::new(Id::unique(ERRORS_ID))
         .anchor(Align2::LEFT_BOTTOM, vec2(0.0, 0.0))
         .interactable(false)
         .fade_in(false)
