@@ -213,10 +213,10 @@ fn hud_draws_in_the_top_left_corner() {
     };
     let mut changes = Vec::new();
     let out = draw(&gpu, &mut overlay, size, &pixels, &data, &mut changes);
-    let changed = count(&out, [0, 200], [0, 100], |p| p != CLEAR);
+    let drawn = count(&out, [0, 200], [0, 100], |p| p != CLEAR);
     assert!(
-        changed > 200 * 100 / 2,
-        "the HUD corner is mostly unchanged ({changed} px)"
+        drawn > 200 * 100 / 2,
+        "the HUD corner is mostly unchanged ({drawn} px)"
     );
     // Far bottom-right corner stays untouched.
     assert!(region_unchanged(&out, &pixels, [560, 640], [300, 360]));

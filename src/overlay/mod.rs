@@ -167,7 +167,7 @@ impl Overlay {
             return;
         }
         let raw = match self.state.as_mut() {
-            Some(state) => std::mem::take(state.egui_input_mut()),
+            Some(state) => state.egui_input_mut().take(),
             None => egui::RawInput::default(),
         };
         self.draw_with_input(

@@ -1,6 +1,8 @@
 //! The overlay's egui code: HUD, error banner, parameter panel, help. No GPU here, so the UI
 //! logic is testable with synthetic input.
 
+use std::fmt::Write as _;
+
 use egui::{Align2, Color32, Context, CornerRadius, FontId, Id, RichText, Stroke, Ui, pos2, vec2};
 
 use super::data::{OverlayData, ParamChange};
@@ -352,7 +354,7 @@ fn param_panel(
     slider_rects.push((RESET_ALL.to_owned(), reset_all.rect));
     if reset_all.clicked() {
         for (i, p) in data.params.iter().enumerate() {
-            if target(i) != p.default {
+            if !at_default(target(i), p.default) {
                 changes.push(ParamChange {
                     name: p.name.clone(),
                     value: p.default,
@@ -431,7 +433,10 @@ fn param_row(
             value: value.clamp(lo, hi),
         });
     }
-    let reset = ui.add_enabled(target != p.default, egui::Button::new("reset").small());
+    let reset = ui.add_enabled(
+        !at_default(target, p.default),
+        egui::Button::new("reset").small(),
+    );
     if reset
         .on_hover_text(format!("back to {}", p.default))
         .clicked()
@@ -441,6 +446,11 @@ fn param_row(
             value: p.default,
         });
     }
+}
+
+/// Whether a target sits at its default (up to float noise from a slider round trip).
+fn at_default(value: f32, default: f32) -> bool {
+    (value - default).abs() <= 1e-6 * (1.0 + default.abs())
 }
 
 fn help(ui: &mut Ui) {
@@ -490,9 +500,9 @@ fn error_banner(ctx: &Context, data: &OverlayData<'_>) {
                     for d in data.errors.iter().take(MAX_ERRORS) {
                         let mut line = d.file.display().to_string();
                         if let Some(l) = d.line {
-                            line.push_str(&format!(":{l}"));
+                            let _ = write!(line, ":{l}");
                             if let Some(c) = d.col {
-                                line.push_str(&format!(":{c}"));
+                                let _ = write!(line, ":{c}");
                             }
                         }
                         line.push_str(": ");
