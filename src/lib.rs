@@ -12,6 +12,7 @@ pub mod infer;
 pub mod install;
 pub mod model;
 pub mod osc;
+pub mod overlay;
 pub mod params;
 pub mod reload;
 pub mod render;
