@@ -124,8 +124,9 @@ pub struct WorkerPolicy {
     /// The floor of the automatic deadline: a hang is a stall of seconds, not jitter on a
     /// 5 ms model. Default: 2 s.
     pub min_auto_deadline: Duration,
-    /// The first run after each (re)load may take up to this long whatever the deadline:
-    /// ONNX Runtime allocates and, on a GPU, compiles kernels then. Default: 30 s.
+    /// With the automatic deadline, the first run after each (re)load may take up to this
+    /// long: ONNX Runtime allocates and, on a GPU, compiles kernels then. An explicit
+    /// `deadline` applies to every run, the first included. Default: 30 s.
     pub warmup_deadline: Duration,
     /// How long a terminated run has to hand its thread back before the thread is abandoned
     /// and the model reloaded on a fresh one. Default: 1 s.
@@ -373,7 +374,10 @@ impl Mailbox {
 
     /// The deadline of a run starting now.
     fn run_deadline(&self, policy: &WorkerPolicy) -> Duration {
-        let base = policy.deadline.unwrap_or_else(|| {
+        if let Some(deadline) = policy.deadline {
+            return deadline;
+        }
+        let auto = {
             let mut recent: Vec<Duration> = self.recent.iter().copied().collect();
             recent.sort_unstable();
             recent
@@ -381,11 +385,11 @@ impl Mailbox {
                 .map_or(policy.min_auto_deadline, |&median| {
                     (median * 10).max(policy.min_auto_deadline)
                 })
-        });
+        };
         if self.recent.is_empty() {
-            base.max(policy.warmup_deadline)
+            auto.max(policy.warmup_deadline)
         } else {
-            base
+            auto
         }
     }
 }
