@@ -20,22 +20,25 @@ fn logs() -> &'static Mutex<Vec<u8>> {
     static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
     LOGS.get_or_init(|| {
         let buf: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
-        struct W(&'static Mutex<Vec<u8>>);
-        impl Write for W {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
         let _ = tracing_subscriber::fmt()
             .with_ansi(false)
             .with_writer(move || W(buf))
             .try_init();
         buf
     })
+}
+
+/// Appends to the captured log.
+struct W(&'static Mutex<Vec<u8>>);
+
+impl Write for W {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Log lines that mention model `name`.
@@ -264,9 +267,7 @@ fn a_hung_run_that_ignores_termination_is_abandoned_and_the_model_reloaded() {
 
 #[test]
 fn failures_back_off_doubling_and_one_success_recovers() {
-    logs();
     const FAILS: usize = 5;
-    let starts: Arc<Mutex<Vec<Instant>>> = Arc::default();
     struct Flaky {
         starts: Arc<Mutex<Vec<Instant>>>,
     }
@@ -287,13 +288,15 @@ fn failures_back_off_doubling_and_one_success_recovers() {
             Ok(inputs.to_vec())
         }
     }
+    logs();
+    let run_starts: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let policy = WorkerPolicy {
         failures_before_backoff: 3,
         backoff_base: Duration::from_millis(40),
-        backoff_max: Duration::from_millis(1000),
+        backoff_max: Duration::from_secs(1),
         ..WorkerPolicy::default()
     };
-    let shared_starts = Arc::clone(&starts);
+    let shared_starts = Arc::clone(&run_starts);
     let worker = Worker::spawn_with_policy("flaky", policy, move || {
         Ok(Flaky {
             starts: Arc::clone(&shared_starts),
@@ -324,13 +327,13 @@ fn failures_back_off_doubling_and_one_success_recovers() {
     assert!(seen_backing_off > 0 && seen_failing);
 
     // Runs 1-3 back to back, then the bypass delays 40, 80, 160 ms before runs 4, 5, 6.
-    let starts = starts.lock().unwrap().clone();
+    let begun = run_starts.lock().unwrap().clone();
     assert_eq!(
-        starts.len(),
+        begun.len(),
         FAILS + 1,
         "jobs were refused while backing off"
     );
-    let gaps: Vec<Duration> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+    let gaps: Vec<Duration> = begun.windows(2).map(|w| w[1] - w[0]).collect();
     for (i, want_ms) in [(2, 40), (3, 80), (4, 160)] {
         let want = Duration::from_millis(want_ms);
         assert!(

@@ -152,7 +152,7 @@ impl Default for WorkerPolicy {
             grace: Duration::from_secs(1),
             failures_before_backoff: 3,
             backoff_base: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(60),
+            backoff_max: Duration::from_mins(1),
             max_abandoned: 2,
         }
     }
@@ -412,10 +412,10 @@ impl Shared {
     }
 
     /// Counts a failure of any kind and moves to backoff after enough in a row.
-    fn fail(&self, mb: &mut Mailbox, error: InferError, now: Instant) {
+    fn fail(&self, mb: &mut Mailbox, error: &InferError, now: Instant) {
         mb.streak += 1;
         mb.failing_since.get_or_insert(now);
-        record_error(self, mb, &error);
+        record_error(self, mb, error);
         mb.stats.failure_streak = mb.streak;
         if mb.streak < self.policy.failures_before_backoff {
             return;
@@ -803,7 +803,7 @@ impl Worker {
                     model: shared.name.clone(),
                     message: format!("the inference thread died: {message}; restarting it"),
                 };
-                shared.fail(&mut mb, e, now);
+                shared.fail(&mut mb, &e, now);
             } else if let Some(Err(payload)) = joined {
                 std::mem::forget(payload);
             }
@@ -824,7 +824,7 @@ impl Worker {
                         model: shared.name.clone(),
                         deadline,
                     };
-                    shared.fail(&mut mb, e, now);
+                    shared.fail(&mut mb, &e, now);
                 }
                 Some(at) if now.duration_since(at) > shared.policy.grace => {
                     tracing::warn!(
@@ -870,7 +870,7 @@ impl Worker {
                 Err(e) => {
                     let mut mb = shared.lock();
                     mb.phase = Phase::Down;
-                    shared.fail(&mut mb, e, now);
+                    shared.fail(&mut mb, &e, now);
                 }
             }
         }
@@ -994,7 +994,7 @@ fn serve(
                 // A reload (after a hang or a dead thread) failed, e.g. the file is gone: one
                 // more failure; the frame side retries with backoff.
                 mb.phase = Phase::Down;
-                shared.fail(&mut mb, e, Instant::now());
+                shared.fail(&mut mb, &e, Instant::now());
             } else {
                 tracing::error!("model {}: {e}", shared.name);
                 mb.stats.dropped_submissions += u64::from(mb.pending.take().is_some());
@@ -1093,13 +1093,13 @@ fn serve(
                     mb.stats.dropped_results += 1;
                 }
             }
-            Ok(Err(e)) => shared.fail(&mut mb, e, end),
+            Ok(Err(e)) => shared.fail(&mut mb, &e, end),
             Err(payload) => {
                 let e = InferError::Panicked {
                     model: shared.name.clone(),
                     message: panic_message(payload.as_ref()),
                 };
-                shared.fail(&mut mb, e, end);
+                shared.fail(&mut mb, &e, end);
                 drop(mb);
                 // Dropping a panic payload can itself panic; that ends this thread, which the
                 // frame side notices and restarts.
