@@ -5,7 +5,10 @@ mod infer_support;
 
 use std::time::{Duration, Instant};
 
-use hypna::infer::{Job, Output, SessionOptions, Tensor, Worker, WorkerState};
+use hypna::infer::{
+    InferError, Job, Model, Output, Runner, SessionOptions, Tensor, Worker, WorkerPolicy,
+    WorkerState,
+};
 
 fn cpu1() -> SessionOptions {
     SessionOptions {
@@ -168,4 +171,171 @@ fn a_model_that_fails_to_load_is_reported_not_panicked() {
     let t = Instant::now();
     drop(worker);
     assert!(t.elapsed() < Duration::from_millis(500));
+}
+
+/// `models/testdata/spin.onnx`: a Loop of `n` iterations.
+fn spin_job(n: f32) -> Job {
+    Job::new().with("n", Tensor::filled(&[1], n))
+}
+
+/// Polls as a frame loop would until `done`, failing if any call blocks for 50 ms or more.
+fn poll_until(worker: &Worker, limit: Duration, mut done: impl FnMut(&Worker) -> bool) {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        let t = Instant::now();
+        let finished = done(worker);
+        let took = t.elapsed();
+        assert!(
+            took < Duration::from_millis(50),
+            "a frame-side call took {took:?}"
+        );
+        if finished {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    panic!("gave up after {limit:?}; stats {:?}", worker.stats());
+}
+
+#[test]
+fn onnx_runtime_terminate_stops_a_hung_run() {
+    if infer_support::ort("worker_terminate").is_none() {
+        return;
+    }
+    let model = Model::load(
+        &infer_support::root().join("models/testdata/spin.onnx"),
+        &cpu1(),
+    )
+    .unwrap();
+    let policy = WorkerPolicy {
+        deadline: Some(Duration::from_millis(300)),
+        warmup_deadline: Duration::ZERO,
+        // Long enough that only a real termination brings the thread back in time.
+        grace: Duration::from_secs(10),
+        ..WorkerPolicy::default()
+    };
+    let worker = Worker::from_model_with(model, "spin", policy).unwrap();
+    worker.wait_ready(Duration::from_secs(10)).unwrap();
+
+    // A billion iterations: minutes of work unless ONNX Runtime stops it.
+    let t = Instant::now();
+    worker.submit(spin_job(1e9));
+    poll_until(&worker, Duration::from_secs(8), |w| {
+        let stats = w.stats();
+        stats.errors_of("hung") == 1 && !w.is_busy()
+    });
+    let stopped_after = t.elapsed();
+    assert!(
+        stopped_after < Duration::from_secs(3),
+        "the run came back {stopped_after:?} after it started"
+    );
+    let stats = worker.stats();
+    assert_eq!(stats.abandoned_threads, 0, "{stats:?}");
+    assert_eq!(stats.restarts, 0, "{stats:?}");
+    assert_eq!(stats.runs, 1, "{stats:?}");
+    assert_eq!(
+        stats.errors_of("run"),
+        0,
+        "counted once, as hung: {stats:?}"
+    );
+
+    // The terminate flag is cleared: the same session runs the next job to the end.
+    let id = worker.submit(spin_job(30.0));
+    let out = wait_for(&worker, id);
+    assert!(
+        out.get("y")
+            .unwrap()
+            .data
+            .iter()
+            .all(|&v| (v - 1.0).abs() < 1e-6)
+    );
+    assert_eq!(worker.stats().state, WorkerState::Ready);
+}
+
+/// A real model whose thread can be killed: a job with an input `bomb` panics with a payload
+/// whose drop panics again, which ends the thread outside the caught run.
+struct Killable(Model);
+
+struct Bomb;
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        panic!("the panic payload exploded while being dropped");
+    }
+}
+
+impl Runner for Killable {
+    fn run(&mut self, inputs: &[(String, Tensor)]) -> Result<Vec<(String, Tensor)>, InferError> {
+        if inputs.iter().any(|(n, _)| n == "bomb") {
+            std::panic::panic_any(Bomb);
+        }
+        Runner::run(&mut self.0, inputs)
+    }
+}
+
+#[test]
+fn a_missing_model_file_at_restart_backs_off_and_the_model_comes_back() {
+    if infer_support::ort("worker_missing_at_restart").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("spin.onnx");
+    let source = infer_support::root().join("models/testdata/spin.onnx");
+    std::fs::copy(&source, &file).unwrap();
+    let policy = WorkerPolicy {
+        backoff_base: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(100),
+        ..WorkerPolicy::default()
+    };
+    let path = file.clone();
+    let worker = Worker::spawn_with_policy("spin", policy, move || {
+        Model::load(&path, &cpu1()).map(Killable)
+    })
+    .unwrap();
+    worker.wait_ready(Duration::from_secs(10)).unwrap();
+    std::fs::remove_file(&file).unwrap();
+
+    // The thread dies; every reload finds the file gone.
+    worker.submit(Job::new().with("bomb", Tensor::filled(&[1], 0.0)));
+    poll_until(&worker, Duration::from_secs(8), |w| {
+        w.stats().errors_of("model load") >= 3
+    });
+    let stats = worker.stats();
+    assert_eq!(stats.errors_of("worker"), 1, "{stats:?}");
+    assert!(
+        matches!(
+            stats.state,
+            WorkerState::BackingOff { .. } | WorkerState::Restarting { .. }
+        ),
+        "{stats:?}"
+    );
+    let first = &stats
+        .errors
+        .iter()
+        .find(|e| e.kind == "model load")
+        .unwrap()
+        .first;
+    assert!(first.to_string().contains("spin.onnx"), "{first}");
+    // Refused, not queued, while the model is away.
+    let _ = worker.submit(spin_job(30.0));
+    assert!(worker.try_result().is_none());
+
+    std::fs::copy(&source, &file).unwrap();
+    let mut id = 0;
+    let mut got = None;
+    poll_until(&worker, Duration::from_secs(10), |w| {
+        if let Some(out) = w.try_result() {
+            got = Some(out);
+            return true;
+        }
+        if !w.is_busy() && w.accepting() {
+            id = w.submit(spin_job(30.0));
+        }
+        false
+    });
+    let out = got.unwrap();
+    assert_eq!(out.job, id);
+    let stats = worker.stats();
+    assert_eq!(stats.state, WorkerState::Ready, "{stats:?}");
+    assert_eq!(stats.recoveries, 1);
 }

@@ -324,3 +324,106 @@ fn every_and_max_rate_gate_the_runs() {
     // The painting reached the screen after the first result.
     assert!(runtime.nodes()[0].results >= 9);
 }
+
+#[test]
+fn deadline_ms_is_parsed_and_a_bad_value_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let make = |deadline: &str| {
+        format!(
+            "[scene]\nname = \"d\"\nsize = [32, 18]\n\n\
+             [[model]]\nname = \"spin\"\nfile = \"MODELS/testdata/spin.onnx\"\n{deadline}\n\
+             [model.inputs]\nn = {{ constant = [3.0] }}\n\n\
+             [[pass]]\nname = \"pattern\"\nshader = \"s.wgsl\"\n"
+        )
+    };
+    let ok = scene(dir.path(), &make("deadline_ms = 250"), PATTERN);
+    let parsed = hypna::scene::Scene::load(&ok).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        parsed.models[0].deadline,
+        Some(std::time::Duration::from_millis(250))
+    );
+    let auto = scene(dir.path(), &make(""), PATTERN);
+    assert_eq!(
+        hypna::scene::Scene::load(&auto).unwrap().models[0].deadline,
+        None
+    );
+    for (bad, message) in [
+        (
+            "deadline_ms = 0",
+            "model `spin`: deadline_ms 0 must be 1..=3600000",
+        ),
+        (
+            "deadline_ms = 3600001",
+            "deadline_ms 3600001 must be 1..=3600000",
+        ),
+        ("deadline_ms = -5", "expected u64"),
+        ("deadline_ms = 2.5", "expected u64"),
+    ] {
+        let path = scene(dir.path(), &make(bad), PATTERN);
+        let err = hypna::scene::Scene::load(&path).unwrap_err();
+        let d = err
+            .diagnostics()
+            .iter()
+            .find(|d| d.message.contains(message))
+            .unwrap_or_else(|| panic!("no `{message}` for `{bad}` in {err}"));
+        // The key stands on line 8 of the generated scene.
+        assert_eq!(d.line, Some(8), "{bad}: {d}");
+    }
+}
+
+#[test]
+fn a_hung_model_is_stopped_and_the_frames_never_wait() {
+    let Some(gpu) = common::gpu("hung_model") else {
+        return;
+    };
+    if infer_support::ort("hung_model").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // n = 1e9 loop iterations: minutes, unless the 200 ms deadline stops it.
+    let toml = "[scene]\nname = \"hung\"\nsize = [32, 32]\n\n\
+        [params.n]\ndefault = 1e9\nrange = [0.0, 1e9]\n[params.y]\ndefault = 0.0\n\n\
+        [[model]]\nname = \"spinner\"\nfile = \"MODELS/testdata/spin.onnx\"\ndeadline_ms = 200\n\
+        [model.inputs]\nn = { param = \"n\" }\n[model.outputs]\ny = { param = \"y\" }\n\n\
+        [[pass]]\nname = \"pattern\"\nshader = \"s.wgsl\"\n";
+    let path = scene(dir.path(), toml, PATTERN);
+    let mut runtime =
+        Runtime::load(&gpu, &path, &RuntimeOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut slowest = std::time::Duration::ZERO;
+    let mut frames = 0;
+    // The first run after loading may take the 30 s warm-up allowance; later ones 200 ms.
+    while runtime.nodes()[0].worker_stats().errors_of("hung") < 2
+        && std::time::Instant::now() < deadline
+    {
+        let t = std::time::Instant::now();
+        run_frames(&gpu, &mut runtime, 1);
+        slowest = slowest.max(t.elapsed());
+        frames += 1;
+    }
+    let stats = runtime.nodes()[0].worker_stats();
+    assert!(stats.errors_of("hung") >= 2, "{stats:?}");
+    assert_eq!(
+        stats.abandoned_threads, 0,
+        "terminate stopped it: {stats:?}"
+    );
+    assert_eq!(runtime.params.get("y"), Some(0.0));
+    eprintln!("{frames} frames while the model hung, slowest {slowest:?}");
+    assert!(
+        slowest < std::time::Duration::from_millis(500),
+        "a frame waited {slowest:?}"
+    );
+    // A sane input: results flow again (after the backoff, if any).
+    runtime.params.set_now("n", 30.0).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while runtime.params.get("y") != Some(1.0) && std::time::Instant::now() < deadline {
+        run_frames(&gpu, &mut runtime, 1);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(
+        runtime.params.get("y"),
+        Some(1.0),
+        "{:?}",
+        runtime.nodes()[0].worker_stats()
+    );
+}

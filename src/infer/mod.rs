@@ -23,8 +23,10 @@ use std::path::PathBuf;
 
 pub use discover::{LibSource, Tried};
 pub use env::{Ep, EpChoice, InitOptions, OrtInfo, SessionOptions, init};
-pub use model::{Dim, ElemType, IoInfo, Model, ModelInfo, Tensor, TensorRef, inspect};
-pub use worker::{ErrorCount, Job, Output, Runner, Worker, WorkerState, WorkerStats};
+pub use model::{Dim, ElemType, IoInfo, Model, ModelInfo, RunStopper, Tensor, TensorRef, inspect};
+pub use worker::{
+    ErrorCount, Job, Output, Runner, Terminate, Worker, WorkerPolicy, WorkerState, WorkerStats,
+};
 
 /// The ONNX Runtime version hypna is built and tested against (`scripts/install-ort.sh`).
 pub const ORT_VERSION: &str = "1.31.1";
@@ -143,6 +145,14 @@ pub enum InferError {
         /// The panic payload, when it was a string.
         message: String,
     },
+    /// A run took longer than its deadline; the worker stopped it (or abandoned its thread).
+    #[error("model {model}: run exceeded its {} ms deadline; treated as hung and stopped", .deadline.as_millis())]
+    Hung {
+        /// The model's name.
+        model: String,
+        /// The deadline it exceeded.
+        deadline: std::time::Duration,
+    },
     /// The worker thread could not be started, or is gone.
     #[error("inference worker for {model}: {message}")]
     Worker {
@@ -170,6 +180,7 @@ impl InferError {
             Self::OutputType { .. } => "output type",
             Self::Run { .. } => "run",
             Self::Panicked { .. } => "panic",
+            Self::Hung { .. } => "hung",
             Self::Worker { .. } => "worker",
         }
     }

@@ -7,8 +7,9 @@
 
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use ort::session::Session;
+use ort::session::{RunOptions, Session};
 use ort::value::{TensorElementType, ValueType};
 
 use super::env::{self, EpChoice, SessionOptions};
@@ -335,6 +336,37 @@ pub struct Model {
     session: Session,
     info: ModelInfo,
     ep: EpChoice,
+    opts: SessionOptions,
+    /// Shared with [`RunStopper`]s: setting its terminate flag ends the run in progress.
+    run_options: Arc<RunOptions>,
+}
+
+/// Stops a [`Model`]'s run in progress from another thread, through ONNX Runtime's run
+/// termination flag (checked between graph nodes, so one huge node still runs to its end).
+#[derive(Clone)]
+pub struct RunStopper(Arc<RunOptions>);
+
+impl fmt::Debug for RunStopper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RunStopper")
+    }
+}
+
+impl RunStopper {
+    /// Asks the run in progress (and any run started before [`RunStopper::reset`]) to stop
+    /// with an error. Returns at once.
+    pub fn terminate(&self) {
+        if let Err(e) = self.0.terminate() {
+            tracing::debug!("cannot set ONNX Runtime's terminate flag: {e}");
+        }
+    }
+
+    /// Clears the flag so the next run goes through.
+    pub fn reset(&self) {
+        if let Err(e) = self.0.unterminate() {
+            tracing::debug!("cannot clear ONNX Runtime's terminate flag: {e}");
+        }
+    }
 }
 
 impl fmt::Debug for Model {
@@ -361,6 +393,10 @@ impl Model {
             tracing::debug!("{}: {w}", path.display());
         }
         let info = ModelInfo::from_session(&session);
+        let run_options = RunOptions::new().map_err(|e| InferError::Load {
+            path: path.to_path_buf(),
+            message: format!("cannot create run options: {e}"),
+        })?;
         let name = path.file_stem().map_or_else(
             || path.display().to_string(),
             |s| s.to_string_lossy().into_owned(),
@@ -371,7 +407,21 @@ impl Model {
             session,
             info,
             ep,
+            opts: opts.clone(),
+            run_options: Arc::new(run_options),
         })
+    }
+
+    /// The options it was loaded with (to load it again).
+    #[must_use]
+    pub fn options(&self) -> &SessionOptions {
+        &self.opts
+    }
+
+    /// A handle that stops this model's run in progress from another thread.
+    #[must_use]
+    pub fn stopper(&self) -> RunStopper {
+        RunStopper(Arc::clone(&self.run_options))
     }
 
     /// The model's name in messages (the file stem, `dream`).
@@ -468,6 +518,7 @@ impl Model {
             name,
             session,
             info,
+            run_options,
             ..
         } = self;
         let run_err = |message: String| InferError::Run {
@@ -481,7 +532,9 @@ impl Model {
                 .map_err(|e| run_err(format!("input `{input}`: {e}")))?;
             values.push((*input, view));
         }
-        let outputs = session.run(values).map_err(|e| run_err(e.to_string()))?;
+        let outputs = session
+            .run_with_options(values, &**run_options)
+            .map_err(|e| run_err(e.to_string()))?;
         let mut out = Vec::with_capacity(info.outputs.len());
         for (output, value) in &outputs {
             let (shape, data) = value.try_extract_tensor::<f32>().map_err(|_| {

@@ -6,11 +6,15 @@
 //! texture input into an RGBA f32 target at the model's size and copy it into a staging ring;
 //! once a copy is mapped (frames later), convert it and hand the job to the worker, whose
 //! latest-wins mailbox keeps the model fed with the freshest input.
+//!
+//! Never dark: while the worker is failing, backing off or restarting (a hung run, a dead
+//! thread, a model file gone; see [`crate::infer::worker`]) the node skips preparing jobs and
+//! its textures and params keep the last good output. Nothing here waits or logs per frame.
 
 use std::time::{Duration, Instant};
 
 use crate::clock::FrameTime;
-use crate::infer::{Job, Model, Tensor, Worker, WorkerStats};
+use crate::infer::{Job, Model, Tensor, Worker, WorkerPolicy, WorkerState, WorkerStats};
 use crate::model::convert::{pixels_to_tensor, tensor_to_rgba16};
 use crate::model::latent::LatentWalk;
 use crate::model::plan::Plan;
@@ -158,7 +162,11 @@ impl ModelNode {
                 _ => {}
             }
         }
-        let worker = Worker::from_model(model)?;
+        let policy = WorkerPolicy {
+            deadline: def.deadline,
+            ..WorkerPolicy::default()
+        };
+        let worker = Worker::from_model_with(model, &def.name, policy)?;
         Ok(Self {
             index,
             def: def.clone(),
@@ -194,6 +202,12 @@ impl ModelNode {
     #[must_use]
     pub fn worker_stats(&self) -> WorkerStats {
         self.worker.stats()
+    }
+
+    /// Where the worker is: ready, failing, backing off, restarting...
+    #[must_use]
+    pub fn worker_state(&self) -> WorkerState {
+        self.worker.state()
     }
 
     /// Time spent around inference.
@@ -320,7 +334,8 @@ impl ModelNode {
             _ => true,
         };
         let fresh = self.images.iter().all(|i| i.latest.is_some());
-        if due_frames && due_rate && fresh && !self.paused {
+        // A bypassed worker would refuse the job: skip the conversion, keep the pixels.
+        if due_frames && due_rate && fresh && !self.paused && self.worker.accepting() {
             let job = self.build_job(t, params, audio);
             self.worker.submit(job);
             self.io.jobs += 1;

@@ -339,6 +339,7 @@ mod tests {
             size: Some([384, 216]),
             every: 1,
             max_rate_hz: None,
+            deadline: None,
             inputs: inputs
                 .into_iter()
                 .map(|(n, source)| InputBinding {

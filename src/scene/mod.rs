@@ -102,6 +102,8 @@ pub struct ModelDef {
     pub every: u32,
     /// Start at most this many runs per second.
     pub max_rate_hz: Option<f32>,
+    /// A run slower than this is hung (`deadline_ms`); `None` is automatic.
+    pub deadline: Option<std::time::Duration>,
     /// Input bindings in file order.
     pub inputs: Vec<InputBinding>,
     /// Output bindings in file order.

@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 use std::path::Path;
+use std::time::Duration;
 
 use toml::Spanned;
 
@@ -13,6 +14,9 @@ use super::{
     AudioFeature, ImageMapping, InputBinding, InputSource, LatentDef, Layout, ModelDef,
     OutputBinding, OutputTarget, ParamDef, TextureSource,
 };
+
+/// The longest `deadline_ms`: an hour (a run that long is a batch job, not a show).
+const MAX_DEADLINE_MS: u64 = 3_600_000;
 
 /// Validates one model. `taken` holds names already used by passes and earlier models and
 /// their textures; this model's names are added.
@@ -85,6 +89,20 @@ pub(super) fn validate_model(
         }
         v
     });
+    let deadline = model.deadline_ms.map(|d| {
+        let v = *d.get_ref();
+        if !(1..=MAX_DEADLINE_MS).contains(&v) {
+            ctx.error(
+                d.span(),
+                format!(
+                    "model `{name}`: deadline_ms {v} must be 1..={MAX_DEADLINE_MS} (milliseconds)"
+                ),
+            )
+            .notes
+            .push("leave it out for the automatic deadline (ten times the median run, at least 2000 ms)".into());
+        }
+        Duration::from_millis(v.clamp(1, MAX_DEADLINE_MS))
+    });
 
     let mut inputs = Vec::new();
     for (input_name, binding) in model.inputs {
@@ -135,6 +153,7 @@ pub(super) fn validate_model(
         size,
         every,
         max_rate_hz,
+        deadline,
         inputs,
         outputs,
     }

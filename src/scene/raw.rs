@@ -56,6 +56,11 @@ pub struct RawModel {
     pub every: Option<Spanned<u32>>,
     /// Start at most this many runs per second of scene time. Default: unlimited.
     pub max_rate_hz: Option<Spanned<f32>>,
+    /// A run slower than this many milliseconds is hung: it is stopped, counted and, after
+    /// failures in a row, the model is bypassed and retried with backoff (docs/models.md,
+    /// "When a model fails"). 1..=3600000. Default: automatic, ten times the median run time,
+    /// at least 2000 ms (the first run after each load may take 30 s).
+    pub deadline_ms: Option<Spanned<u64>>,
     /// Input bindings by model input name. Required for every input the model has.
     #[serde(default)]
     pub inputs: IndexMap<Spanned<String>, Spanned<RawBinding>>,
