@@ -22,6 +22,9 @@ use winit::monitor::MonitorHandle;
 use winit::window::{Fullscreen, Window, WindowId};
 
 use crate::clock::Clock;
+use crate::overlay::{
+    AudioStatus, FrameTimes, ModelStatus, OscStatus, Overlay, OverlayData, ParamChange,
+};
 use crate::reload::{HotReload, ReloadEvent};
 use crate::render::blit::{Blitter, Fit};
 use crate::render::context::{Gpu, GpuError, new_instance};
@@ -353,6 +356,20 @@ impl Grabber {
     }
 }
 
+/// A short word for a model worker's state (the HUD colours "ready" green, "fail…" red).
+fn model_state(state: &crate::infer::WorkerState) -> String {
+    use crate::infer::WorkerState;
+    match state {
+        WorkerState::Loading => "loading".into(),
+        WorkerState::Ready => "ready".into(),
+        WorkerState::Failing { failures, .. } => format!("failing ({failures})"),
+        WorkerState::BackingOff { failures, .. } => format!("failing, backing off ({failures})"),
+        WorkerState::Restarting { .. } => "restarting".into(),
+        WorkerState::Failed(_) => "failed".into(),
+        WorkerState::Stopped => "stopped".into(),
+    }
+}
+
 fn save_png(mut image: ReadImage, path: &Path, bgra: bool) {
     if bgra {
         for px in image.rgba.chunks_exact_mut(4) {
@@ -398,8 +415,13 @@ struct State {
     /// Surface textures can be copied (window capture).
     can_capture: bool,
     last_frame: Option<Instant>,
-    /// Frame intervals in ms, newest last (for the HUD).
-    frame_ms: std::collections::VecDeque<f32>,
+    /// Frame intervals in ms (for the HUD).
+    frame_times: FrameTimes,
+    overlay: Overlay,
+    /// Slider moves of this frame, applied through the OSC path.
+    changes: Vec<ParamChange>,
+    /// OSC messages/s: (messages at the last sample, when, rate).
+    osc_rate: (u64, Instant, f32),
 }
 
 struct App {
@@ -539,6 +561,13 @@ impl App {
             .watch
             .then(|| HotReload::new(&self.options.scene, &runtime));
         let blitter = Blitter::new(&gpu.device);
+        let mut overlay = Overlay::new(&gpu.device, config.format);
+        overlay.attach(&window);
+        overlay.hud = self.options.hud && !self.options.kiosk;
+        let mut runtime = runtime;
+        if !self.options.kiosk {
+            runtime.enable_timing(&gpu);
+        }
         let clock = match self.options.fixed_fps {
             Some(fps) => Clock::fixed(fps),
             None => Clock::real(),
@@ -560,7 +589,10 @@ impl App {
             hidden: false,
             can_capture,
             last_frame: None,
-            frame_ms: std::collections::VecDeque::with_capacity(FRAME_HISTORY),
+            frame_times: FrameTimes::new(),
+            overlay,
+            changes: Vec::new(),
+            osc_rate: (0, Instant::now(), 0.0),
         })
     }
 
@@ -574,9 +606,6 @@ impl App {
         Ok((gpu, surface))
     }
 }
-
-/// Frame intervals kept for the HUD graph.
-const FRAME_HISTORY: usize = 240;
 
 impl State {
     fn resize(&mut self, width: u32, height: u32, follow: bool) {
@@ -632,11 +661,8 @@ impl State {
         };
         let now = Instant::now();
         if let Some(last) = self.last_frame {
-            if self.frame_ms.len() == FRAME_HISTORY {
-                self.frame_ms.pop_front();
-            }
-            self.frame_ms
-                .push_back(now.duration_since(last).as_secs_f32() * 1000.0);
+            self.frame_times
+                .push(now.duration_since(last).as_secs_f32() * 1000.0);
         }
         self.last_frame = Some(now);
         let view = frame
@@ -650,10 +676,9 @@ impl State {
             });
         let t = self.clock.tick();
         self.runtime.encode_frame(&self.gpu, &mut encoder, t);
-        if let (Some(src), Some((size, format))) = (
-            self.runtime.output_view(),
-            self.runtime.output_info(),
-        ) {
+        if let (Some(src), Some((size, format))) =
+            (self.runtime.output_view(), self.runtime.output_info())
+        {
             self.blitter.blit(
                 &self.gpu.device,
                 &mut encoder,
@@ -669,6 +694,9 @@ impl State {
                 self.shot_requested = false;
                 self.record_screenshot(&mut encoder, options, t.frame);
             }
+        }
+        if !options.kiosk {
+            self.draw_overlay(&mut encoder, &view);
         }
         if let Some(capture) = &options.capture
             && self.can_capture
@@ -701,6 +729,116 @@ impl State {
         true
     }
 
+    /// Draws the HUD, panel, help and error banner over the presented image (never into the
+    /// internal render), and queues slider changes for the next frame.
+    fn draw_overlay(&mut self, encoder: &mut wgpu::CommandEncoder, view: &wgpu::TextureView) {
+        let errors: &[crate::diag::Diagnostic] = self.reload.as_ref().map_or(&[], |r| r.errors());
+        let probe = OverlayData {
+            errors,
+            ..OverlayData::empty(&self.frame_times)
+        };
+        if !self.overlay.visible(&probe) {
+            return;
+        }
+        let gpu_passes: Vec<(String, f32)> = self
+            .runtime
+            .chain()
+            .pass_times()
+            .map(|(n, ms)| (n.to_string(), ms))
+            .collect();
+        let rates = self.runtime.model_rates();
+        let stats: Vec<_> = self
+            .runtime
+            .nodes()
+            .iter()
+            .map(crate::model::node::ModelNode::worker_stats)
+            .collect();
+        let states: Vec<String> = stats.iter().map(|s| model_state(&s.state)).collect();
+        let models: Vec<ModelStatus<'_>> = self
+            .runtime
+            .nodes()
+            .iter()
+            .zip(&stats)
+            .zip(&states)
+            .enumerate()
+            .map(|(i, ((node, st), state))| ModelStatus {
+                name: node.name(),
+                rate_hz: rates.get(i).copied().unwrap_or(0.0),
+                latency_ms: st.last_run.map_or(0.0, |d| d.as_secs_f32() * 1000.0),
+                errors: st.error_total(),
+                state,
+            })
+            .collect();
+        let audio_state = self.runtime.audio_state();
+        let audio = self.runtime.audio_features().map(|f| AudioStatus {
+            device: &audio_state,
+            level_db: f.level_db,
+            peak: f.peak,
+            bpm: (f.bpm > 0.0).then_some(f.bpm),
+            beat: f.beat > 0.5,
+        });
+        let osc_info = self.runtime.osc_status();
+        let listen = osc_info
+            .as_ref()
+            .map(|(addr, _)| addr.to_string())
+            .unwrap_or_default();
+        let osc = osc_info.as_ref().map(|(_, counters)| {
+            use crate::osc::Counter;
+            let messages = counters.get(Counter::Messages);
+            let (last, at, rate) = &mut self.osc_rate;
+            let elapsed = at.elapsed().as_secs_f32();
+            if elapsed >= 1.0 {
+                *rate = messages.saturating_sub(*last) as f32 / elapsed;
+                *last = messages;
+                *at = Instant::now();
+            }
+            OscStatus {
+                listen: &listen,
+                messages_per_sec: *rate,
+                dropped: [
+                    Counter::Malformed,
+                    Counter::RejectedSender,
+                    Counter::Oversized,
+                    Counter::UnknownAddress,
+                    Counter::BadPattern,
+                    Counter::WrongArgument,
+                    Counter::QueueOverflow,
+                    Counter::ScheduledDropped,
+                ]
+                .iter()
+                .map(|c| counters.get(*c))
+                .sum(),
+            }
+        });
+        let targets: Vec<f32> = self.runtime.params.targets().map(|(_, v)| v).collect();
+        let data = OverlayData {
+            fps: self.runtime.fps(),
+            frame_times: &self.frame_times,
+            gpu_passes: &gpu_passes,
+            models: &models,
+            audio,
+            osc,
+            scene: &self.runtime.scene.name,
+            internal_size: self.runtime.chain().scene_size(),
+            errors,
+            params: &self.runtime.scene.params,
+            targets: &targets,
+        };
+        self.overlay.draw(
+            &self.gpu.device,
+            &self.gpu.queue,
+            encoder,
+            view,
+            [self.config.width, self.config.height],
+            self.window.scale_factor() as f32,
+            &data,
+            &mut self.changes,
+        );
+        for change in self.changes.drain(..) {
+            self.runtime.set_from_ui(&change.name, change.value);
+        }
+    }
+
     /// Records the internal render (never the overlay) into the grabber as a PNG.
     fn record_screenshot(
         &mut self,
@@ -708,10 +846,9 @@ impl State {
         options: &RunOptions,
         frame: u64,
     ) {
-        let (Some(src), Some((size, format))) = (
-            self.runtime.output_view(),
-            self.runtime.output_info(),
-        ) else {
+        let (Some(src), Some((size, format))) =
+            (self.runtime.output_view(), self.runtime.output_info())
+        else {
             return;
         };
         if self
@@ -808,6 +945,9 @@ impl App {
                     }
                 }
                 "s" => state.shot_requested = true,
+                "h" => state.overlay.hud = !state.overlay.hud,
+                "p" => state.overlay.panel = !state.overlay.panel,
+                "?" | "/" => state.overlay.help = !state.overlay.help,
                 _ => {}
             },
             _ => {}
@@ -836,6 +976,9 @@ impl ApplicationHandler for App {
         let Some(state) = self.state.as_mut() else {
             return;
         };
+        if !self.options.kiosk && state.overlay.on_window_event(&state.window, &event) {
+            return;
+        }
         match event {
             WindowEvent::CloseRequested => {
                 if self.options.kiosk {

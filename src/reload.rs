@@ -11,8 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use std::time::Duration;
 
-use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer, notify};
-
 use crate::diag::Diagnostic;
 use crate::render::context::Gpu;
 use crate::runtime::{LoadError, Prepared, Runtime, RuntimeOptions, prepare_path};
@@ -21,12 +19,18 @@ use crate::runtime::{LoadError, Prepared, Runtime, RuntimeOptions, prepare_path}
 pub const DEBOUNCE: Duration = Duration::from_millis(80);
 
 /// Watches a set of files by watching their folders (editors that save by rename replace
-/// the file, which would end a watch on the file itself).
+/// the file, which would end a watch on the file itself). Only writes, creations, renames
+/// and removals count (reading a file is not a change), and a burst of events is reported
+/// once, [`DEBOUNCE`] after it ends.
 pub struct FileWatcher {
-    debouncer: Debouncer<notify::RecommendedWatcher>,
-    events: Receiver<DebounceEventResult>,
+    watcher: notify::RecommendedWatcher,
+    events: Receiver<notify::Result<notify::Event>>,
     files: HashSet<PathBuf>,
     dirs: HashSet<PathBuf>,
+    debounce: Duration,
+    /// Changed files waiting for their burst to end, and the newest event's time.
+    burst: Vec<PathBuf>,
+    last_event: Option<std::time::Instant>,
 }
 
 impl FileWatcher {
@@ -36,17 +40,23 @@ impl FileWatcher {
     /// When the platform's file notification cannot start (inotify limits).
     pub fn new(debounce: Duration) -> Result<Self, notify::Error> {
         let (tx, events) = channel();
-        let debouncer = new_debouncer(debounce, tx)?;
+        let watcher = notify::recommended_watcher(move |e| {
+            let _ = tx.send(e);
+        })?;
         Ok(Self {
-            debouncer,
+            watcher,
             events,
             files: HashSet::new(),
             dirs: HashSet::new(),
+            debounce,
+            burst: Vec::new(),
+            last_event: None,
         })
     }
 
     /// Watches exactly `files` from now on (folders no longer needed are unwatched).
     pub fn set_files(&mut self, files: impl IntoIterator<Item = PathBuf>) {
+        use notify::Watcher as _;
         self.files = files.into_iter().map(|f| normalize(&f)).collect();
         let dirs: HashSet<PathBuf> = self
             .files
@@ -54,30 +64,32 @@ impl FileWatcher {
             .filter_map(|f| f.parent().map(Path::to_path_buf))
             .collect();
         for gone in self.dirs.difference(&dirs) {
-            let _ = self.debouncer.watcher().unwatch(gone);
+            let _ = self.watcher.unwatch(gone);
         }
         for dir in dirs.difference(&self.dirs) {
-            if let Err(e) = self
-                .debouncer
-                .watcher()
-                .watch(dir, notify::RecursiveMode::NonRecursive)
-            {
+            if let Err(e) = self.watcher.watch(dir, notify::RecursiveMode::NonRecursive) {
                 tracing::warn!("cannot watch {}: {e}", dir.display());
             }
         }
         self.dirs = dirs;
     }
 
-    /// The watched files that changed since the last call (never waits).
+    /// The watched files whose changes settled since the last call (never waits).
     pub fn changed(&mut self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
+        use notify::EventKind;
         loop {
             match self.events.try_recv() {
-                Ok(Ok(events)) => {
-                    for e in events {
-                        let path = normalize(&e.path);
-                        if self.files.contains(&path) && !out.contains(&path) {
-                            out.push(path);
+                Ok(Ok(event)) => {
+                    if matches!(event.kind, EventKind::Access(_) | EventKind::Other) {
+                        continue;
+                    }
+                    for path in &event.paths {
+                        let path = normalize(path);
+                        if self.files.contains(&path) {
+                            if !self.burst.contains(&path) {
+                                self.burst.push(path);
+                            }
+                            self.last_event = Some(std::time::Instant::now());
                         }
                     }
                 }
@@ -85,7 +97,13 @@ impl FileWatcher {
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        out
+        match self.last_event {
+            Some(at) if at.elapsed() >= self.debounce => {
+                self.last_event = None;
+                std::mem::take(&mut self.burst)
+            }
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -212,7 +230,9 @@ impl HotReload {
         let result = match rx.try_recv() {
             Ok(r) => r,
             Err(TryRecvError::Empty) => return ReloadEvent::Idle,
-            Err(TryRecvError::Disconnected) => Err(LoadError::Internal("the reload thread stopped".into())),
+            Err(TryRecvError::Disconnected) => {
+                Err(LoadError::Internal("the reload thread stopped".into()))
+            }
         };
         self.pending = None;
         let result = result.and_then(|prepared| runtime.apply(gpu, prepared));

@@ -539,8 +539,10 @@ impl Runtime {
     /// Pipeline or model worker problems.
     pub fn apply(&mut self, gpu: &Gpu, prepared: Prepared) -> Result<(), LoadError> {
         let size = self.options.size.unwrap_or(prepared.scene.size);
-        let mut old_nodes: Vec<Option<ModelNode>> =
-            std::mem::take(&mut self.nodes).into_iter().map(Some).collect();
+        let mut old_nodes: Vec<Option<ModelNode>> = std::mem::take(&mut self.nodes)
+            .into_iter()
+            .map(Some)
+            .collect();
         let built = Instance::build(
             gpu,
             prepared,
@@ -603,7 +605,14 @@ impl Runtime {
             return Ok(());
         }
         let mut chain = PassChain::new(gpu, &self.scene, &self.shaders, size, &self.model_sizes)?;
-        adopt(gpu, &mut chain, &self.chain, &self.scene, &self.scene, &mut self.blitter);
+        adopt(
+            gpu,
+            &mut chain,
+            &self.chain,
+            &self.scene,
+            &self.scene,
+            &mut self.blitter,
+        );
         self.chain = chain;
         if self.timing {
             self.chain.enable_timing(gpu);
@@ -652,7 +661,9 @@ impl Runtime {
             }) => match engine.status() {
                 crate::audio::CaptureStatus::Starting => "starting".to_string(),
                 crate::audio::CaptureStatus::Connected { name, .. } => format!("ok {name}"),
-                crate::audio::CaptureStatus::Reconnecting { attempts, reason, .. } => {
+                crate::audio::CaptureStatus::Reconnecting {
+                    attempts, reason, ..
+                } => {
                     format!("reconnecting (attempt {attempts}: {reason})")
                 }
                 crate::audio::CaptureStatus::File { path, .. } => {
@@ -1104,7 +1115,6 @@ impl Runtime {
     }
 }
 
-
 impl Instance {
     /// Builds `prepared` on the GPU at `size`. With `previous`, feedback buffers and model
     /// outputs of the same names are copied over; with `old_nodes`, reused models take their
@@ -1150,7 +1160,8 @@ impl Instance {
             match model {
                 PreparedModel::Fresh(plan, model, stamp) => {
                     let def = &scene.models[m];
-                    let node = ModelNode::new(gpu, m, def, plan, model).map_err(LoadError::Infer)?;
+                    let node =
+                        ModelNode::new(gpu, m, def, plan, model).map_err(LoadError::Infer)?;
                     nodes.push(Some(node));
                     stamps.push(stamp);
                 }
@@ -1435,8 +1446,7 @@ pub fn render_frames<E>(
             label: Some("render.frame"),
         });
         runtime.encode_frame(gpu, &mut encoder, t);
-        if let (Some(view), Some((size, format))) = (runtime.output_view(), runtime.output_info())
-        {
+        if let (Some(view), Some((size, format))) = (runtime.output_view(), runtime.output_info()) {
             blitter.blit(
                 device,
                 &mut encoder,

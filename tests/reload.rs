@@ -188,7 +188,10 @@ fn a_broken_shader_keeps_the_last_good_version_until_fixed() {
 
     // The last good version keeps running and animating.
     let during = frames(&mut f, 6);
-    assert!(mean_channel(&during[5], 0, true) > 200.0, "still the red scene");
+    assert!(
+        mean_channel(&during[5], 0, true) > 200.0,
+        "still the red scene"
+    );
     assert_ne!(during[0].rgba, during[5].rgba, "still animating");
 
     save(&out, OUT_BLUE);
@@ -227,7 +230,10 @@ fn scene_changes_keep_param_values_and_report_toml_errors_located() {
 
     // A good change: `gain` gets a new range and a new param appears.
     let good = SCENE
-        .replace("range = [0.0, 1.0]\n\n[params.tint]", "range = [0.0, 2.0]\n\n[params.tint]")
+        .replace(
+            "range = [0.0, 1.0]\n\n[params.tint]",
+            "range = [0.0, 2.0]\n\n[params.tint]",
+        )
         .replace(
             "[[pass]]\nname = \"acc\"",
             "[params.extra]\ndefault = 3.0\nrange = [0.0, 4.0]\n\n[[pass]]\nname = \"acc\"",
@@ -237,7 +243,11 @@ fn scene_changes_keep_param_values_and_report_toml_errors_located() {
     assert!(f.reload.errors().is_empty());
     assert_eq!(f.runtime.params.get("tint"), Some(0.9), "value kept");
     assert_eq!(f.runtime.params.get("gain"), Some(0.5));
-    assert_eq!(f.runtime.params.get("extra"), Some(3.0), "new param at default");
+    assert_eq!(
+        f.runtime.params.get("extra"),
+        Some(3.0),
+        "new param at default"
+    );
     assert_eq!(f.runtime.scene.param("gain").unwrap().max, 2.0);
 }
 
@@ -282,7 +292,10 @@ fn resizing_resamples_feedback_instead_of_clearing_it() {
     let after = frames(&mut f, 2);
     let frame = &after[1];
     assert_eq!(frame.size, [128, 96]);
-    assert!(mean_channel(frame, 0, true) > 200.0, "feedback survived the resize");
+    assert!(
+        mean_channel(frame, 0, true) > 200.0,
+        "feedback survived the resize"
+    );
     assert!(mean_channel(frame, 0, false) < 5.0);
 }
 
@@ -361,10 +374,16 @@ fn model_files_reload_and_a_broken_model_keeps_the_running_one() {
     assert_eq!(wait_for_reload(&mut f), ReloadEvent::Failed);
     let e = f.reload.errors()[0].to_string();
     assert!(e.contains("cppn"), "{e}");
-    assert!(e.contains("scene.toml:6"), "located at the [[model]] table: {e}");
+    assert!(
+        e.contains("scene.toml:6"),
+        "located at the [[model]] table: {e}"
+    );
     let before = f.runtime.nodes()[0].results;
     let _ = frames(&mut f, 3);
-    assert!(f.runtime.nodes()[0].results > before, "the old model still runs");
+    assert!(
+        f.runtime.nodes()[0].results > before,
+        "the old model still runs"
+    );
 
     // The good file again: applied, errors cleared.
     std::fs::write(model.with_extension("tmp"), &original).unwrap();

@@ -9,7 +9,10 @@ fn every_pass_gets_a_gpu_time_where_timestamps_exist() {
     let Some(gpu) = common::gpu("every_pass_gets_a_gpu_time_where_timestamps_exist") else {
         return;
     };
-    let supported = gpu.adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+    let supported = gpu
+        .adapter
+        .features()
+        .contains(wgpu::Features::TIMESTAMP_QUERY);
     let options = RuntimeOptions {
         size: Some([320, 180]),
         ..RuntimeOptions::default()

@@ -352,6 +352,170 @@ fn resizing_the_window_keeps_feedback_content() {
     };
     let log = hypna.log.join("\n");
     let (l, r) = left_right(&frame);
-    assert!(l > 200.0, "feedback content lost in the resize: left {l}\n{log}");
+    assert!(
+        l > 200.0,
+        "feedback content lost in the resize: left {l}\n{log}"
+    );
     assert!(r < 5.0, "right {r}");
+}
+
+const LIVE_SCENE: &str = r#"[scene]
+name = "live"
+size = [320, 180]
+
+[params.speed]
+default = 1.0
+range = [0.0, 4.0]
+
+[[model]]
+name = "cppn"
+file = "cppn.onnx"
+
+[model.inputs]
+latent = { latent = { dim = 8, seed = 3, speed = 0.2 } }
+time = { time = true }
+
+[model.outputs]
+image = { texture = "painted" }
+
+[[pass]]
+name = "out"
+shader = "out.wgsl"
+inputs = ["painted"]
+"#;
+
+/// No red anywhere (the error banner is red): green and blue only, moving with time.
+const LIVE_SHADER: &str = r"@fragment
+fn main(in: VertexOutput) -> @location(0) vec4<f32> {
+    let w = 0.5 + 0.5 * sin(globals.time * 4.0 * params.speed + in.uv.x * 12.0);
+    let m = textureSample(tex_painted, samp_painted, in.uv);
+    return vec4<f32>(0.0, w * 0.7 + 0.3 * m.g, (1.0 - w) * 0.7 + 0.3 * m.b, 1.0);
+}
+";
+
+/// Mean of each channel over the rows `rows` of `frame`.
+fn band(frame: &Frame, rows: std::ops::Range<u32>) -> [f64; 3] {
+    let mut sum = [0.0; 3];
+    let mut n = 0.0;
+    for y in rows {
+        for x in 0..frame.size[0] {
+            let p = frame.pixel(x, y);
+            for c in 0..3 {
+                sum[c] += f64::from(p[c]);
+            }
+            n += 1.0;
+        }
+    }
+    sum.map(|s| s / n)
+}
+
+/// The next captured frame logged after now.
+fn next_capture(hypna: &mut Hypna) -> Frame {
+    let line = hypna.wait_for("saved", Duration::from_secs(60));
+    load(&PathBuf::from(line.rsplit(' ').next().unwrap()))
+}
+
+/// Saves `text` as editors do (write a temporary file, rename it over the original).
+fn save(path: &Path, text: &[u8]) {
+    let tmp = path.with_extension("tmp~");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Breaks `file`, checks the error banner shows `expect` while the last good version keeps
+/// animating, then restores it and checks the banner goes away.
+fn break_and_fix(hypna: &mut Hypna, file: &Path, broken: &[u8], good: &[u8], expect: &str) {
+    save(file, broken);
+    let error = hypna.wait_for("reload failed", Duration::from_secs(60));
+    let detail = hypna.wait_for(expect, Duration::from_secs(10));
+    eprintln!("{error}\n{detail}");
+    // Frames captured from now on show the banner over the still-running scene.
+    let _ = next_capture(hypna);
+    let a = next_capture(hypna);
+    let b = next_capture(hypna);
+    let h = a.size[1];
+    let banner = band(&a, h - 12..h);
+    assert!(
+        banner[0] > 90.0 && banner[0] > banner[1] && banner[0] > banner[2],
+        "no red error banner at the bottom: {banner:?}"
+    );
+    let top_a = band(&a, 0..h / 3);
+    assert!(top_a[0] < 10.0, "the scene itself has no red: {top_a:?}");
+    assert_ne!(
+        a.rgba[..a.rgba.len() / 3],
+        b.rgba[..b.rgba.len() / 3],
+        "the last good version keeps animating"
+    );
+    save(file, good);
+    hypna.wait_for("errors cleared", Duration::from_secs(60));
+    let _ = next_capture(hypna);
+    let c = next_capture(hypna);
+    let h = c.size[1];
+    let bottom = band(&c, h - 12..h);
+    assert!(bottom[0] < 10.0, "the banner went away: {bottom:?}");
+}
+
+#[test]
+fn hot_reload_shows_errors_on_screen_until_fixed() {
+    let test = "hot_reload_shows_errors_on_screen_until_fixed";
+    if common::gpu(test).is_none() {
+        return;
+    }
+    let Some(x) = XServer::start(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("live.toml");
+    let shader = dir.path().join("out.wgsl");
+    let model = dir.path().join("cppn.onnx");
+    let onnx = std::fs::read(common::root().join("models/cppn.onnx")).unwrap();
+    std::fs::write(&scene, LIVE_SCENE).unwrap();
+    std::fs::write(&shader, LIVE_SHADER).unwrap();
+    std::fs::write(&model, &onnx).unwrap();
+    let capture = dir.path().join("capture");
+    let mut hypna = Hypna::start(
+        &x,
+        &[
+            scene.to_str().unwrap(),
+            "--no-osc",
+            "--capture",
+            capture.to_str().unwrap(),
+            "--capture-every",
+            "4",
+        ],
+    );
+    hypna.wait_for("running live at 320x180", Duration::from_secs(120));
+    let first = next_capture(&mut hypna);
+    let h = first.size[1];
+    assert!(
+        band(&first, h - 12..h)[0] < 10.0,
+        "no banner before any error"
+    );
+
+    // A shader error: file:line:col of the author's file.
+    let broken = LIVE_SHADER.replace("let w = ", "let w = nope + ");
+    break_and_fix(
+        &mut hypna,
+        &shader,
+        broken.as_bytes(),
+        LIVE_SHADER.as_bytes(),
+        "out.wgsl:3:13",
+    );
+    // A scene file error.
+    let broken = LIVE_SCENE.replace("default = 1.0", "default = \"fast\"");
+    break_and_fix(
+        &mut hypna,
+        &scene,
+        broken.as_bytes(),
+        LIVE_SCENE.as_bytes(),
+        "live.toml:6",
+    );
+    // A model file error: located at the [[model]] table.
+    break_and_fix(
+        &mut hypna,
+        &model,
+        b"not an onnx model",
+        &onnx,
+        "live.toml:9",
+    );
 }

@@ -122,9 +122,11 @@ impl GpuTimer {
                     if let Ok(view) = slot.buffer.get_mapped_range(..) {
                         let ticks: &[u64] = bytemuck::cast_slice(&view);
                         self.latest.clear();
-                        self.latest.extend(ticks.chunks_exact(2).map(|p| {
-                            p[1].saturating_sub(p[0]) as f32 * self.period_ns / 1.0e6
-                        }));
+                        self.latest.extend(
+                            ticks
+                                .chunks_exact(2)
+                                .map(|p| p[1].saturating_sub(p[0]) as f32 * self.period_ns / 1.0e6),
+                        );
                     }
                     slot.buffer.unmap();
                     slot.state.store(FREE, Ordering::Release);
