@@ -30,6 +30,7 @@ use crate::render::blit::{Blitter, Fit};
 use crate::render::context::{Gpu, GpuError, new_instance};
 use crate::render::readback::{ReadImage, Readback};
 use crate::runtime::{LoadError, Runtime, RuntimeOptions};
+use crate::show::{Show, ShowEvent};
 
 /// Errors that end `hypna run`.
 #[derive(Debug, thiserror::Error)]
@@ -422,12 +423,181 @@ struct State {
     changes: Vec<ParamChange>,
     /// OSC messages/s: (messages at the last sample, when, rate).
     osc_rate: (u64, Instant, f32),
+    /// The scene or playlist being played.
+    show: Show,
 }
 
 struct App {
     options: RunOptions,
     state: Option<State>,
     error: Option<AppError>,
+    /// `hypna bench --window`: interleaved windowed and headless frames.
+    bench: Option<WindowBench>,
+}
+
+/// The windowed-vs-headless benchmark's progress.
+struct WindowBench {
+    /// The same scene rendered headless on the same device (the baseline).
+    headless: Option<Runtime>,
+    headless_clock: Clock,
+    frames: u32,
+    rounds: u32,
+    round: u32,
+    /// Frames done in this round's current half.
+    done: u32,
+    /// Windowed half first, then headless.
+    windowed_half: bool,
+    warmup: u32,
+    windowed_ms: Vec<f64>,
+    headless_ms: Vec<f64>,
+}
+
+/// `hypna bench --window`: the present path's cost.
+#[derive(Debug, Clone)]
+pub struct WindowBenchReport {
+    /// The adapter.
+    pub adapter: String,
+    /// Window size and present mode.
+    pub setup: String,
+    /// A frame of `hypna run`: acquire, render, blit, present, wait for the GPU.
+    pub windowed: crate::bench::Stats,
+    /// The same scene headless on the same device: render, wait for the GPU.
+    pub headless: crate::bench::Stats,
+}
+
+impl WindowBenchReport {
+    /// Windowed median over headless median.
+    #[must_use]
+    pub fn ratio(&self) -> f64 {
+        self.windowed.median_ms / self.headless.median_ms
+    }
+}
+
+impl std::fmt::Display for WindowBenchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "adapter:  {}", self.adapter)?;
+        writeln!(f, "window:   {}", self.setup)?;
+        writeln!(
+            f,
+            "windowed: median {:.2} ms, p90 {:.2} ms, mean {:.2} ms ({} frames)",
+            self.windowed.median_ms,
+            self.windowed.p90_ms,
+            self.windowed.mean_ms,
+            self.windowed.frames
+        )?;
+        writeln!(
+            f,
+            "headless: median {:.2} ms, p90 {:.2} ms, mean {:.2} ms ({} frames)",
+            self.headless.median_ms,
+            self.headless.p90_ms,
+            self.headless.mean_ms,
+            self.headless.frames
+        )?;
+        write!(
+            f,
+            "ratio windowed/headless (median): {:.3} (goal <= 1.10)",
+            self.ratio()
+        )
+    }
+}
+
+/// Measures `hypna run`'s frame (in a real window) against the same scene rendered headless
+/// on the same device, in interleaved rounds of `frames`.
+///
+/// # Errors
+/// When there is no display, no GPU, or the scene does not load.
+pub fn bench_window(
+    options: RunOptions,
+    frames: u32,
+    rounds: u32,
+) -> Result<WindowBenchReport, AppError> {
+    let event_loop = EventLoop::new().map_err(|e| AppError::EventLoop(e.to_string()))?;
+    event_loop.set_control_flow(ControlFlow::Poll);
+    let mut app = App {
+        options,
+        state: None,
+        error: None,
+        bench: Some(WindowBench {
+            headless: None,
+            headless_clock: Clock::fixed(60.0),
+            frames: frames.max(1),
+            rounds: rounds.max(1),
+            round: 0,
+            done: 0,
+            windowed_half: true,
+            warmup: 3,
+            windowed_ms: Vec::new(),
+            headless_ms: Vec::new(),
+        }),
+    };
+    event_loop
+        .run_app(&mut app)
+        .map_err(|e| AppError::EventLoop(e.to_string()))?;
+    if let Some(e) = app.error {
+        return Err(e);
+    }
+    let (Some(state), Some(bench)) = (app.state, app.bench) else {
+        return Err(AppError::EventLoop("the benchmark did not run".into()));
+    };
+    Ok(WindowBenchReport {
+        adapter: state.gpu.describe(),
+        setup: format!(
+            "{}x{}, {:?}, {:?}",
+            state.config.width, state.config.height, state.config.present_mode, state.config.format
+        ),
+        windowed: crate::bench::Stats::of(&bench.windowed_ms),
+        headless: crate::bench::Stats::of(&bench.headless_ms),
+    })
+}
+
+impl WindowBench {
+    /// One step: a windowed or a headless frame. Returns true when done.
+    fn step(&mut self, state: &mut State, options: &RunOptions) -> Result<bool, AppError> {
+        if self.headless.is_none() {
+            let scene = crate::scene::Scene::load(&options.scene).map_err(LoadError::from)?;
+            let mut ro = options.runtime.clone();
+            ro.size = Some(state.runtime.chain().scene_size());
+            self.headless = Some(Runtime::new(&state.gpu, scene, &ro)?);
+        }
+        let Some(headless) = self.headless.as_mut() else {
+            return Ok(true);
+        };
+        if self.warmup > 0 {
+            self.warmup -= 1;
+            state.draw(options);
+            let _ = crate::bench::timed_frame(
+                &state.gpu,
+                headless,
+                &mut self.headless_clock,
+                "bench.headless",
+            );
+            return Ok(false);
+        }
+        if self.windowed_half {
+            let start = Instant::now();
+            if state.draw(options) {
+                let _ = state.gpu.device.poll(wgpu::PollType::wait_indefinitely());
+                self.windowed_ms.push(start.elapsed().as_secs_f64() * 1e3);
+                self.done += 1;
+            }
+        } else {
+            self.headless_ms.push(crate::bench::timed_frame(
+                &state.gpu,
+                headless,
+                &mut self.headless_clock,
+                "bench.headless",
+            ));
+            self.done += 1;
+        }
+        if self.done >= self.frames {
+            self.done = 0;
+            if !self.windowed_half {
+                self.round += 1;
+            }
+            self.windowed_half = !self.windowed_half;
+        }
+        Ok(self.round >= self.rounds)
+    }
 }
 
 /// Opens a window and runs the scene until closed (or `frames` are presented).
@@ -441,6 +611,7 @@ pub fn run(options: RunOptions) -> Result<(), AppError> {
         options,
         state: None,
         error: None,
+        bench: None,
     };
     event_loop
         .run_app(&mut app)
@@ -456,8 +627,18 @@ pub fn run(options: RunOptions) -> Result<(), AppError> {
 
 impl App {
     fn start(&mut self, event_loop: &ActiveEventLoop) -> Result<State, AppError> {
-        let scene = crate::scene::Scene::load(&self.options.scene).map_err(LoadError::from)?;
-        let size = self.options.runtime.size.unwrap_or(scene.size);
+        // The window opens at the first scene's size (a playlist: its first entry's).
+        let first_scene = if crate::install::playlist::is_playlist(&self.options.scene) {
+            crate::install::playlist::Playlist::load(&self.options.scene)
+                .ok()
+                .and_then(|p| p.entries.first().map(|e| e.scene.clone()))
+        } else {
+            Some(self.options.scene.clone())
+        };
+        let scene_size = first_scene
+            .and_then(|p| crate::scene::Scene::load(&p).ok())
+            .map_or([1280, 720], |s| s.size);
+        let size = self.options.runtime.size.unwrap_or(scene_size);
         let primary = event_loop.primary_monitor();
         let monitors: Vec<(MonitorHandle, MonitorInfo)> = event_loop
             .available_monitors()
@@ -482,7 +663,7 @@ impl App {
             None
         };
         let mut attributes = Window::default_attributes()
-            .with_title(format!("hypna — {}", scene.name))
+            .with_title("hypna")
             .with_inner_size(PhysicalSize::new(size[0], size[1]));
         if let Some(m) = &memory {
             attributes = attributes
@@ -547,7 +728,8 @@ impl App {
         if self.options.follow_window {
             runtime_options.size = Some([inner.width.max(1), inner.height.max(1)]);
         }
-        let runtime = Runtime::new(&gpu, scene, &runtime_options)?;
+        let (show, runtime) = Show::open(&gpu, &self.options.scene, &runtime_options)?;
+        window.set_title(&format!("hypna — {}", runtime.scene.name));
         tracing::info!(
             "running {} at {}x{} ({:?}, {:?})",
             runtime.scene.name,
@@ -559,15 +741,11 @@ impl App {
         let reload = self
             .options
             .watch
-            .then(|| HotReload::new(&self.options.scene, &runtime));
+            .then(|| HotReload::new(show.current_path(), &runtime));
         let blitter = Blitter::new(&gpu.device);
         let mut overlay = Overlay::new(&gpu.device, config.format);
         overlay.attach(&window);
         overlay.hud = self.options.hud && !self.options.kiosk;
-        let mut runtime = runtime;
-        if !self.options.kiosk {
-            runtime.enable_timing(&gpu);
-        }
         let clock = match self.options.fixed_fps {
             Some(fps) => Clock::fixed(fps),
             None => Clock::real(),
@@ -593,6 +771,7 @@ impl App {
             overlay,
             changes: Vec::new(),
             osc_rate: (0, Instant::now(), 0.0),
+            show,
         })
     }
 
@@ -620,6 +799,11 @@ impl State {
         if follow && let Err(e) = self.runtime.resize(&self.gpu, [width, height]) {
             tracing::error!("cannot render at {width}x{height}: {e}");
         }
+    }
+
+    /// Scene time of the last frame (what playlist durations count in).
+    fn runtime_time(&self) -> f64 {
+        self.runtime.last_time().time_secs
     }
 
     fn toggle_fullscreen(&self) {
@@ -674,7 +858,22 @@ impl State {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("window.frame"),
             });
+        // GPU pass times cost queries and readbacks: only while the HUD shows them.
+        if self.overlay.hud != self.runtime.timing() {
+            if self.overlay.hud {
+                self.runtime.enable_timing(&self.gpu);
+            } else {
+                self.runtime.disable_timing();
+            }
+        }
         let t = self.clock.tick();
+        if let ShowEvent::Switched(path) = self.show.before_frame(&self.gpu, &mut self.runtime, t) {
+            self.window
+                .set_title(&format!("hypna — {}", self.runtime.scene.name));
+            if let Some(reload) = &mut self.reload {
+                reload.retarget(&path, &self.runtime);
+            }
+        }
         self.runtime.encode_frame(&self.gpu, &mut encoder, t);
         if let (Some(src), Some((size, format))) =
             (self.runtime.output_view(), self.runtime.output_info())
@@ -931,6 +1130,14 @@ impl App {
         }
         match key {
             Key::Named(NamedKey::Escape) => event_loop.exit(),
+            Key::Named(NamedKey::ArrowRight | NamedKey::PageDown) => {
+                let now = state.runtime_time();
+                state.show.next(&state.gpu, &state.runtime, now);
+            }
+            Key::Named(NamedKey::ArrowLeft | NamedKey::PageUp) => {
+                let now = state.runtime_time();
+                state.show.previous(&state.gpu, &state.runtime, now);
+            }
             Key::Character(c) => match c.to_lowercase().as_str() {
                 "f" => state.toggle_fullscreen(),
                 "r" => {
@@ -1005,6 +1212,17 @@ impl ApplicationHandler for App {
                 if state.hidden {
                     return;
                 }
+                if let Some(bench) = &mut self.bench {
+                    match bench.step(state, &self.options) {
+                        Ok(false) => {}
+                        Ok(true) => event_loop.exit(),
+                        Err(e) => {
+                            self.error = Some(e);
+                            event_loop.exit();
+                        }
+                    }
+                    return;
+                }
                 state.draw(&self.options);
                 if self.options.frames.is_some_and(|n| state.presented >= n) {
                     tracing::info!("presented {} frames: quitting", state.presented);
@@ -1017,7 +1235,13 @@ impl ApplicationHandler for App {
 
     fn about_to_wait(&mut self, event_loop: &ActiveEventLoop) {
         if let Some(state) = &self.state {
-            if state.hidden {
+            if state.show.dark(&state.runtime) && !state.hidden {
+                // Closed hours, output black: a few cheap frames a second notice the opening.
+                event_loop.set_control_flow(ControlFlow::WaitUntil(
+                    Instant::now() + Duration::from_millis(100),
+                ));
+                state.window.request_redraw();
+            } else if state.hidden {
                 // Nothing is visible: wake up now and then (to notice a restore) instead of
                 // spinning.
                 event_loop.set_control_flow(ControlFlow::WaitUntil(

@@ -152,7 +152,8 @@ pub fn run(gpu: &Gpu, options: &BenchOptions) -> Result<BenchReport, BenchError>
 
 /// One hypna frame as the live loop runs it (record, submit, wait for the GPU, feed the
 /// models), in milliseconds.
-fn timed_frame(gpu: &Gpu, runtime: &mut Runtime, clock: &mut Clock, label: &str) -> f64 {
+/// One frame of `runtime` (encode, submit, wait for the GPU), in milliseconds.
+pub fn timed_frame(gpu: &Gpu, runtime: &mut Runtime, clock: &mut Clock, label: &str) -> f64 {
     let start = Instant::now();
     let mut encoder = gpu
         .device

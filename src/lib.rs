@@ -19,3 +19,4 @@ pub mod render;
 pub mod runtime;
 pub mod scene;
 pub mod settings;
+pub mod show;

@@ -9,9 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use hypna::render::blit::Fit;
 use hypna::render::context::{Gpu, describe_adapter, list_adapters};
-use hypna::runtime::{
-    AudioMode, OscMode, RenderSettings, Runtime, RuntimeOptions, check, render_frames,
-};
+use hypna::runtime::{AudioMode, OscMode, RenderSettings, RuntimeOptions, check};
 
 /// hypna: realtime generative art from WGSL shaders and ONNX models.
 #[derive(Parser)]
@@ -129,6 +127,10 @@ enum Command {
         /// 640x360).
         #[arg(long, conflicts_with = "models")]
         osc: bool,
+        /// Measure the live window instead: `hypna run`'s frame (acquire, render, present)
+        /// against the same scene headless on the same device (needs a display).
+        #[arg(long, conflicts_with_all = ["models", "osc", "audio"])]
+        window: bool,
     },
 }
 
@@ -524,7 +526,20 @@ fn dispatch(command: Command) -> Result<()> {
             threads,
             osc,
             audio,
+            window,
         } => {
+            if window {
+                let scene = scene.unwrap_or_else(|| PathBuf::from("scenes/landscape.toml"));
+                let runtime = RuntimeOptions {
+                    size: Some(size),
+                    ..RuntimeOptions::default()
+                };
+                let mut options = hypna::app::RunOptions::new(scene, runtime);
+                options.watch = false;
+                let report = hypna::app::bench_window(options, frames.unwrap_or(20), rounds)?;
+                println!("bench --window:\n{report}");
+                return Ok(());
+            }
             if audio {
                 let report =
                     hypna::audio::bench::run(&hypna::audio::bench::BenchOptions::default())?;
@@ -662,7 +677,10 @@ fn render(
     }
     let gpu = Gpu::new_headless()?;
     tracing::info!("GPU: {}", gpu.describe());
-    let mut runtime = Runtime::load(&gpu, scene, options)?;
+    let (mut show, mut runtime) = hypna::show::Show::open(&gpu, scene, options)?;
+    if show.set_schedule(None).is_some() {
+        tracing::info!("offline render: the playlist's schedule is not applied");
+    }
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create output folder {}", out.display()))?;
     // PNG encoding runs on its own thread; the bounded channel keeps memory flat.
@@ -691,13 +709,21 @@ fn render(
         ..RenderSettings::default()
     };
     let last = frames.saturating_sub(1);
-    let sent = render_frames(&gpu, &mut runtime, &settings, |image| {
-        if last_only && image.frame != last {
-            return Ok(());
-        }
-        tx.send(image)
-            .map_err(|_| anyhow::anyhow!("the PNG writer stopped"))
-    });
+    let sent = hypna::runtime::render_frames_with(
+        &gpu,
+        &mut runtime,
+        &settings,
+        |gpu, runtime, t| {
+            show.before_frame(gpu, runtime, t);
+        },
+        |image| {
+            if last_only && image.frame != last {
+                return Ok(());
+            }
+            tx.send(image)
+                .map_err(|_| anyhow::anyhow!("the PNG writer stopped"))
+        },
+    );
     drop(tx);
     let written = writer
         .join()

@@ -46,6 +46,9 @@ pub enum LoadError {
     /// Loading itself failed (a loader thread that stopped).
     #[error("{0}")]
     Internal(String),
+    /// A playlist file.
+    #[error("{0}")]
+    Playlist(Diagnostics),
 }
 
 impl LoadError {
@@ -54,7 +57,7 @@ impl LoadError {
     pub fn diagnostics(&self) -> Vec<crate::diag::Diagnostic> {
         match self {
             Self::Scene(e) => e.diagnostics().to_vec(),
-            Self::Shader(d) | Self::Model(d) => d.0.clone(),
+            Self::Shader(d) | Self::Model(d) | Self::Playlist(d) => d.0.clone(),
             Self::Chain(_)
             | Self::Param(_)
             | Self::Infer(_)
@@ -440,6 +443,52 @@ pub fn build(gpu: &Gpu, prepared: Prepared, options: &RuntimeOptions) -> Result<
     Instance::build(gpu, prepared, size, None, None).map(Built)
 }
 
+/// Longest a pre-warm waits for one model's first run.
+pub const WARM_UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// [`build`], then pre-warms: every model runs once (its output lands in its texture) and
+/// one frame is rendered and waited for, so the switch to it costs no more than a frame.
+///
+/// # Errors
+/// As [`build`].
+pub fn build_warm(
+    gpu: &Gpu,
+    prepared: Prepared,
+    options: &RuntimeOptions,
+) -> Result<Built, LoadError> {
+    let mut built = build(gpu, prepared, options)?;
+    let instance = &mut built.0;
+    let bands = instance.scene.audio_bands();
+    for node in &mut instance.nodes {
+        if !node.warm_up(&instance.params, bands, WARM_UP_TIMEOUT) {
+            tracing::warn!(
+                "model `{}` did not finish its warm-up run within {WARM_UP_TIMEOUT:?}",
+                node.name()
+            );
+        }
+        node.take_result(gpu, &instance.chain, &mut instance.params);
+    }
+    // One throwaway frame into the chain's targets: first use of every pipeline and
+    // binding happens here, not on the frame thread.
+    let mut encoder = gpu
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("runtime.warm"),
+        });
+    let values: Vec<f32> = instance.params.iter().map(|(_, v)| v).collect();
+    instance.chain.encode(
+        &gpu.queue,
+        &mut encoder,
+        &FrameInputs {
+            params: &values,
+            ..FrameInputs::default()
+        },
+    );
+    gpu.queue.submit([encoder.finish()]);
+    let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+    Ok(built)
+}
+
 impl Runtime {
     /// Loads `scene` with `options`.
     ///
@@ -628,6 +677,24 @@ impl Runtime {
         self.chain.enable_timing(gpu)
     }
 
+    /// Stops measuring per-pass GPU time (nothing is queried or read back).
+    pub fn disable_timing(&mut self) {
+        self.timing = false;
+        self.chain.disable_timing();
+    }
+
+    /// Whether per-pass GPU time is being measured.
+    #[must_use]
+    pub fn timing(&self) -> bool {
+        self.timing
+    }
+
+    /// The time of the last frame encoded.
+    #[must_use]
+    pub fn last_time(&self) -> FrameTime {
+        self.last_time
+    }
+
     /// Frames per second, smoothed.
     #[must_use]
     pub fn fps(&self) -> f32 {
@@ -734,6 +801,12 @@ impl Runtime {
             params: &self.params_scratch,
             audio: self.audio.as_ref().map(|a| &*a.current),
         };
+        if self.level <= 0.0 && self.fade.is_none() {
+            // Dark (closed hours): nothing to render; the mix pass outputs black.
+            self.mix(gpu, encoder, t);
+            self.last_time = t;
+            return;
+        }
         self.chain.encode(&gpu.queue, encoder, &inputs);
         for node in &mut self.nodes {
             node.record_inputs(gpu, encoder, &self.chain, &mut self.blitter, t.frame);
@@ -1417,6 +1490,22 @@ pub fn render_frames<E>(
     gpu: &Gpu,
     runtime: &mut Runtime,
     settings: &RenderSettings,
+    sink: impl FnMut(ReadImage) -> Result<(), E>,
+) -> Result<(), E> {
+    render_frames_with(gpu, runtime, settings, |_, _, _| {}, sink)
+}
+
+/// [`render_frames`] with `before` called ahead of each frame (a playlist switching scenes,
+/// a test changing files). Frames keep the first frame's size; a later scene of another
+/// size is letterboxed into it.
+///
+/// # Errors
+/// Whatever `sink` returns (rendering stops there).
+pub fn render_frames_with<E>(
+    gpu: &Gpu,
+    runtime: &mut Runtime,
+    settings: &RenderSettings,
+    mut before: impl FnMut(&Gpu, &mut Runtime, FrameTime),
     mut sink: impl FnMut(ReadImage) -> Result<(), E>,
 ) -> Result<(), E> {
     let Some((size, _)) = runtime.output_info() else {
@@ -1442,21 +1531,24 @@ pub fn render_frames<E>(
             }
         }
         let t = clock.tick();
+        before(gpu, runtime, t);
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("render.frame"),
         });
         runtime.encode_frame(gpu, &mut encoder, t);
-        if let (Some(view), Some((size, format))) = (runtime.output_view(), runtime.output_info()) {
+        if let (Some(view), Some((src_size, format))) =
+            (runtime.output_view(), runtime.output_info())
+        {
             blitter.blit(
                 device,
                 &mut encoder,
                 view,
-                size,
+                src_size,
                 format,
                 &rgba_view,
                 size,
                 wgpu::TextureFormat::Rgba8Unorm,
-                Fit::Fill,
+                Fit::Letterbox,
             );
         }
         readback.copy(&mut encoder, &rgba, t.frame);

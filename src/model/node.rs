@@ -345,6 +345,30 @@ impl ModelNode {
         self.io.input_time += start.elapsed();
     }
 
+    /// Pre-warm before a scene switch: runs the model once on zeroed images, default params,
+    /// silence and time 0, waiting at most `timeout`, so the first real run is not the slow
+    /// first one (allocation, kernel selection). The result stays in the worker for the next
+    /// [`Self::take_result`]. Returns whether the run finished in time.
+    pub fn warm_up(&mut self, params: &ParamStore, bands: usize, timeout: Duration) -> bool {
+        let silence = Silence { bands };
+        for image in &mut self.images {
+            image.latest = Some(vec![0.0; (image.size[0] * image.size[1] * 4) as usize]);
+        }
+        let runs = self.worker.stats().runs;
+        let errors = self.worker.stats().error_total();
+        let job = self.build_job(FrameTime::default(), params, &silence);
+        self.worker.submit(job);
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let stats = self.worker.stats();
+            if stats.runs > runs || stats.error_total() > errors {
+                return stats.runs > runs;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        false
+    }
+
     /// Offline lock-step: waits for the GPU copies of this frame, submits the job and waits
     /// for its result (bounded by `timeout`), so the next frame shows it. Returns false when
     /// the model did not answer in time (the previous output stays).

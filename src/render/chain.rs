@@ -553,6 +553,11 @@ impl PassChain {
         self.timer.is_some()
     }
 
+    /// Stops measuring pass times.
+    pub fn disable_timing(&mut self) {
+        self.timer = None;
+    }
+
     /// Call after the frame's submit: starts reading back the timestamps.
     pub fn after_submit(&mut self) {
         if let Some(timer) = &mut self.timer {
