@@ -16,6 +16,7 @@ pub mod overlay;
 pub mod params;
 pub mod reload;
 pub mod render;
+mod restart;
 pub mod runtime;
 pub mod scene;
 pub mod settings;

@@ -10,6 +10,14 @@
 //! When no stream is connected (device lost, not yet found) the analysis thread feeds itself
 //! silence at the real-time rate, so every feature decays exactly as it would if the room fell
 //! silent, the beat phase keeps running and readers never see a frozen value.
+//!
+//! A thread that panics is restarted (`crate::restart`: counted in
+//! [`AudioStats::thread_restarts`], logged once, a backoff from 100 ms doubling to 10 s).
+//! What a restart needs survives in the thread's own frame, outside the restarted body: the
+//! analysis thread keeps the control channel and the ring's consumer, so a restarted
+//! analysis reads the same stream with a fresh [`Analyzer`] (readers see silence meanwhile);
+//! the supervisor keeps the backend and reopens the device; the file player keeps its end of
+//! the ring and its place in the file.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,6 +37,7 @@ use super::config::{AudioConfig, REFERENCE_RATE_HZ};
 use super::features::AudioFeatures;
 use super::file::decode_wav;
 use super::latest::{FeaturesReader, Latest};
+use crate::restart::{RestartPolicy, run_restarting};
 
 /// How often the analysis thread looks for new samples when the ring was empty.
 const POLL: Duration = Duration::from_millis(1);
@@ -139,6 +148,19 @@ pub struct AudioStats {
     pub hops: u64,
     /// Taps or resyncs dropped because the control queue was full.
     pub dropped_controls: u64,
+    /// Times an engine thread (analysis, device supervisor or file player) panicked and was
+    /// restarted.
+    pub thread_restarts: u64,
+}
+
+/// An engine thread, for [`AudioEngine::inject_panic`].
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioThread {
+    /// The analysis thread.
+    Analysis,
+    /// The device supervisor or the file player, whichever the engine runs.
+    Producer,
 }
 
 struct Source {
@@ -160,6 +182,10 @@ struct Shared {
     reconnects: AtomicU64,
     hops: AtomicU64,
     dropped_controls: AtomicU64,
+    restarts: AtomicU64,
+    /// Test hooks: the thread panics at its next check ([`AudioEngine::inject_panic`]).
+    panic_analysis: AtomicBool,
+    panic_producer: AtomicBool,
 }
 
 impl Shared {
@@ -199,6 +225,20 @@ impl Shared {
             tracing::debug!("audio reconnect attempt {attempts} failed: {e}");
         }
         *guard = next;
+    }
+
+    /// Panics when a test asked for it through `flag` ([`AudioEngine::inject_panic`]).
+    fn injected_panic(flag: &AtomicBool) {
+        assert!(
+            !flag.swap(false, Ordering::AcqRel),
+            "panic injected by a test"
+        );
+    }
+
+    /// The restart loop's wait: naps `d`; false when stopping.
+    fn backoff(&self, d: Duration) -> bool {
+        self.nap(d);
+        !self.stopping()
     }
 
     /// Sleeps up to `d`, waking early when stopping.
@@ -277,8 +317,25 @@ impl AudioEngine {
         let shared = Arc::clone(&engine.shared);
         let tx = engine.control.clone();
         let cfg = config.clone();
-        engine.producer = Some(spawn("hypna-audio-supervisor", move || {
-            supervise(backend.as_mut(), &cfg, &tx, &shared);
+        engine.producer = Some(spawn(SUPERVISOR, move || {
+            let mut ever_connected = false;
+            run_restarting(
+                SUPERVISOR,
+                RestartPolicy::DEFAULT,
+                || shared.restarts.fetch_add(1, Ordering::Relaxed) + 1,
+                |d| shared.backoff(d),
+                |message| {
+                    // The stream went down with the unwinding; the analysis bridges with
+                    // silence until the restarted supervisor reopens the device.
+                    let _ = tx.try_send(Control::Source(None));
+                    shared.set_status(CaptureStatus::Reconnecting {
+                        attempts: 0,
+                        reason: format!("the capture thread panicked: {message}"),
+                        last_error: None,
+                    });
+                },
+                |_| supervise(backend.as_mut(), &cfg, &tx, &shared, &mut ever_connected),
+            );
         })?);
         Ok(engine)
     }
@@ -307,8 +364,25 @@ impl AudioEngine {
         });
         let chunk = config.buffer_frames.map_or(256, |b| b as usize);
         let looping = config.loop_file;
-        engine.producer = Some(spawn("hypna-audio-file", move || {
-            play_file(&samples, rate, chunk, looping, sink, &shared);
+        engine.producer = Some(spawn(FILE_PLAYER, move || {
+            let mut sink = sink;
+            let mut read = 0usize;
+            run_restarting(
+                FILE_PLAYER,
+                RestartPolicy::DEFAULT,
+                || shared.restarts.fetch_add(1, Ordering::Relaxed) + 1,
+                |d| shared.backoff(d),
+                |_| {},
+                |_| {
+                    let file = FileSource {
+                        samples: &samples,
+                        rate,
+                        chunk,
+                        looping,
+                    };
+                    play_file(&file, &mut sink, &mut read, &shared);
+                },
+            );
         })?);
         Ok(engine)
     }
@@ -324,13 +398,50 @@ impl AudioEngine {
             reconnects: AtomicU64::new(0),
             hops: AtomicU64::new(0),
             dropped_controls: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
+            panic_analysis: AtomicBool::new(false),
+            panic_producer: AtomicBool::new(false),
         });
         let (tx, rx) = mpsc::sync_channel(CONTROL_CAPACITY);
         let a_shared = Arc::clone(&shared);
         let a_cell = Arc::clone(&cell);
         let cfg = config.clone();
-        let analysis = spawn("hypna-audio-analysis", move || {
-            analyse(analyzer, &cfg, &rx, &a_cell, &a_shared);
+        let analysis = spawn(ANALYSIS, move || {
+            let mut first = Some(analyzer);
+            // Survives restarts: the ring of the connected stream, if any.
+            let mut source: Option<Source> = None;
+            run_restarting(
+                ANALYSIS,
+                RestartPolicy::DEFAULT,
+                || a_shared.restarts.fetch_add(1, Ordering::Relaxed) + 1,
+                |d| a_shared.backoff(d),
+                |_| publish_silence(&a_cell),
+                |restarted| {
+                    let fresh = first.take().map_or_else(
+                        || {
+                            let rate = source.as_ref().map_or(rate, |s| s.sample_rate_hz);
+                            Analyzer::new(&cfg, rate)
+                        },
+                        Ok,
+                    );
+                    let analyzer = match fresh {
+                        Ok(a) => a,
+                        // Cannot happen (the config was validated at start); no busy loop if so.
+                        Err(e) => {
+                            tracing::error!("audio analysis cannot restart: {e}");
+                            return;
+                        }
+                    };
+                    if restarted && let Some(src) = &mut source {
+                        // What piled up during the backoff is stale: start from now.
+                        let n = src.consumer.slots();
+                        if let Ok(chunk) = src.consumer.read_chunk(n) {
+                            chunk.commit_all();
+                        }
+                    }
+                    analyse(analyzer, &cfg, &rx, &mut source, &a_cell, &a_shared);
+                },
+            );
         })?;
         Ok(Self {
             shared,
@@ -367,6 +478,21 @@ impl AudioEngine {
             reconnects: self.shared.reconnects.load(Ordering::Relaxed),
             hops: self.shared.hops.load(Ordering::Relaxed),
             dropped_controls: self.shared.dropped_controls.load(Ordering::Relaxed),
+            thread_restarts: self.shared.restarts.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Test hook: makes `thread` panic at its next check (within a few milliseconds), to
+    /// prove that it is restarted. Never blocks.
+    #[doc(hidden)]
+    pub fn inject_panic(&self, thread: AudioThread) {
+        let (flag, handle) = match thread {
+            AudioThread::Analysis => (&self.shared.panic_analysis, &self.analysis),
+            AudioThread::Producer => (&self.shared.panic_producer, &self.producer),
+        };
+        flag.store(true, Ordering::Release);
+        if let Some(h) = handle {
+            h.thread().unpark();
         }
     }
 
@@ -435,28 +561,45 @@ impl Drop for AudioEngine {
     }
 }
 
-/// The supervisor: open, watch, reopen.
+/// Names of the engine's threads (also used in logs).
+const ANALYSIS: &str = "hypna-audio-analysis";
+/// See [`ANALYSIS`].
+const SUPERVISOR: &str = "hypna-audio-supervisor";
+/// See [`ANALYSIS`].
+const FILE_PLAYER: &str = "hypna-audio-file";
+
+/// Publishes silence (at the last published rate and band count), so readers do not see the
+/// last loud value frozen while a panicked analysis waits to restart.
+fn publish_silence(cell: &Latest) {
+    let last = cell.get();
+    let (rate, bands) = (last.sample_rate_hz, last.band_count);
+    cell.publish(Arc::new(AudioFeatures::silent(rate, bands)));
+}
+
+/// The supervisor: open, watch, reopen. `ever_connected` outlives a restart, so the first
+/// connection after one counts as a reconnection.
 fn supervise(
     backend: &mut dyn CaptureBackend,
     config: &AudioConfig,
     tx: &SyncSender<Control>,
     shared: &Shared,
+    ever_connected: &mut bool,
 ) {
     let retry = Duration::from_secs_f32(config.retry_secs);
     let stall = (config.stall_secs > 0.0).then(|| Duration::from_secs_f32(config.stall_secs));
     let mut attempts = 0u32;
-    let mut ever_connected = false;
     let mut lost_because: Option<String> = None;
     while !shared.stopping() {
+        Shared::injected_panic(&shared.panic_producer);
         let (producer, consumer) = RingBuffer::new(RING_CAPACITY);
         let conn = Connection::new(Arc::clone(&shared.counters));
         let sink = CaptureSink::new(producer, Arc::clone(&conn));
         match backend.open(&config.device, config.buffer_frames, sink) {
             Ok(opened) => {
-                if ever_connected {
+                if *ever_connected {
                     shared.reconnects.fetch_add(1, Ordering::Relaxed);
                 }
-                ever_connected = true;
+                *ever_connected = true;
                 attempts = 0;
                 let OpenedStream {
                     guard,
@@ -519,6 +662,7 @@ fn watch(conn: &Connection, stall: Option<Duration>, shared: &Shared) -> Option<
         if shared.stopping() {
             return None;
         }
+        Shared::injected_panic(&shared.panic_producer);
         if conn.lost.load(Ordering::Acquire) {
             return Some("the device reported it is gone".to_string());
         }
@@ -553,33 +697,40 @@ fn watch(conn: &Connection, stall: Option<Duration>, shared: &Shared) -> Option<
     }
 }
 
-/// Pushes `samples` into `sink` at the pace of the clock, `chunk` frames at a time.
-fn play_file(
-    samples: &[f32],
+/// A decoded WAV file and how to play it.
+struct FileSource<'a> {
+    samples: &'a [f32],
     rate: u32,
     chunk: usize,
     looping: bool,
-    mut sink: CaptureSink,
-    shared: &Shared,
-) {
+}
+
+/// Pushes the file's samples into `sink` at the pace of the clock, `chunk` frames at a time,
+/// from `read` on (kept by the caller, so a restarted player goes on where it was).
+fn play_file(file: &FileSource<'_>, sink: &mut CaptureSink, read: &mut usize, shared: &Shared) {
+    let FileSource {
+        samples,
+        rate,
+        chunk,
+        looping,
+    } = *file;
     let chunk = chunk.max(1);
     let mut buf = vec![0.0f32; chunk];
     let start = Instant::now();
     let mut sent = 0u64;
-    let mut read = 0usize;
     let period = Duration::from_secs_f64(chunk as f64 / f64::from(rate));
     while !shared.stopping() {
+        Shared::injected_panic(&shared.panic_producer);
         let due = (start.elapsed().as_secs_f64() * f64::from(rate)) as u64;
         while sent + chunk as u64 <= due {
             for slot in &mut buf {
                 *slot = if samples.is_empty() {
                     0.0
-                } else if read < samples.len() {
-                    let v = samples[read];
-                    read += 1;
+                } else if let Some(&v) = samples.get(*read) {
+                    *read += 1;
                     v
                 } else if looping {
-                    read = 1;
+                    *read = 1;
                     samples[0]
                 } else {
                     0.0
@@ -592,15 +743,15 @@ fn play_file(
     }
 }
 
-/// The analysis thread.
+/// The analysis thread's body: `source` (the ring being read) outlives a restart.
 fn analyse(
     mut analyzer: Analyzer,
     config: &AudioConfig,
     rx: &Receiver<Control>,
+    source: &mut Option<Source>,
     cell: &Latest,
     shared: &Shared,
 ) {
-    let mut source: Option<Source> = None;
     let mut last_data = Instant::now();
     let mut silence: Option<(Instant, u64)> = None;
     let zeros = vec![0.0f32; 1024];
@@ -611,6 +762,7 @@ fn analyse(
         if shared.stopping() {
             return;
         }
+        Shared::injected_panic(&shared.panic_analysis);
         loop {
             match rx.try_recv() {
                 Ok(Control::Source(s)) => {
@@ -626,7 +778,7 @@ fn analyse(
                             Err(e) => tracing::error!("audio analysis cannot run: {e}"),
                         }
                     }
-                    source = s;
+                    *source = s;
                     last_data = Instant::now();
                     silence = None;
                 }
@@ -638,7 +790,7 @@ fn analyse(
         }
         let now = Instant::now();
         let mut got = false;
-        if let Some(src) = &mut source {
+        if let Some(src) = source.as_mut() {
             let n = src.consumer.slots();
             if n > 0
                 && let Ok(chunk) = src.consumer.read_chunk(n)

@@ -11,7 +11,7 @@
 //! publications per second.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, TryLockError};
 
 use super::features::AudioFeatures;
 
@@ -40,6 +40,25 @@ impl Latest {
         drop(guard);
         self.seq.fetch_add(1, Ordering::Release);
     }
+
+    /// The newest value (analysis thread only, like [`Self::publish`]).
+    pub(crate) fn get(&self) -> Arc<AudioFeatures> {
+        let guard = self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(&guard)
+    }
+
+    /// Takes the lock if it is free. A lock poisoned by a panicked (and restarted) analysis
+    /// thread still holds a whole value (publishing only swaps a pointer), so it is used.
+    fn try_slot(&self) -> Option<std::sync::MutexGuard<'_, Arc<AudioFeatures>>> {
+        match self.slot.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
 }
 
 /// A reader of the newest [`AudioFeatures`]; cheap to clone, one per consumer.
@@ -53,9 +72,8 @@ pub struct FeaturesReader {
 impl FeaturesReader {
     pub(crate) fn new(cell: Arc<Latest>) -> Self {
         let cached = cell
-            .slot
-            .try_lock()
-            .map_or_else(|_| Arc::new(AudioFeatures::default()), |g| Arc::clone(&g));
+            .try_slot()
+            .map_or_else(|| Arc::new(AudioFeatures::default()), |g| Arc::clone(&g));
         Self {
             cell,
             cached,
@@ -67,7 +85,7 @@ impl FeaturesReader {
     pub fn latest(&mut self) -> &AudioFeatures {
         let seq = self.cell.seq.load(Ordering::Acquire);
         if seq != self.seen
-            && let Ok(guard) = self.cell.slot.try_lock()
+            && let Some(guard) = self.cell.try_slot()
         {
             self.cached = Arc::clone(&guard);
             self.seen = seq;

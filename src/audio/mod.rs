@@ -34,7 +34,7 @@ pub use capture::{
     StreamErrorKind, list_input_devices,
 };
 pub use config::{AgcMode, AudioConfig, DeviceSelector, Smoothing, SmoothingConfig};
-pub use engine::{AudioEngine, AudioStats, CaptureStatus};
+pub use engine::{AudioEngine, AudioStats, AudioThread, CaptureStatus};
 pub use features::{
     AudioFeatures, MIN_DB, SPECTRUM_BINS, TEXTURE_HEIGHT, TEXTURE_WIDTH, WAVEFORM_LEN,
 };

@@ -43,11 +43,13 @@ pub enum Counter {
     Sent,
     /// Socket errors while receiving or sending.
     SocketErrors,
+    /// Times the socket thread or the sender thread panicked and was restarted.
+    ThreadRestarts,
 }
 
 impl Counter {
     /// Every counter, in report order.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::Received,
         Self::Messages,
         Self::Applied,
@@ -62,6 +64,7 @@ impl Counter {
         Self::SendDropped,
         Self::Sent,
         Self::SocketErrors,
+        Self::ThreadRestarts,
     ];
 
     /// The name used in logs and in the `/hypna/status` reply (`osc.<name>`).
@@ -82,6 +85,7 @@ impl Counter {
             Self::SendDropped => "send_dropped",
             Self::Sent => "sent",
             Self::SocketErrors => "socket_errors",
+            Self::ThreadRestarts => "thread_restarts",
         }
     }
 

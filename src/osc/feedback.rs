@@ -77,6 +77,8 @@ pub(crate) enum Outgoing {
     },
     /// A status reply.
     Status { to: SocketAddr, status: StatusInfo },
+    /// Test hook: the sender thread panics ([`super::OscHandle::inject_panic`]).
+    Panic,
 }
 
 #[derive(Debug, Default)]
@@ -86,7 +88,8 @@ struct Slot {
 }
 
 pub(crate) struct Sender {
-    socket: UdpSocket,
+    /// Shared with the handle's copy, so a restarted sender sends from the same port.
+    socket: Arc<UdpSocket>,
     shared: Arc<Shared>,
     interval: Duration,
     targets: Vec<SocketAddr>,
@@ -99,7 +102,7 @@ pub(crate) struct Sender {
 
 impl Sender {
     pub(crate) fn new(
-        socket: UdpSocket,
+        socket: Arc<UdpSocket>,
         shared: Arc<Shared>,
         targets: &[FeedbackTarget],
         feedback_rate_hz: f32,
@@ -129,7 +132,8 @@ impl Sender {
         &self.shared.counters
     }
 
-    /// Runs until the handle is dropped (the channel disconnects).
+    /// Runs until the handle is dropped (the channel disconnects). The channel outlives a
+    /// panic here: the thread builds a fresh sender and runs it on the same channel.
     pub(crate) fn run(mut self, rx: &Receiver<Outgoing>) {
         self.resolve();
         loop {
@@ -189,6 +193,7 @@ impl Sender {
                 );
             }
             Outgoing::Status { to, status } => self.send_status(to, &status),
+            Outgoing::Panic => panic!("panic injected by a test"),
         }
     }
 

@@ -32,7 +32,7 @@ pub use config::{FeedbackTarget, IpNet, OscAlias, OscAliases, OscConfig};
 pub use counters::{Counter, CounterSnapshot};
 pub use feedback::{AudioEcho, StatusInfo};
 pub use route::{OscEvent, ParamRoute, RouteTable, SceneRequest};
-pub use server::{OscHandle, start, start_or_log};
+pub use server::{OscHandle, OscThread, start, start_or_log};
 pub use wire::{ntp_delta, ntp_from_system_time, system_time_from_ntp};
 
 use std::net::SocketAddr;

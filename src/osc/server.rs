@@ -5,6 +5,12 @@
 //! frame loop: when the ring is full the event is dropped and counted. The frame loop calls
 //! [`OscHandle::drain`] once per frame; bundle messages timed for the future wait in a bounded
 //! scheduler inside the handle until `drain` is called at or after their time.
+//!
+//! A thread that panics is restarted after a backoff (100 ms doubling to 10 s), counted as
+//! [`Counter::ThreadRestarts`] and logged once (`crate::restart`). What must survive lives
+//! outside the restarted body: the socket thread keeps its socket (the port stays bound) and
+//! its end of the ring, and only the decoding state starts over; the sender thread keeps its
+//! channel and socket and builds a fresh [`Sender`] (feedback rate limits start over).
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
@@ -22,6 +28,7 @@ use super::counters::{Counter, CounterSnapshot, OscCounters, Summary};
 use super::feedback::{AudioEcho, Outgoing, ParamReply, Sender, StatusInfo};
 use super::ingest::{Arrival, Ingest, Queued};
 use super::route::{OscEvent, RouteTable};
+use crate::restart::{RestartPolicy, run_restarting};
 
 /// How long the socket thread waits for a datagram before checking for shutdown.
 const RECV_POLL: Duration = Duration::from_millis(50);
@@ -36,7 +43,24 @@ pub(crate) struct Shared {
     generation: AtomicU64,
     pub(crate) counters: OscCounters,
     shutdown: AtomicBool,
+    /// Test hook: the socket thread panics at its next check ([`OscHandle::inject_panic`]).
+    panic_rx: AtomicBool,
 }
+
+/// A thread of the OSC server, for [`OscHandle::inject_panic`].
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OscThread {
+    /// The socket thread (receiving, decoding, routing).
+    Receive,
+    /// The sender thread (replies and feedback).
+    Send,
+}
+
+/// Names of the server's threads (also used in logs).
+const RX_THREAD: &str = "hypna-osc-rx";
+/// See [`RX_THREAD`].
+const TX_THREAD: &str = "hypna-osc-tx";
 
 impl Shared {
     pub(crate) fn routes(&self) -> (Arc<RouteTable>, u64) {
@@ -46,6 +70,24 @@ impl Shared {
 
     pub(crate) fn routes_if_changed(&self, seen: u64) -> Option<(Arc<RouteTable>, u64)> {
         (self.generation.load(Ordering::Acquire) != seen).then(|| self.routes())
+    }
+
+    /// The restart loop's wait: sleeps about `d`; false when shutting down.
+    fn backoff(&self, d: Duration) -> bool {
+        let until = Instant::now() + d;
+        while !self.shutdown.load(Ordering::Acquire) {
+            let now = Instant::now();
+            if now >= until {
+                return true;
+            }
+            std::thread::sleep((until - now).min(Duration::from_millis(20)));
+        }
+        false
+    }
+
+    /// Counts one thread restart; returns the total.
+    fn count_restart(&self) -> u64 {
+        self.counters.add(Counter::ThreadRestarts, 1) + 1
     }
 
     fn set_routes(&self, routes: Arc<RouteTable>) {
@@ -70,7 +112,7 @@ pub fn start(config: &OscConfig, routes: RouteTable) -> Result<OscHandle, OscErr
     let socket = UdpSocket::bind(config.listen).map_err(bind_err)?;
     socket.set_read_timeout(Some(RECV_POLL)).map_err(bind_err)?;
     let local_addr = socket.local_addr().map_err(bind_err)?;
-    let send_socket = socket.try_clone().map_err(bind_err)?;
+    let send_socket = Arc::new(socket.try_clone().map_err(bind_err)?);
 
     let routes = Arc::new(routes);
     let shared = Arc::new(Shared {
@@ -78,6 +120,7 @@ pub fn start(config: &OscConfig, routes: RouteTable) -> Result<OscHandle, OscErr
         generation: AtomicU64::new(0),
         counters: OscCounters::default(),
         shutdown: AtomicBool::new(false),
+        panic_rx: AtomicBool::new(false),
     });
     let (producer, consumer) = rtrb::RingBuffer::new(config.queue_capacity);
 
@@ -85,20 +128,47 @@ pub fn start(config: &OscConfig, routes: RouteTable) -> Result<OscHandle, OscErr
         let shared = Arc::clone(&shared);
         let config = config.clone();
         std::thread::Builder::new()
-            .name("hypna-osc-rx".into())
-            .spawn(move || receive_loop(&socket, &shared, &config, producer))
+            .name(RX_THREAD.into())
+            .spawn(move || {
+                // The socket and the ring's producer live here, so a restart keeps both.
+                let mut producer = producer;
+                run_restarting(
+                    RX_THREAD,
+                    RestartPolicy::DEFAULT,
+                    || shared.count_restart(),
+                    |d| shared.backoff(d),
+                    |_| {},
+                    |_| receive_loop(&socket, &shared, &config, &mut producer),
+                );
+            })
             .map_err(|e| OscError::Thread("OSC receive", e))?
     };
     let (outgoing, outgoing_rx) = sync_channel(OUTGOING_CAPACITY);
-    let sender = Sender::new(
-        send_socket,
-        Arc::clone(&shared),
-        &config.feedback,
-        config.feedback_rate_hz,
-    );
-    let tx_thread = std::thread::Builder::new()
-        .name("hypna-osc-tx".into())
-        .spawn(move || sender.run(&outgoing_rx));
+    let tx_thread = {
+        let shared = Arc::clone(&shared);
+        let targets = config.feedback.clone();
+        let rate_hz = config.feedback_rate_hz;
+        std::thread::Builder::new()
+            .name(TX_THREAD.into())
+            .spawn(move || {
+                run_restarting(
+                    TX_THREAD,
+                    RestartPolicy::DEFAULT,
+                    || shared.count_restart(),
+                    |d| shared.backoff(d),
+                    |_| {},
+                    |_| {
+                        let sender = Sender::new(
+                            Arc::clone(&send_socket),
+                            Arc::clone(&shared),
+                            &targets,
+                            rate_hz,
+                        );
+                        sender.run(&outgoing_rx);
+                    },
+                );
+            })
+    };
     let tx_thread = match tx_thread {
         Ok(t) => t,
         Err(e) => {
@@ -142,11 +212,12 @@ pub fn start_or_log(config: &OscConfig, routes: RouteTable) -> Option<OscHandle>
     }
 }
 
+/// The socket thread's body; `socket` and `producer` outlive a restart.
 fn receive_loop(
     socket: &UdpSocket,
     shared: &Shared,
     config: &OscConfig,
-    mut producer: rtrb::Producer<Queued>,
+    producer: &mut rtrb::Producer<Queued>,
 ) {
     let counters = &shared.counters;
     let max = config.max_packet_bytes;
@@ -157,6 +228,10 @@ fn receive_loop(
     let mut summary = Summary::new(Instant::now());
     let mut consecutive_errors = 0u32;
     while !shared.shutdown.load(Ordering::Acquire) {
+        assert!(
+            !shared.panic_rx.swap(false, Ordering::AcqRel),
+            "panic injected by a test"
+        );
         match socket.recv_from(&mut buf) {
             Ok((n, from)) => {
                 consecutive_errors = 0;
@@ -453,6 +528,18 @@ impl OscHandle {
             },
             true,
         );
+    }
+
+    /// Test hook: makes `thread` panic (the socket thread within [`RECV_POLL`], the sender
+    /// thread at once), to prove that it is restarted. Never blocks.
+    #[doc(hidden)]
+    pub fn inject_panic(&self, thread: OscThread) {
+        match thread {
+            OscThread::Receive => self.shared.panic_rx.store(true, Ordering::Release),
+            OscThread::Send => {
+                self.send(Outgoing::Panic, false);
+            }
+        }
     }
 
     /// Hands work to the sender thread without waiting; true when it was accepted.
