@@ -117,6 +117,23 @@ pub struct RunOptions {
     pub screenshot_dir: PathBuf,
     /// Capture presented frames.
     pub capture: Option<CaptureOptions>,
+    /// Set by SIGTERM/SIGINT (see [`stop_on_signals`]): the window closes cleanly.
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Seconds between health lines in the log (0 = none).
+    pub health_secs: f64,
+    /// Testing the recovery: destroy the GPU device after this many presented frames.
+    pub lose_device_after: Option<u64>,
+}
+
+/// A flag SIGTERM and SIGINT set, for a clean shutdown (kiosk mode has no quit key).
+///
+/// # Errors
+/// When the signal handlers cannot be installed.
+pub fn stop_on_signals() -> std::io::Result<Arc<std::sync::atomic::AtomicBool>> {
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&flag))?;
+    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&flag))?;
+    Ok(flag)
 }
 
 impl RunOptions {
@@ -139,6 +156,9 @@ impl RunOptions {
             fixed_fps: None,
             screenshot_dir: PathBuf::from("."),
             capture: None,
+            stop: None,
+            health_secs: 60.0,
+            lose_device_after: None,
         }
     }
 }
@@ -425,6 +445,12 @@ struct State {
     osc_rate: (u64, Instant, f32),
     /// The scene or playlist being played.
     show: Show,
+    health: crate::install::health::HealthTimer,
+    started: Instant,
+    /// The last attempt at rebuilding after a device loss (retried every second).
+    recovery_attempt: Option<Instant>,
+    /// Surface acquisitions failing in a row.
+    surface_errors: u32,
 }
 
 struct App {
@@ -772,6 +798,10 @@ impl App {
             changes: Vec::new(),
             osc_rate: (0, Instant::now(), 0.0),
             show,
+            health: crate::install::health::HealthTimer::new(self.options.health_secs),
+            started: Instant::now(),
+            recovery_attempt: None,
+            surface_errors: 0,
         })
     }
 
@@ -817,8 +847,60 @@ impl State {
         self.window.set_cursor_visible(!fullscreen);
     }
 
+    /// After a device loss: a new device, surface and every resource, the scene resumed.
+    fn recover_device(&mut self) {
+        if self
+            .recovery_attempt
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.recovery_attempt = Some(Instant::now());
+        let result = match App::gpu_for(&self.window, false) {
+            Err(AppError::Gpu(GpuError::NoAdapter(_))) => App::gpu_for(&self.window, true),
+            other => other,
+        };
+        let (gpu, surface) = match result {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::error!("GPU recovery: no new device yet ({e}); retrying");
+                return;
+            }
+        };
+        if let Err(e) = self.runtime.recover(&gpu) {
+            tracing::error!("GPU recovery: the scene does not build yet ({e}); retrying");
+            return;
+        }
+        let caps = surface.get_capabilities(&gpu.adapter);
+        if !caps.formats.contains(&self.config.format)
+            && let Some(f) = caps.formats.first()
+        {
+            self.config.format = *f;
+        }
+        surface.configure(&gpu.device, &self.config);
+        self.surface = surface;
+        self.blitter = Blitter::new(&gpu.device);
+        self.overlay
+            .rebuild(&gpu.device, self.config.format, &self.window);
+        self.grabber = Grabber::new();
+        self.shot_target = None;
+        self.gpu = gpu;
+        self.recovery_attempt = None;
+        tracing::info!("GPU recovered: {}", self.gpu.describe());
+    }
+
     /// Renders and presents one frame. Returns false when the frame was skipped.
     fn draw(&mut self, options: &RunOptions) -> bool {
+        if self.gpu.is_lost() {
+            self.recover_device();
+            return false;
+        }
+        if options.lose_device_after == Some(self.presented) && self.presented > 0 {
+            tracing::warn!("--debug-lose-device-after: destroying the GPU device");
+            self.gpu.device.destroy();
+            self.presented += 1;
+            return false;
+        }
         if let Some(reload) = &mut self.reload
             && reload.poll(&self.gpu, &mut self.runtime) == ReloadEvent::Applied
         {
@@ -838,11 +920,26 @@ impl State {
                 return false;
             }
             wgpu::CurrentSurfaceTexture::Validation => {
-                tracing::warn!("surface validation error: reconfiguring");
+                // Device-lost callbacks run from polls: make sure one runs now.
+                let _ = self.gpu.device.poll(wgpu::PollType::Poll);
+                self.surface_errors += 1;
+                if self.surface_errors == 1 {
+                    tracing::warn!("surface validation error: reconfiguring");
+                }
+                if self.surface_errors >= 30 && !self.gpu.is_lost() {
+                    tracing::error!(
+                        "the surface keeps failing ({} times): treating the device as lost",
+                        self.surface_errors
+                    );
+                    self.gpu
+                        .lost
+                        .store(true, std::sync::atomic::Ordering::Release);
+                }
                 self.surface.configure(&self.gpu.device, &self.config);
                 return false;
             }
         };
+        self.surface_errors = 0;
         let now = Instant::now();
         if let Some(last) = self.last_frame {
             self.frame_times
@@ -875,6 +972,10 @@ impl State {
             }
         }
         self.runtime.encode_frame(&self.gpu, &mut encoder, t);
+        let uptime = self.started.elapsed().as_secs_f64();
+        if options.health_secs > 0.0 && self.health.due(uptime) {
+            tracing::info!("{}", self.runtime.health(uptime, self.show.is_open()));
+        }
         if let (Some(src), Some((size, format))) =
             (self.runtime.output_view(), self.runtime.output_info())
         {
@@ -1234,6 +1335,16 @@ impl ApplicationHandler for App {
     }
 
     fn about_to_wait(&mut self, event_loop: &ActiveEventLoop) {
+        if self
+            .options
+            .stop
+            .as_ref()
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            tracing::info!("stop signal received: shutting down");
+            event_loop.exit();
+            return;
+        }
         if let Some(state) = &self.state {
             if state.show.dark(&state.runtime) && !state.hidden {
                 // Closed hours, output black: a few cheap frames a second notice the opening.

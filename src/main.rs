@@ -17,6 +17,16 @@ use hypna::runtime::{AudioMode, OscMode, RenderSettings, RuntimeOptions, check};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Also write the log to this file, rotated by size (installations: see
+    /// docs/installation.md).
+    #[arg(long, global = true, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+    /// With --log-file: rotate when the file reaches this many MB.
+    #[arg(long, global = true, default_value_t = 10, value_name = "MB")]
+    log_max_mb: u64,
+    /// With --log-file: rotated files to keep (older ones are deleted).
+    #[arg(long, global = true, default_value_t = 5, value_name = "N")]
+    log_keep: usize,
 }
 
 #[derive(Subcommand)]
@@ -303,6 +313,12 @@ struct WindowArgs {
     /// With --capture: every Nth frame.
     #[arg(long, default_value_t = 1, value_name = "N")]
     capture_every: u64,
+    /// Seconds between health lines in the log (0: none).
+    #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+    health_every: f64,
+    /// Testing: destroy the GPU device after N frames to exercise the recovery.
+    #[arg(long, hide = true, value_name = "N")]
+    debug_lose_device_after: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -332,17 +348,11 @@ fn parse_size(s: &str) -> Result<[u32; 2], String> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new(
-                    "info,wgpu_core=warn,wgpu_hal=warn,naga=warn,ort=warn",
-                )
-            }),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    if let Err(e) = init_logging(&cli) {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
     match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -394,6 +404,9 @@ fn dispatch(command: Command) -> Result<()> {
                 dir,
                 every: window.capture_every,
             });
+            options.health_secs = window.health_every;
+            options.lose_device_after = window.debug_lose_device_after;
+            options.stop = Some(hypna::app::stop_on_signals()?);
             hypna::app::run(options)?;
             Ok(())
         }
@@ -662,6 +675,46 @@ fn dispatch(command: Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Logs to stderr, and with `--log-file` also to a size-rotated file (no colours there).
+fn init_logging(cli: &Cli) -> Result<()> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(
+                "info,wgpu_core=warn,wgpu_hal=warn,naga=warn,ort=warn",
+            )
+        })
+    };
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let file = match &cli.log_file {
+        Some(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create log folder {}", dir.display()))?;
+            }
+            let rotating = hypna::install::logfile::RotatingFile::new(
+                path,
+                cli.log_max_mb.max(1) * 1024 * 1024,
+                cli.log_keep,
+            )
+            .with_context(|| format!("cannot open log file {}", path.display()))?;
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(hypna::install::logfile::SharedRotatingFile::new(rotating)),
+            )
+        }
+        None => None,
+    };
+    tracing_subscriber::registry()
+        .with(filter())
+        .with(stderr)
+        .with(file)
+        .init();
+    Ok(())
 }
 
 fn render(

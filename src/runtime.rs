@@ -670,6 +670,41 @@ impl Runtime {
         Ok(())
     }
 
+    /// Rebuilds every GPU resource on `gpu` (a new device after the old one was lost) from
+    /// the running scene as loaded (not re-read from disk): pipelines, targets, model nodes
+    /// (models reloaded from their files). Params, OSC and audio carry on; feedback starts
+    /// from black (its contents died with the device).
+    ///
+    /// # Errors
+    /// When the new device rejects the scene or a model file cannot be loaded any more (the
+    /// caller retries later).
+    pub fn recover(&mut self, gpu: &Gpu) -> Result<(), LoadError> {
+        let size = self.chain.scene_size();
+        let models = load_models(&self.scene, &self.options, size, None)?;
+        let prepared = Prepared {
+            scene: self.scene.clone(),
+            shaders: self.shaders.clone(),
+            models,
+        };
+        let instance = Instance::build(gpu, prepared, size, None, None)?;
+        self.scene = instance.scene;
+        self.shaders = instance.shaders;
+        self.chain = instance.chain;
+        self.nodes = instance.nodes;
+        self.stamps = instance.stamps;
+        self.model_sizes = instance.model_sizes;
+        self.model_rates = vec![(0, None, 0.0); self.nodes.len()];
+        self.blitter = Blitter::new(&gpu.device);
+        self.mixer = crate::render::mix::Mixer::new(&gpu.device);
+        self.fade = None;
+        self.mixed = false;
+        if self.timing {
+            self.chain.enable_timing(gpu);
+        }
+        tracing::info!("rebuilt `{}` on {}", self.scene.name, gpu.describe());
+        Ok(())
+    }
+
     /// Measures per-pass GPU time (for the HUD) when the device has timestamp queries;
     /// returns whether it does.
     pub fn enable_timing(&mut self, gpu: &Gpu) -> bool {
@@ -687,6 +722,46 @@ impl Runtime {
     #[must_use]
     pub fn timing(&self) -> bool {
         self.timing
+    }
+
+    /// A health snapshot for the once-a-minute log line.
+    #[must_use]
+    pub fn health(&self, uptime_secs: f64, open: bool) -> crate::install::health::HealthLine {
+        use crate::install::health::{AudioHealth, HealthLine, ModelHealth, OscHealth};
+        let rates = self.model_rates();
+        HealthLine {
+            uptime_secs,
+            fps: self.fps,
+            frame: self.last_time.frame,
+            scene: self.scene.name.clone(),
+            models: self
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| ModelHealth {
+                    name: n.name().to_string(),
+                    rate_hz: rates.get(i).copied().unwrap_or(0.0),
+                    errors: n.worker_stats().error_total(),
+                })
+                .collect(),
+            audio: AudioHealth {
+                state: self.audio_state(),
+                level_db: self.audio_features().map(|f| f.level_db),
+            },
+            osc: self.osc_status().map(|(_, c)| {
+                use crate::osc::Counter;
+                OscHealth {
+                    received: c.get(Counter::Received),
+                    dropped: c
+                        .iter()
+                        .filter(|(k, _)| k.is_problem())
+                        .map(|(_, v)| v)
+                        .sum(),
+                }
+            }),
+            rss_bytes: crate::install::health::resident_memory_bytes(),
+            open,
+        }
     }
 
     /// The time of the last frame encoded.

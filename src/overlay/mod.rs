@@ -83,6 +83,22 @@ impl Overlay {
         }
     }
 
+    /// A new renderer on `device` (after a GPU device loss), keeping the flags and the egui
+    /// context; re-attaches `window`. The font atlas is uploaded again on the next draw.
+    pub fn rebuild(
+        &mut self,
+        device: &wgpu::Device,
+        target_format: wgpu::TextureFormat,
+        window: &winit::window::Window,
+    ) {
+        let (hud, panel, help) = (self.hud, self.panel, self.help);
+        *self = Self::new(device, target_format);
+        self.hud = hud;
+        self.panel = panel;
+        self.help = help;
+        self.attach(window);
+    }
+
     /// Connects window input (mouse, keyboard, scale factor). Call again after the window is
     /// recreated.
     pub fn attach(&mut self, window: &winit::window::Window) {

@@ -30,6 +30,9 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     /// Validation errors nobody caught (counted and logged once each kind, never a panic).
     pub uncaptured_errors: Arc<AtomicU64>,
+    /// Set when the device is lost (driver reset, GPU unplugged, `destroy`): everything made
+    /// on it must be rebuilt on a new one.
+    pub lost: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Gpu {
@@ -74,13 +77,26 @@ impl Gpu {
                 tracing::error!("GPU error: {e}");
             }
         }));
+        let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&lost);
+        device.set_device_lost_callback(move |reason, message| {
+            tracing::error!("GPU device lost ({reason:?}): {message}");
+            flag.store(true, Ordering::Release);
+        });
         Ok(Self {
             instance,
             adapter,
             device,
             queue,
             uncaptured_errors,
+            lost,
         })
+    }
+
+    /// Whether the device was lost (see [`Self::lost`]).
+    #[must_use]
+    pub fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::Acquire)
     }
 
     /// "name (backend, type)" of the adapter.
