@@ -121,8 +121,8 @@ pub struct RunOptions {
     pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Seconds between health lines in the log (0 = none).
     pub health_secs: f64,
-    /// Testing the recovery: destroy the GPU device after this many presented frames.
-    pub lose_device_after: Option<u64>,
+    /// Testing the recovery: destroy the GPU device when this flag is set (SIGUSR1).
+    pub lose_device: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// A flag SIGTERM and SIGINT set, for a clean shutdown (kiosk mode has no quit key).
@@ -158,7 +158,7 @@ impl RunOptions {
             capture: None,
             stop: None,
             health_secs: 60.0,
-            lose_device_after: None,
+            lose_device: None,
         }
     }
 }
@@ -895,10 +895,13 @@ impl State {
             self.recover_device();
             return false;
         }
-        if options.lose_device_after == Some(self.presented) && self.presented > 0 {
-            tracing::warn!("--debug-lose-device-after: destroying the GPU device");
+        if options
+            .lose_device
+            .as_ref()
+            .is_some_and(|f| f.swap(false, std::sync::atomic::Ordering::AcqRel))
+        {
+            tracing::warn!("SIGUSR1 with --debug-lose-device-on-usr1: destroying the GPU device");
             self.gpu.device.destroy();
-            self.presented += 1;
             return false;
         }
         if let Some(reload) = &mut self.reload

@@ -316,9 +316,9 @@ struct WindowArgs {
     /// Seconds between health lines in the log (0: none).
     #[arg(long, default_value_t = 60.0, value_name = "SECS")]
     health_every: f64,
-    /// Testing: destroy the GPU device after N frames to exercise the recovery.
-    #[arg(long, hide = true, value_name = "N")]
-    debug_lose_device_after: Option<u64>,
+    /// Testing: SIGUSR1 destroys the GPU device, to exercise the recovery.
+    #[arg(long, hide = true)]
+    debug_lose_device_on_usr1: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -405,7 +405,14 @@ fn dispatch(command: Command) -> Result<()> {
                 every: window.capture_every,
             });
             options.health_secs = window.health_every;
-            options.lose_device_after = window.debug_lose_device_after;
+            if window.debug_lose_device_on_usr1 {
+                let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                signal_hook::flag::register(
+                    signal_hook::consts::SIGUSR1,
+                    std::sync::Arc::clone(&flag),
+                )?;
+                options.lose_device = Some(flag);
+            }
             options.stop = Some(hypna::app::stop_on_signals()?);
             hypna::app::run(options)?;
             Ok(())
