@@ -1249,7 +1249,8 @@ impl App {
                         tracing::info!("reload requested");
                         reload.request(&state.runtime);
                     } else {
-                        state.reload = Some(HotReload::new(&self.options.scene, &state.runtime));
+                        let path = state.show.current_path().to_path_buf();
+                        state.reload = Some(HotReload::new(&path, &state.runtime));
                         if let Some(reload) = &mut state.reload {
                             reload.request(&state.runtime);
                         }

@@ -453,7 +453,46 @@ fn dispatch(command: Command) -> Result<()> {
         ),
         Command::Check { scenes, ort_lib } => {
             let mut failed = 0;
+            let mut expanded = Vec::new();
             for path in &scenes {
+                if !hypna::install::playlist::is_playlist(path) {
+                    expanded.push(path.clone());
+                    continue;
+                }
+                match hypna::install::playlist::Playlist::load(path) {
+                    Ok(playlist) => {
+                        println!(
+                            "ok: {} playlist \"{}\" ({} entries)",
+                            path.display(),
+                            playlist.name,
+                            playlist.entries.len()
+                        );
+                        for entry in &playlist.entries {
+                            // Each entry's `set` must name a param of its scene.
+                            if let Ok(scene) = hypna::scene::Scene::load(&entry.scene) {
+                                for (name, _) in &entry.set {
+                                    if scene.param(name).is_none() {
+                                        failed += 1;
+                                        eprintln!(
+                                            "{}:{}: entry `{}` sets `{name}`, which {} does not have",
+                                            path.display(),
+                                            entry.line,
+                                            entry.name,
+                                            entry.scene.display()
+                                        );
+                                    }
+                                }
+                            }
+                            expanded.push(entry.scene.clone());
+                        }
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("{e}");
+                    }
+                }
+            }
+            for path in &expanded {
                 let result = check(path).and_then(|(scene, shaders)| {
                     let note = hypna::runtime::check_models(&scene, ort_lib.clone())?;
                     Ok((scene, shaders, note))
@@ -481,7 +520,7 @@ fn dispatch(command: Command) -> Result<()> {
                 }
             }
             if failed > 0 {
-                bail!("{failed} of {} scenes failed the check", scenes.len());
+                bail!("{failed} of {} files failed the check", expanded.len());
             }
             Ok(())
         }

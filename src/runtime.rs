@@ -245,8 +245,6 @@ struct Osc {
     handle: OscHandle,
     /// Reused every frame (no allocation when nothing arrives).
     events: Vec<OscEvent>,
-    /// A scene request nobody could act on yet is reported once.
-    warned_scene: bool,
     warned_tap: bool,
 }
 
@@ -745,7 +743,12 @@ impl Runtime {
                 })
                 .collect(),
             audio: AudioHealth {
-                state: self.audio_state(),
+                state: self
+                    .audio_state()
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("off")
+                    .to_string(),
                 level_db: self.audio_features().map(|f| f.level_db),
             },
             osc: self.osc_status().map(|(_, c)| {
@@ -1173,12 +1176,8 @@ impl Runtime {
                     osc.handle.reply_status(to, &status);
                 }
                 OscEvent::Scene(request) => {
-                    if !osc.warned_scene {
-                        tracing::warn!(
-                            "OSC scene request {request:?}: scene switching needs a playlist; kept for the scene manager"
-                        );
-                        osc.warned_scene = true;
-                    }
+                    // The show (playlist) acts on it before the next frame.
+                    tracing::info!("OSC scene request: {request:?}");
                     self.scene_request = Some(request.clone());
                 }
                 event @ (OscEvent::Tap | OscEvent::Resync) => {
@@ -1437,7 +1436,6 @@ fn start_osc(config: &crate::osc::OscConfig, scene: &Scene) -> Option<Osc> {
         Ok(routes) => crate::osc::start_or_log(config, routes).map(|handle| Osc {
             handle,
             events: Vec::new(),
-            warned_scene: false,
             warned_tap: false,
         }),
         Err(e) => {

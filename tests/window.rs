@@ -92,9 +92,13 @@ struct Hypna {
 
 impl Hypna {
     fn start(x: &XServer, args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hypna"))
-            .arg("run")
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hypna"));
+        command.arg("run").args(args);
+        Self::spawn(x, command)
+    }
+
+    fn spawn(x: &XServer, mut command: Command) -> Self {
+        let mut child = command
             .current_dir(common::root())
             .env("DISPLAY", &x.display)
             .env("RUST_LOG", "info")
@@ -518,4 +522,297 @@ fn hot_reload_shows_errors_on_screen_until_fixed() {
         &onnx,
         "live.toml:9",
     );
+}
+
+/// The ALSA `file` plugin as a capture device named `hypna_test`: reads `infile`, writes what
+/// it captured to `outfile` (a FIFO the test drains; closing it is pulling the device).
+fn alsa_conf(infile: &Path, outfile: &Path) -> String {
+    format!(
+        r#"
+pcm.hypna_raw {{
+    type file
+    slave.pcm "null"
+    file "{out}"
+    infile "{inp}"
+    format "raw"
+}}
+pcm.hypna_test {{
+    type plug
+    slave {{ pcm "hypna_raw" format S16_LE rate 48000 channels 2 }}
+    hint {{ show on description "hypna test input" }}
+}}
+"#,
+        out = outfile.display(),
+        inp = infile.display()
+    )
+}
+
+const FAULT_SCENE: &str = r#"[scene]
+name = "faults"
+size = [160, 90]
+
+[params.speed]
+default = 1.0
+range = [0.0, 4.0]
+
+[audio]
+device = "hypna_test"
+stall_secs = 0.3
+retry_secs = 0.2
+
+[[model]]
+name = "cppn"
+file = "cppn.onnx"
+
+[model.inputs]
+latent = { latent = { dim = 8, seed = 3, speed = 0.2 } }
+time = { time = true }
+
+[model.outputs]
+image = { texture = "painted" }
+
+[[pass]]
+name = "out"
+shader = "out.wgsl"
+inputs = ["painted"]
+"#;
+
+/// Sends `/hypna/status` and collects the counters of the reply.
+fn osc_status(port: u16) -> Vec<(String, i64)> {
+    use rosc::{OscMessage, OscPacket, OscType};
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let request = rosc::encoder::encode(&OscPacket::Message(OscMessage {
+        addr: "/hypna/status".into(),
+        args: vec![],
+    }))
+    .unwrap();
+    socket.send_to(&request, ("127.0.0.1", port)).unwrap();
+    let mut counters = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let Ok(n) = socket.recv(&mut buf) else {
+            socket.send_to(&request, ("127.0.0.1", port)).unwrap();
+            continue;
+        };
+        let Ok((_, OscPacket::Message(m))) = rosc::decoder::decode_udp(&buf[..n]) else {
+            continue;
+        };
+        match (m.addr.as_str(), m.args.as_slice()) {
+            ("/hypna/reply/status/counter", [OscType::String(name), value]) => {
+                let v = match value {
+                    OscType::Int(i) => i64::from(*i),
+                    OscType::Long(l) => *l,
+                    OscType::Float(f) => *f as i64,
+                    _ => -1,
+                };
+                counters.push((name.clone(), v));
+            }
+            ("/hypna/reply/status/done", _) => return counters,
+            _ => {}
+        }
+    }
+    panic!("no complete /hypna/status reply; counters so far: {counters:?}");
+}
+
+/// Frames must keep coming and must not be flat (a black or frozen screen is a failure).
+fn assert_alive(hypna: &mut Hypna, after: &str) {
+    let a = next_capture(hypna);
+    let b = next_capture(hypna);
+    let h = a.size[1];
+    assert!(
+        a.luma_std() > 3.0,
+        "after {after}: the frame is flat (std {:.2})",
+        a.luma_std()
+    );
+    assert_ne!(
+        a.rgba[..(a.size[0] * 4 * h / 2) as usize],
+        b.rgba[..(b.size[0] * 4 * h / 2) as usize],
+        "after {after}: the picture stopped moving"
+    );
+}
+
+#[test]
+fn faults_while_running_never_stop_the_show() {
+    let test = "faults_while_running_never_stop_the_show";
+    if common::gpu(test).is_none() {
+        return;
+    }
+    let Some(system_alsa) = ["/usr/share/alsa/alsa.conf", "/etc/alsa/alsa.conf"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        assert!(
+            !required(),
+            "{test}: no alsa.conf (apt-get install libasound2-dev)"
+        );
+        eprintln!("SKIPPED {test}: no alsa.conf");
+        return;
+    };
+    let Some(x) = XServer::start(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Audio: a minute of a tone in, a FIFO out.
+    let mut raw = Vec::new();
+    for i in 0..48_000 * 60 {
+        let s = ((i as f32 * 2.0 * std::f32::consts::PI * 440.0 / 48_000.0).sin() * 8000.0) as i16;
+        raw.extend_from_slice(&s.to_le_bytes());
+        raw.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(d.join("in.raw"), raw).unwrap();
+    let fifo = d.join("out.fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::write(d.join("asound.conf"), alsa_conf(&d.join("in.raw"), &fifo)).unwrap();
+    let draining = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    {
+        let draining = std::sync::Arc::clone(&draining);
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            use std::sync::atomic::Ordering;
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                if !draining.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+                let Ok(mut f) = std::fs::File::open(&fifo) else {
+                    continue;
+                };
+                while draining.load(Ordering::Acquire) {
+                    match f.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                }
+            }
+        });
+    }
+    let scene = d.join("faults.toml");
+    let shader = d.join("out.wgsl");
+    let model = d.join("cppn.onnx");
+    let onnx = std::fs::read(common::root().join("models/cppn.onnx")).unwrap();
+    std::fs::write(&scene, FAULT_SCENE).unwrap();
+    std::fs::write(&shader, LIVE_SHADER).unwrap();
+    std::fs::write(&model, &onnx).unwrap();
+    let port = {
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let capture = d.join("capture");
+    let osc = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hypna"));
+    child
+        .args([
+            "run",
+            scene.to_str().unwrap(),
+            "--osc",
+            &osc,
+            "--capture",
+            capture.to_str().unwrap(),
+            "--capture-every",
+            "3",
+            "--debug-lose-device-on-usr1",
+        ])
+        .env(
+            "ALSA_CONFIG_PATH",
+            format!("{system_alsa}:{}", d.join("asound.conf").display()),
+        );
+    let mut hypna = Hypna::spawn(&x, child);
+    hypna.wait_for("running faults at 160x90", Duration::from_secs(120));
+    hypna.wait_for(
+        "audio: hypna test input (hypna_test)",
+        Duration::from_secs(30),
+    );
+    assert_alive(&mut hypna, "start");
+
+    // 1. A corrupt shader: located error, the last good version plays on.
+    save(
+        &shader,
+        LIVE_SHADER
+            .replace("let w = ", "let w = nope + ")
+            .as_bytes(),
+    );
+    hypna.wait_for("reload failed", Duration::from_secs(60));
+    hypna.wait_for("out.wgsl:3:13", Duration::from_secs(10));
+    assert_alive(&mut hypna, "a corrupt shader");
+    save(&shader, LIVE_SHADER.as_bytes());
+    hypna.wait_for("errors cleared", Duration::from_secs(60));
+
+    // 2. The model file deleted: the reload fails naming the model; the show goes on.
+    std::fs::remove_file(&model).unwrap();
+    hypna.wait_for("reload failed", Duration::from_secs(60));
+    hypna.wait_for("model `cppn`", Duration::from_secs(10));
+    assert_alive(&mut hypna, "deleting the model file");
+    save(&model, &onnx);
+    hypna.wait_for("errors cleared", Duration::from_secs(60));
+
+    // 3. An OSC flood, half of it garbage.
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let good = rosc::encoder::encode(&rosc::OscPacket::Message(rosc::OscMessage {
+        addr: "/hypna/param/speed".into(),
+        args: vec![rosc::OscType::Float(1.5)],
+    }))
+    .unwrap();
+    for i in 0..20_000u32 {
+        let packet: &[u8] = if i % 2 == 0 {
+            &good
+        } else {
+            b"/garbage\0,zz\0junk"
+        };
+        let _ = sender.send_to(packet, ("127.0.0.1", port));
+    }
+    assert_alive(&mut hypna, "an OSC flood");
+    let counters = osc_status(port);
+    let malformed = counters
+        .iter()
+        .find(|(n, _)| n == "osc.malformed")
+        .map_or(0, |(_, v)| *v);
+    assert!(malformed > 1000, "malformed packets counted: {counters:?}");
+
+    // 4. The audio device pulled: reconnecting, the show goes on; plugged back: connected.
+    draining.store(false, std::sync::atomic::Ordering::Release);
+    hypna.wait_for("audio input lost", Duration::from_secs(30));
+    assert_alive(&mut hypna, "losing the audio device");
+    draining.store(true, std::sync::atomic::Ordering::Release);
+    hypna.wait_for(
+        "audio: hypna test input (hypna_test)",
+        Duration::from_secs(30),
+    );
+
+    // 5. The GPU device lost: rebuilt, the scene resumes.
+    let pid = hypna.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-USR1", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    hypna.wait_for("GPU device lost", Duration::from_secs(30));
+    hypna.wait_for("GPU recovered", Duration::from_secs(60));
+    assert_alive(&mut hypna, "losing the GPU device");
+
+    // A clean stop on SIGTERM.
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    hypna.wait_for("stop signal received", Duration::from_secs(30));
+    let log = hypna.finish();
+    assert!(!log.contains("panicked"), "{log}");
 }

@@ -464,6 +464,8 @@ fn help(ui: &mut Ui) {
                 ("P", "parameter panel"),
                 ("R", "reload scene"),
                 ("S", "screenshot"),
+                ("→ / PgDn", "next playlist entry"),
+                ("← / PgUp", "previous playlist entry"),
                 ("?", "this help"),
                 ("Esc", "quit"),
             ] {
