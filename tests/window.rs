@@ -34,45 +34,41 @@ impl XServer {
             eprintln!("SKIPPED {test}: Xvfb is missing");
             return None;
         }
-        let base = 100 + (std::process::id() % 400);
-        for n in base..base + 100 {
-            if Path::new(&format!("/tmp/.X{n}-lock")).exists()
-                || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-            {
-                continue;
-            }
-            let Ok(child) = Command::new("Xvfb")
-                .args([
-                    &format!(":{n}"),
-                    "-screen",
-                    "0",
-                    "1024x768x24",
-                    "-nolisten",
-                    "tcp",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-            else {
-                continue;
-            };
-            let mut server = Self {
-                child,
-                display: format!(":{n}"),
-            };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-                    return Some(server);
-                }
-                if let Ok(Some(_)) = server.child.try_wait() {
-                    break; // lost a race for this display: try the next
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = server.child.kill();
-        }
-        panic!("{test}: could not start Xvfb on any display");
+        // Xvfb picks a free display itself and writes its number to stdout (-displayfd), so
+        // tests running in parallel never share or race for a display.
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1024x768x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
+            let _ = child.kill();
+            panic!("{test}: Xvfb did not report a display");
+        };
+        let n: u32 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{test}: Xvfb printed `{line}`"));
+        Some(Self {
+            child,
+            display: format!(":{n}"),
+        })
     }
 }
 
@@ -413,10 +409,34 @@ fn band(frame: &Frame, rows: std::ops::Range<u32>) -> [f64; 3] {
     sum.map(|s| s / n)
 }
 
-/// The next captured frame logged after now.
+/// Frame number of a capture file `window_00042.png`.
+fn capture_number(path: &Path) -> u64 {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.strip_prefix("window_"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A frame captured after now: captures are read back and written on threads, so the first
+/// files saved after an event can show frames from before it. Let a second of frames pass,
+/// then take the first capture numbered past everything seen by then.
 fn next_capture(hypna: &mut Hypna) -> Frame {
-    let line = hypna.wait_for("saved", Duration::from_secs(60));
-    load(&PathBuf::from(line.rsplit(' ').next().unwrap()))
+    std::thread::sleep(Duration::from_millis(700));
+    let mut newest = 0;
+    while let Ok(line) = hypna.lines.try_recv() {
+        if line.contains("saved") {
+            newest = newest.max(capture_number(Path::new(line.rsplit(' ').next().unwrap())));
+        }
+        hypna.log.push(line);
+    }
+    loop {
+        let line = hypna.wait_for("saved", Duration::from_secs(60));
+        let path = PathBuf::from(line.rsplit(' ').next().unwrap());
+        if capture_number(&path) > newest {
+            return load(&path);
+        }
+    }
 }
 
 /// Saves `text` as editors do (write a temporary file, rename it over the original).
