@@ -85,6 +85,7 @@ pub struct CaptureOptions {
 
 /// What `hypna run` was asked for.
 #[derive(Debug, Clone)]
+#[allow(clippy::struct_excessive_bools)] // one per command-line switch
 pub struct RunOptions {
     /// The scene file.
     pub scene: PathBuf,
@@ -1003,7 +1004,7 @@ impl State {
         }
         if let Some(capture) = &options.capture
             && self.can_capture
-            && self.presented % capture.every.max(1) == 0
+            && self.presented.is_multiple_of(capture.every.max(1))
         {
             let path = capture
                 .dir
@@ -1056,13 +1057,13 @@ impl State {
             .iter()
             .map(crate::model::node::ModelNode::worker_stats)
             .collect();
-        let states: Vec<String> = stats.iter().map(|s| model_state(&s.state)).collect();
+        let state_words: Vec<String> = stats.iter().map(|s| model_state(&s.state)).collect();
         let models: Vec<ModelStatus<'_>> = self
             .runtime
             .nodes()
             .iter()
             .zip(&stats)
-            .zip(&states)
+            .zip(&state_words)
             .enumerate()
             .map(|(i, ((node, st), state))| ModelStatus {
                 name: node.name(),

@@ -273,6 +273,7 @@ impl ModelArgs {
 
 /// Window options of `hypna run`.
 #[derive(clap::Args, Debug, Clone)]
+#[allow(clippy::struct_excessive_bools)] // one per command-line switch
 struct WindowArgs {
     /// Start in borderless fullscreen (key F toggles).
     #[arg(long)]
@@ -284,7 +285,7 @@ struct WindowArgs {
     #[arg(long, value_enum, default_value_t = PresentArg::Vsync)]
     present: PresentArg,
     /// Restore the window's size, position and fullscreen state from the last run, and
-    /// save them at exit (in $XDG_CONFIG_HOME/hypna/window.toml).
+    /// save them at exit (in `$XDG_CONFIG_HOME/hypna/window.toml`).
     #[arg(long)]
     remember_window: bool,
     /// Render at the window's size (feedback is resampled when the window resizes) instead of

@@ -238,10 +238,10 @@ impl HotReload {
         let result = result.and_then(|prepared| runtime.apply(gpu, prepared));
         let event = match result {
             Ok(()) => {
-                if !self.errors.is_empty() {
-                    tracing::info!("reloaded {}: errors cleared", self.path.display());
-                } else {
+                if self.errors.is_empty() {
                     tracing::info!("reloaded {}", self.path.display());
+                } else {
+                    tracing::info!("reloaded {}: errors cleared", self.path.display());
                 }
                 self.errors.clear();
                 self.logged.clear();

@@ -295,7 +295,7 @@ pub struct Prepared {
 
 enum PreparedModel {
     /// Freshly loaded, with its resolved bindings.
-    Fresh(crate::model::plan::Plan, crate::infer::Model, FileStamp),
+    Fresh(Box<(crate::model::plan::Plan, crate::infer::Model, FileStamp)>),
     /// Unchanged since the running instance loaded it: reuse that node (its index there).
     Reuse(usize),
 }
@@ -1281,7 +1281,8 @@ impl Instance {
         let mut model_sizes: Vec<((usize, usize), [u32; 2])> = Vec::new();
         for (m, model) in models.iter().enumerate() {
             let outputs: Vec<((usize, usize), [u32; 2])> = match model {
-                PreparedModel::Fresh(plan, _, _) => plan
+                PreparedModel::Fresh(fresh) => fresh
+                    .0
                     .outputs
                     .iter()
                     .filter_map(|o| o.image.map(|(px, _)| ((m, o.binding), px)))
@@ -1305,7 +1306,8 @@ impl Instance {
         let mut reused = Vec::new();
         for (m, model) in models.into_iter().enumerate() {
             match model {
-                PreparedModel::Fresh(plan, model, stamp) => {
+                PreparedModel::Fresh(fresh) => {
+                    let (plan, model, stamp) = *fresh;
                     let def = &scene.models[m];
                     let node =
                         ModelNode::new(gpu, m, def, plan, model).map_err(LoadError::Infer)?;
@@ -1506,7 +1508,7 @@ fn load_models(
                 bands: scene.audio_bands(),
             },
         ) {
-            Ok(p) => out.push(PreparedModel::Fresh(p, model, stamp)),
+            Ok(p) => out.push(PreparedModel::Fresh(Box::new((p, model, stamp)))),
             Err(es) => errors.extend(es.into_iter().map(at)),
         }
     }

@@ -28,7 +28,10 @@ pub type LocalClock = Box<dyn FnMut() -> jiff::civil::DateTime + Send>;
 /// What the show plays.
 enum Source {
     Scene(PathBuf),
-    Playlist { playlist: Playlist, cursor: Cursor },
+    Playlist {
+        playlist: Box<Playlist>,
+        cursor: Cursor,
+    },
 }
 
 /// What is being switched to.
@@ -119,7 +122,10 @@ impl Show {
                     );
                     let scene = entry.scene.clone();
                     let show = Self::new(
-                        Source::Playlist { playlist, cursor },
+                        Source::Playlist {
+                            playlist: Box::new(playlist),
+                            cursor,
+                        },
                         options,
                         schedule,
                         &scene,

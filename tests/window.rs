@@ -24,7 +24,7 @@ struct XServer {
 }
 
 impl XServer {
-    /// Starts Xvfb on a free display, or skips (fails under HYPNA_REQUIRE_GPU=1).
+    /// Starts Xvfb on a free display, or skips (fails under `HYPNA_REQUIRE_GPU=1`).
     fn start(test: &str) -> Option<Self> {
         if Command::new("Xvfb").arg("-help").output().is_err() {
             assert!(
@@ -131,7 +131,10 @@ impl Hypna {
                         return line;
                     }
                 }
-                Err(_) => panic!(
+                Err(
+                    std::sync::mpsc::RecvTimeoutError::Timeout
+                    | std::sync::mpsc::RecvTimeoutError::Disconnected,
+                ) => panic!(
                     "no log line with `{needle}` within {timeout:?}; log so far:\n{}",
                     self.log.join("\n")
                 ),
@@ -141,7 +144,7 @@ impl Hypna {
 
     /// Waits for the process to end successfully and returns the whole log.
     fn finish(mut self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let deadline = Instant::now() + Duration::from_mins(2);
         loop {
             while let Ok(line) = self.lines.try_recv() {
                 self.log.push(line);
@@ -280,22 +283,22 @@ fn main(in: VertexOutput) -> @location(0) vec4<f32> {
 }
 
 fn left_right(frame: &Frame) -> (f64, f64) {
-    let [w, h] = frame.size;
-    let mut l = 0.0;
-    let mut r = 0.0;
+    let [width, height] = frame.size;
+    let mut left = 0.0;
+    let mut right = 0.0;
     // Skip a border column around the middle (resampling blends it).
-    for y in 0..h {
-        for x in 0..w {
-            let v = f64::from(frame.pixel(x, y)[0]);
-            if x < w / 2 - 2 {
-                l += v;
-            } else if x > w / 2 + 2 {
-                r += v;
+    for row in 0..height {
+        for col in 0..width {
+            let value = f64::from(frame.pixel(col, row)[0]);
+            if col < width / 2 - 2 {
+                left += value;
+            } else if col > width / 2 + 2 {
+                right += value;
             }
         }
     }
-    let n = f64::from((w / 2 - 2) * h);
-    (l / n, r / n)
+    let count = f64::from((width / 2 - 2) * height);
+    (left / count, right / count)
 }
 
 #[test]
@@ -327,8 +330,8 @@ fn resizing_the_window_keeps_feedback_content() {
             "10",
         ],
     );
-    hypna.wait_for("running keep at 160x90", Duration::from_secs(60));
-    hypna.wait_for("window_00020.png", Duration::from_secs(60));
+    hypna.wait_for("running keep at 160x90", Duration::from_mins(1));
+    hypna.wait_for("window_00020.png", Duration::from_mins(1));
     let status = Command::new("xdotool")
         .args(["search", "--name", "keep", "windowsize", "320", "200"])
         .env("DISPLAY", &x.display)
@@ -336,9 +339,9 @@ fn resizing_the_window_keeps_feedback_content() {
         .unwrap();
     assert!(status.success(), "xdotool failed");
     // Wait for a captured frame at the new size.
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     let frame = loop {
-        let line = hypna.wait_for("saved", Duration::from_secs(60));
+        let line = hypna.wait_for("saved", Duration::from_mins(1));
         let path = PathBuf::from(line.rsplit(' ').next().unwrap());
         let frame = load(&path);
         if frame.size == [320, 200] {
@@ -431,7 +434,7 @@ fn next_capture(hypna: &mut Hypna) -> Frame {
         hypna.log.push(line);
     }
     loop {
-        let line = hypna.wait_for("saved", Duration::from_secs(60));
+        let line = hypna.wait_for("saved", Duration::from_mins(1));
         let path = PathBuf::from(line.rsplit(' ').next().unwrap());
         if capture_number(&path) > newest {
             return load(&path);
@@ -450,7 +453,7 @@ fn save(path: &Path, text: &[u8]) {
 /// animating, then restores it and checks the banner goes away.
 fn break_and_fix(hypna: &mut Hypna, file: &Path, broken: &[u8], good: &[u8], expect: &str) {
     save(file, broken);
-    let error = hypna.wait_for("reload failed", Duration::from_secs(60));
+    let error = hypna.wait_for("reload failed", Duration::from_mins(1));
     let detail = hypna.wait_for(expect, Duration::from_secs(10));
     eprintln!("{error}\n{detail}");
     // Frames captured from now on show the banner over the still-running scene.
@@ -471,7 +474,7 @@ fn break_and_fix(hypna: &mut Hypna, file: &Path, broken: &[u8], good: &[u8], exp
         "the last good version keeps animating"
     );
     save(file, good);
-    hypna.wait_for("errors cleared", Duration::from_secs(60));
+    hypna.wait_for("errors cleared", Duration::from_mins(1));
     let _ = next_capture(hypna);
     let c = next_capture(hypna);
     let h = c.size[1];
@@ -508,7 +511,7 @@ fn hot_reload_shows_errors_on_screen_until_fixed() {
             "4",
         ],
     );
-    hypna.wait_for("running live at 320x180", Duration::from_secs(120));
+    hypna.wait_for("running live at 320x180", Duration::from_mins(2));
     let first = next_capture(&mut hypna);
     let h = first.size[1];
     assert!(
@@ -750,7 +753,7 @@ fn faults_while_running_never_stop_the_show() {
             format!("{system_alsa}:{}", d.join("asound.conf").display()),
         );
     let mut hypna = Hypna::spawn(&x, child);
-    hypna.wait_for("running faults at 160x90", Duration::from_secs(120));
+    hypna.wait_for("running faults at 160x90", Duration::from_mins(2));
     hypna.wait_for(
         "audio: hypna test input (hypna_test)",
         Duration::from_secs(30),
@@ -764,19 +767,19 @@ fn faults_while_running_never_stop_the_show() {
             .replace("let w = ", "let w = nope + ")
             .as_bytes(),
     );
-    hypna.wait_for("reload failed", Duration::from_secs(60));
+    hypna.wait_for("reload failed", Duration::from_mins(1));
     hypna.wait_for("out.wgsl:3:13", Duration::from_secs(10));
     assert_alive(&mut hypna, "a corrupt shader");
     save(&shader, LIVE_SHADER.as_bytes());
-    hypna.wait_for("errors cleared", Duration::from_secs(60));
+    hypna.wait_for("errors cleared", Duration::from_mins(1));
 
     // 2. The model file deleted: the reload fails naming the model; the show goes on.
     std::fs::remove_file(&model).unwrap();
-    hypna.wait_for("reload failed", Duration::from_secs(60));
+    hypna.wait_for("reload failed", Duration::from_mins(1));
     hypna.wait_for("model `cppn`", Duration::from_secs(10));
     assert_alive(&mut hypna, "deleting the model file");
     save(&model, &onnx);
-    hypna.wait_for("errors cleared", Duration::from_secs(60));
+    hypna.wait_for("errors cleared", Duration::from_mins(1));
 
     // 3. An OSC flood, half of it garbage.
     let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -821,7 +824,7 @@ fn faults_while_running_never_stop_the_show() {
             .success()
     );
     hypna.wait_for("GPU device lost", Duration::from_secs(30));
-    hypna.wait_for("GPU recovered", Duration::from_secs(60));
+    hypna.wait_for("GPU recovered", Duration::from_mins(1));
     assert_alive(&mut hypna, "losing the GPU device");
 
     // A clean stop on SIGTERM.
