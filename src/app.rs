@@ -834,7 +834,7 @@ impl State {
 
     /// Scene time of the last frame (what playlist durations count in).
     fn runtime_time(&self) -> f64 {
-        self.runtime.last_time().time_secs
+        self.runtime.show_time().time_secs
     }
 
     fn toggle_fullscreen(&self) {

@@ -141,6 +141,13 @@ enum Command {
         /// against the same scene headless on the same device (needs a display).
         #[arg(long, conflicts_with_all = ["models", "osc", "audio"])]
         window: bool,
+        /// Measure a pre-warmed playlist switch instead: every frame around a crossfade from
+        /// --scene (default scenes/landscape.toml) to --to (default scenes/generator.toml).
+        #[arg(long, conflicts_with_all = ["models", "osc", "audio", "window"])]
+        transition: bool,
+        /// With --transition: the scene switched to.
+        #[arg(long, value_name = "SCENE")]
+        to: Option<PathBuf>,
     },
 }
 
@@ -587,7 +594,18 @@ fn dispatch(command: Command) -> Result<()> {
             osc,
             audio,
             window,
+            transition,
+            to,
         } => {
+            if transition {
+                let gpu = Gpu::new_headless()?;
+                let from = scene.unwrap_or_else(|| PathBuf::from("scenes/landscape.toml"));
+                let to = to.unwrap_or_else(|| PathBuf::from("scenes/generator.toml"));
+                let before = frames.unwrap_or(30) as usize;
+                let report = hypna::bench::run_transition(&gpu, &from, &to, size, before, 1.0)?;
+                println!("bench --transition:\n{report}");
+                return Ok(());
+            }
             if window {
                 let scene = scene.unwrap_or_else(|| PathBuf::from("scenes/landscape.toml"));
                 let runtime = RuntimeOptions {

@@ -407,6 +407,10 @@ pub struct Runtime {
     level: f32,
     /// This frame's output is the mixer's (a transition or a level below 1).
     mixed: bool,
+    /// Show time when the running scene was switched to: its `globals.time` starts there.
+    time_origin: f64,
+    /// The last frame's show time (what playlists count in).
+    show_time: FrameTime,
 }
 
 /// A crossfade from a snapshot of the previous output into the live scene.
@@ -554,6 +558,8 @@ impl Runtime {
             fade: None,
             level: 1.0,
             mixed: false,
+            time_origin: 0.0,
+            show_time: FrameTime::default(),
         })
     }
 
@@ -767,10 +773,11 @@ impl Runtime {
         }
     }
 
-    /// The time of the last frame encoded.
+    /// The show time of the last frame encoded (playlists count in it; the scene's own
+    /// time restarts at each switch).
     #[must_use]
-    pub fn last_time(&self) -> FrameTime {
-        self.last_time
+    pub fn show_time(&self) -> FrameTime {
+        self.show_time
     }
 
     /// Frames per second, smoothed.
@@ -851,6 +858,12 @@ impl Runtime {
     /// Applies finished model results, advances params by the frame's `dt` and records the
     /// chain (and model input copies) into `encoder`.
     pub fn encode_frame(&mut self, gpu: &Gpu, encoder: &mut wgpu::CommandEncoder, t: FrameTime) {
+        // Playlist time goes on; each scene counts its own time from its switch.
+        self.show_time = t;
+        let t = FrameTime {
+            time_secs: t.time_secs - self.time_origin,
+            ..t
+        };
         for node in &mut self.nodes {
             node.take_result(gpu, &self.chain, &mut self.params);
         }
@@ -881,7 +894,7 @@ impl Runtime {
         };
         if self.level <= 0.0 && self.fade.is_none() {
             // Dark (closed hours): nothing to render; the mix pass outputs black.
-            self.mix(gpu, encoder, t);
+            self.mix(gpu, encoder, self.show_time);
             self.last_time = t;
             return;
         }
@@ -889,7 +902,7 @@ impl Runtime {
         for node in &mut self.nodes {
             node.record_inputs(gpu, encoder, &self.chain, &mut self.blitter, t.frame);
         }
-        self.mix(gpu, encoder, t);
+        self.mix(gpu, encoder, self.show_time);
         self.last_time = t;
     }
 
@@ -986,6 +999,48 @@ impl Runtime {
         self.fade.is_some()
     }
 
+    /// Draws the transition's own passes once (the snapshot copy and the crossfade) into a
+    /// small target, so the first switch does not create or compile them on the frame.
+    pub fn warm_transitions(&mut self, gpu: &Gpu) {
+        let (Some(view), Some((size, format))) =
+            (self.chain.output_view(), self.chain.output_info())
+        else {
+            return;
+        };
+        let tiny = [8, 8];
+        let texture = crate::render::texture_2d(
+            &gpu.device,
+            "transition.warm",
+            tiny,
+            crate::render::mix::MIX_FORMAT,
+            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+        );
+        let target = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("runtime.warm_transitions"),
+            });
+        self.blitter.copy(
+            &gpu.device,
+            &mut encoder,
+            (view, size, format),
+            (&target, tiny, crate::render::mix::MIX_FORMAT),
+        );
+        self.mixer.draw(
+            &gpu.device,
+            &gpu.queue,
+            &mut encoder,
+            &target,
+            view,
+            size,
+            0.5,
+            1.0,
+        );
+        gpu.queue.submit([encoder.finish()]);
+        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+    }
+
     /// Switches to another scene: the current output is snapshotted and crossfaded into
     /// `next` over `fade_secs` of scene time (0 = cut). `next` starts with its own param
     /// defaults plus `sets`; its feedback passes start from the snapshot when its scene says
@@ -1076,6 +1131,9 @@ impl Runtime {
             self.audio = None;
             self.audio = Audio::start(&self.scene, &self.options.audio).unwrap_or(None);
         }
+        // The new scene's own time starts now.
+        self.time_origin = self.show_time.time_secs;
+        self.model_rates = vec![(0, None, 0.0); self.nodes.len()];
         self.fade = match snapshot {
             Some((from, from_view, _)) if fade_secs > 0.0 => Some(Fade {
                 _from: from,

@@ -109,6 +109,7 @@ impl Show {
             let entry = &playlist.entries[cursor.current()];
             match Runtime::load(gpu, &entry.scene, options) {
                 Ok(mut runtime) => {
+                    runtime.warm_transitions(gpu);
                     for (name, value) in &entry.set {
                         if let Err(e) = runtime.params.set_now(name, *value) {
                             tracing::warn!("playlist entry `{}`: {e}", entry.name);
@@ -318,7 +319,17 @@ impl Show {
         let options = runtime.options().clone();
         let job_gpu = gpu.clone();
         let job_path = path.clone();
+        let background = !self.options.sync_models;
         let work = move || {
+            if background {
+                // Lowest priority: on a CPU shared with rendering (or a CPU renderer), the
+                // load takes longer, the frames do not.
+                if let Err(e) = thread_priority::set_current_thread_priority(
+                    thread_priority::ThreadPriority::Min,
+                ) {
+                    tracing::debug!("could not lower the loader's priority: {e:?}");
+                }
+            }
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 prepare_path(&job_path, &options, None)
                     .and_then(|p| build_warm(&job_gpu, p, &options))

@@ -1117,7 +1117,9 @@ const WORKER_PRIORITY: u8 = 35;
 /// Lowers the calling (worker) thread's scheduling priority. ONNX Runtime computes on the
 /// calling thread when it has one intra-op thread, and threads it creates inherit the value.
 /// Failure only costs fairness, so it is logged, not returned.
-fn lower_priority() {
+/// Lowers the calling thread's priority to that of inference workers (loaders use it too:
+/// on a busy CPU, background work slows down, not the frame).
+pub fn lower_priority() {
     let priority = thread_priority::ThreadPriorityValue::try_from(WORKER_PRIORITY)
         .map(thread_priority::ThreadPriority::Crossplatform);
     match priority.map(thread_priority::set_current_thread_priority) {
