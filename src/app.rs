@@ -122,6 +122,8 @@ pub struct RunOptions {
     pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Seconds between health lines in the log (0 = none).
     pub health_secs: f64,
+    /// Record live param changes into this file (see [`crate::record`]).
+    pub record_params: Option<PathBuf>,
     /// Testing the recovery: destroy the GPU device when this flag is set (SIGUSR1).
     pub lose_device: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
@@ -160,6 +162,7 @@ impl RunOptions {
             stop: None,
             health_secs: 60.0,
             lose_device: None,
+            record_params: None,
         }
     }
 }
@@ -755,7 +758,16 @@ impl App {
         if self.options.follow_window {
             runtime_options.size = Some([inner.width.max(1), inner.height.max(1)]);
         }
-        let (show, runtime) = Show::open(&gpu, &self.options.scene, &runtime_options)?;
+        let (show, mut runtime) = Show::open(&gpu, &self.options.scene, &runtime_options)?;
+        if let Some(path) = &self.options.record_params {
+            match crate::record::ParamRecorder::create(path, &self.options.scene) {
+                Ok(r) => {
+                    tracing::info!("recording param changes to {}", path.display());
+                    runtime.set_recorder(Some(r));
+                }
+                Err(e) => tracing::error!("cannot record param changes: {e}"),
+            }
+        }
         window.set_title(&format!("hypna — {}", runtime.scene.name));
         tracing::info!(
             "running {} at {}x{} ({:?}, {:?})",

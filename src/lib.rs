@@ -14,6 +14,7 @@ pub mod model;
 pub mod osc;
 pub mod overlay;
 pub mod params;
+pub mod record;
 pub mod reload;
 pub mod render;
 mod restart;

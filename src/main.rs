@@ -75,6 +75,9 @@ enum Command {
         /// Output folder (created if missing); files are `frame_00000.png`, ...
         #[arg(long)]
         out: PathBuf,
+        /// Replay param changes recorded live with `run --record-params`, at their times.
+        #[arg(long, value_name = "FILE")]
+        replay_params: Option<PathBuf>,
         /// Write only the last frame (the others are rendered but not saved).
         #[arg(long)]
         last_only: bool,
@@ -321,6 +324,10 @@ struct WindowArgs {
     /// With --capture: every Nth frame.
     #[arg(long, default_value_t = 1, value_name = "N")]
     capture_every: u64,
+    /// Record every live param change (OSC, parameter panel) with its time into FILE, for
+    /// `hypna render --replay-params FILE`.
+    #[arg(long, value_name = "FILE")]
+    record_params: Option<PathBuf>,
     /// Seconds between health lines in the log (0: none).
     #[arg(long, default_value_t = 60.0, value_name = "SECS")]
     health_every: f64,
@@ -413,6 +420,7 @@ fn dispatch(command: Command) -> Result<()> {
                 every: window.capture_every,
             });
             options.health_secs = window.health_every;
+            options.record_params = window.record_params;
             if window.debug_lose_device_on_usr1 {
                 let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
                 signal_hook::flag::register(
@@ -444,6 +452,7 @@ fn dispatch(command: Command) -> Result<()> {
             fps,
             sets,
             out,
+            replay_params,
             last_only,
             models,
             osc,
@@ -458,6 +467,7 @@ fn dispatch(command: Command) -> Result<()> {
             },
             &out,
             last_only,
+            replay_params.as_deref(),
         ),
         Command::Check { scenes, ort_lib } => {
             let mut failed = 0;
@@ -789,6 +799,7 @@ fn render(
     options: &RuntimeOptions,
     out: &Path,
     last_only: bool,
+    replay_params: Option<&Path>,
 ) -> Result<()> {
     if !(fps.is_finite() && fps > 0.0) {
         bail!("--fps must be a positive number");
@@ -796,6 +807,18 @@ fn render(
     let gpu = Gpu::new_headless()?;
     tracing::info!("GPU: {}", gpu.describe());
     let (mut show, mut runtime) = hypna::show::Show::open(&gpu, scene, options)?;
+    let mut replay = match replay_params {
+        Some(path) => {
+            let replay = hypna::record::ParamReplay::load(path)?;
+            tracing::info!(
+                "replaying {} param changes from {}",
+                replay.len(),
+                path.display()
+            );
+            Some(replay)
+        }
+        None => None,
+    };
     if show.set_schedule(None).is_some() {
         tracing::info!("offline render: the playlist's schedule is not applied");
     }
@@ -833,6 +856,11 @@ fn render(
         &settings,
         |gpu, runtime, t| {
             show.before_frame(gpu, runtime, t);
+            if let Some(replay) = &mut replay {
+                for (_, name, value) in replay.due(t.time_secs) {
+                    runtime.set_from_ui(name, *value);
+                }
+            }
         },
         |image| {
             if last_only && image.frame != last {

@@ -409,6 +409,8 @@ pub struct Runtime {
     mixed: bool,
     /// Show time when the running scene was switched to: its `globals.time` starts there.
     time_origin: f64,
+    /// Where live param changes are recorded, if anywhere.
+    recorder: Option<crate::record::ParamRecorder>,
     /// The last frame's show time (what playlists count in).
     show_time: FrameTime,
 }
@@ -560,6 +562,7 @@ impl Runtime {
             mixed: false,
             time_origin: 0.0,
             show_time: FrameTime::default(),
+            recorder: None,
         })
     }
 
@@ -824,6 +827,11 @@ impl Runtime {
                 crate::audio::CaptureStatus::Stopped => "stopped".to_string(),
             },
         }
+    }
+
+    /// Records every live param change (OSC, UI) from now on into `recorder`.
+    pub fn set_recorder(&mut self, recorder: Option<crate::record::ParamRecorder>) {
+        self.recorder = recorder;
     }
 
     /// Sets a param from a UI: applied with the next frame's OSC events (smoothed, clamped,
@@ -1184,8 +1192,13 @@ impl Runtime {
     /// param wins), answers queries, and echoes param changes to feedback targets.
     fn apply_osc(&mut self, t: FrameTime) {
         for (name, value) in self.ui_changes.drain(..) {
-            if let Err(e) = self.params.set(&name, value) {
-                tracing::debug!("UI change dropped: {e}");
+            match self.params.set(&name, value) {
+                Ok(v) => {
+                    if let Some(r) = &self.recorder {
+                        r.record(self.show_time.time_secs, &name, v);
+                    }
+                }
+                Err(e) => tracing::debug!("UI change dropped: {e}"),
             }
         }
         let Some(osc) = self.osc.as_mut() else { return };
@@ -1196,7 +1209,9 @@ impl Runtime {
                 OscEvent::SetParam { name, value } => {
                     // The route table is built from this scene's params, so names exist;
                     // NaN and infinity were refused by the server.
-                    let _ = self.params.set(name, *value);
+                    if let (Ok(v), Some(r)) = (self.params.set(name, *value), &self.recorder) {
+                        r.record(self.show_time.time_secs, name, v);
+                    }
                 }
                 OscEvent::Query { reply_to } => {
                     let to = *reply_to;
