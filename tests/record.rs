@@ -73,7 +73,10 @@ fn panel_changes_are_smoothed_echoed_and_recorded_and_replay_in_a_render() {
         live.push(runtime.params.get("gain").unwrap());
     }
     // Smoothed: not there at once, rising toward the target.
-    assert!(live[9].abs() < f32::EPSILON, "unchanged before the move: {live:?}");
+    assert!(
+        live[9].abs() < f32::EPSILON,
+        "unchanged before the move: {live:?}"
+    );
     assert!(live[10] > 0.0 && live[10] < 0.8, "smoothed: {live:?}");
     assert!(live[19] > live[10] && live[19] < 0.8, "smoothed: {live:?}");
     let targets: Vec<(String, f32)> = runtime

@@ -276,20 +276,33 @@ fn frame_graph(ui: &mut Ui, data: &OverlayData<'_>) {
     let (rect, _) = ui.allocate_exact_size(vec2(300.0, 56.0), egui::Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 2, Color32::from_black_alpha(120));
-    let top_ms = data.frame_times.max().clamp(40.0, 200.0);
+    // The scale follows the slowest frame shown (40 ms at least), so slow machines and
+    // spikes stay on the graph; guides that would crowd each other lose their labels.
+    let top_ms = (data.frame_times.max() * 1.1).clamp(40.0, 2000.0);
     let y_of = |ms: f32| rect.bottom() - (ms / top_ms).clamp(0.0, 1.0) * rect.height();
     let small = FontId::proportional(10.0);
+    let mut last_label_y = f32::INFINITY;
     for (ms, label) in [(1000.0 / 60.0, "16.7"), (1000.0 / 30.0, "33.3")] {
         let y = y_of(ms);
         painter.hline(rect.x_range(), y, Stroke::new(1.0, Color32::from_gray(90)));
-        painter.text(
-            pos2(rect.right() - 2.0, y - 1.0),
-            Align2::RIGHT_BOTTOM,
-            label,
-            small.clone(),
-            Color32::from_gray(140),
-        );
+        if last_label_y - y >= 11.0 {
+            painter.text(
+                pos2(rect.right() - 2.0, y - 1.0),
+                Align2::RIGHT_BOTTOM,
+                label,
+                small.clone(),
+                Color32::from_gray(140),
+            );
+            last_label_y = y;
+        }
     }
+    painter.text(
+        pos2(rect.right() - 2.0, rect.top() + 1.0),
+        Align2::RIGHT_TOP,
+        format!("{top_ms:.0} ms"),
+        small,
+        Color32::from_gray(140),
+    );
     let n = data.frame_times.len();
     if n >= 2 {
         let step = rect.width() / (super::data::FRAME_HISTORY - 1) as f32;
