@@ -145,7 +145,8 @@ enum Command {
         #[arg(long, conflicts_with_all = ["models", "osc", "audio"])]
         window: bool,
         /// Measure a pre-warmed playlist switch instead: every frame around a crossfade from
-        /// --scene (default scenes/landscape.toml) to --to (default scenes/generator.toml).
+        /// --scene (default scenes/flow.toml) to --to (default scenes/dream.toml, a model
+        /// scene of similar cost).
         #[arg(long, conflicts_with_all = ["models", "osc", "audio", "window"])]
         transition: bool,
         /// With --transition: the scene switched to.
@@ -609,8 +610,8 @@ fn dispatch(command: Command) -> Result<()> {
         } => {
             if transition {
                 let gpu = Gpu::new_headless()?;
-                let from = scene.unwrap_or_else(|| PathBuf::from("scenes/landscape.toml"));
-                let to = to.unwrap_or_else(|| PathBuf::from("scenes/generator.toml"));
+                let from = scene.unwrap_or_else(|| PathBuf::from("scenes/flow.toml"));
+                let to = to.unwrap_or_else(|| PathBuf::from("scenes/dream.toml"));
                 let before = frames.unwrap_or(30) as usize;
                 let report = hypna::bench::run_transition(&gpu, &from, &to, size, before, 1.0)?;
                 println!("bench --transition:\n{report}");

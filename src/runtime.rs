@@ -472,15 +472,15 @@ pub fn build_warm(
         }
         node.take_result(gpu, &instance.chain, &mut instance.params);
     }
-    // One throwaway frame into the chain's targets: first use of every pipeline and
-    // binding happens here, not on the frame thread.
+    // Every pass drawn once over one pixel: first use of every pipeline and binding happens
+    // here, not on the frame thread, and costs the shared GPU queue almost nothing.
     let mut encoder = gpu
         .device
         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("runtime.warm"),
         });
     let values: Vec<f32> = instance.params.iter().map(|(_, v)| v).collect();
-    instance.chain.encode(
+    instance.chain.encode_warm(
         &gpu.queue,
         &mut encoder,
         &FrameInputs {

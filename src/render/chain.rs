@@ -480,6 +480,28 @@ impl PassChain {
         encoder: &mut wgpu::CommandEncoder,
         inputs: &FrameInputs<'_>,
     ) {
+        self.encode_inner(queue, encoder, inputs, false);
+    }
+
+    /// Records every pass once over a single pixel, without clearing: every pipeline and
+    /// binding gets its first use (drivers that compile on first draw do it now) at almost
+    /// no cost, and nothing visible changes. Used to pre-warm a scene before a switch.
+    pub fn encode_warm(
+        &mut self,
+        queue: &wgpu::Queue,
+        encoder: &mut wgpu::CommandEncoder,
+        inputs: &FrameInputs<'_>,
+    ) {
+        self.encode_inner(queue, encoder, inputs, true);
+    }
+
+    fn encode_inner(
+        &mut self,
+        queue: &wgpu::Queue,
+        encoder: &mut wgpu::CommandEncoder,
+        inputs: &FrameInputs<'_>,
+        warm: bool,
+    ) {
         self.parity ^= 1;
         self.scratch.clear();
         #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
@@ -524,7 +546,11 @@ impl PassChain {
                     depth_slice: None,
                     resolve_target: None,
                     ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                        load: if warm {
+                            wgpu::LoadOp::Load
+                        } else {
+                            wgpu::LoadOp::Clear(wgpu::Color::BLACK)
+                        },
                         store: wgpu::StoreOp::Store,
                     },
                 })],
@@ -537,6 +563,10 @@ impl PassChain {
             let offset = u32::try_from(i as u64 * self.globals_stride).unwrap_or(0);
             rpass.set_bind_group(0, &self.frame_group, &[offset]);
             rpass.set_bind_group(1, &pass.inputs[self.parity], &[]);
+            if warm {
+                rpass.set_viewport(0.0, 0.0, 1.0, 1.0, 0.0, 1.0);
+                rpass.set_scissor_rect(0, 0, 1, 1);
+            }
             rpass.draw(0..3, 0..1);
         }
         if let Some(timer) = &mut self.timer {
