@@ -1382,3 +1382,34 @@ impl ApplicationHandler for App {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn monitor(index: usize, name: &str) -> MonitorInfo {
+        MonitorInfo {
+            index,
+            name: name.into(),
+            size: [1920, 1080],
+            position: [0, 0],
+            refresh_hz: Some(60.0),
+            primary: index == 0,
+        }
+    }
+
+    #[test]
+    fn monitors_are_chosen_by_index_or_name() {
+        let monitors = [monitor(0, "eDP-1"), monitor(1, "HDMI-A-1 (Gallery projector)")];
+        assert_eq!(choose_monitor(&monitors, "1"), Some(1));
+        assert_eq!(choose_monitor(&monitors, "0"), Some(0));
+        assert_eq!(choose_monitor(&monitors, "hdmi"), Some(1));
+        assert_eq!(choose_monitor(&monitors, "projector"), Some(1));
+        assert_eq!(choose_monitor(&monitors, "DP-2"), None);
+        assert_eq!(choose_monitor(&monitors, "7"), None);
+        assert_eq!(
+            monitors[1].to_string(),
+            "[1] HDMI-A-1 (Gallery projector): 1920x1080 at 0,0, 60.00 Hz"
+        );
+    }
+}

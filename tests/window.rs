@@ -839,3 +839,82 @@ fn faults_while_running_never_stop_the_show() {
     let log = hypna.finish();
     assert!(!log.contains("panicked"), "{log}");
 }
+
+#[test]
+fn the_window_is_remembered_only_when_asked() {
+    let test = "the_window_is_remembered_only_when_asked";
+    let Some(x) = XServer::start(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let memory = config.join("hypna/window.toml");
+    let run = |extra: &[&str], capture: &Path| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hypna"));
+        command
+            .args([
+                "run",
+                "scenes/flow.toml",
+                "--size",
+                "160x90",
+                "--frames",
+                "3",
+            ])
+            .args(["--no-osc", "--no-watch", "--capture"])
+            .arg(capture)
+            .args(extra)
+            .env("XDG_CONFIG_HOME", &config);
+        Hypna::spawn(&x, command).finish()
+    };
+    run(&[], &dir.path().join("a"));
+    assert!(!memory.exists(), "nothing saved without --remember-window");
+    run(&["--remember-window"], &dir.path().join("b"));
+    let saved = std::fs::read_to_string(&memory).expect("saved with --remember-window");
+    assert!(
+        saved.contains("width = 160") && saved.contains("height = 90"),
+        "{saved}"
+    );
+    // The next run restores what the file says.
+    std::fs::write(
+        &memory,
+        "x = 10\ny = 20\nwidth = 240\nheight = 100\nfullscreen = false\n",
+    )
+    .unwrap();
+    run(&["--remember-window"], &dir.path().join("c"));
+    let restored = load(&dir.path().join("c/window_00000.png"));
+    assert_eq!(
+        restored.size,
+        [240, 100],
+        "the window opened at the remembered size"
+    );
+}
+
+#[test]
+fn devices_lists_monitors_with_their_size() {
+    let test = "devices_lists_monitors_with_their_size";
+    let Some(x) = XServer::start(test) else {
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_hypna"))
+        .arg("devices")
+        .env("DISPLAY", &x.display)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let monitors: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Monitors:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .collect();
+    assert!(
+        monitors
+            .iter()
+            // Xvfb reports no refresh rate; real monitors print "…, 60.00 Hz".
+            .any(|m| m.contains("[0]")
+                && m.contains("1024x768")
+                && (m.contains(" Hz") || m.contains("refresh rate unknown"))),
+        "{stdout}"
+    );
+}
