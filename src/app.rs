@@ -455,6 +455,8 @@ struct State {
     recovery_attempt: Option<Instant>,
     /// Surface acquisitions failing in a row.
     surface_errors: u32,
+    /// Where the window was before going fullscreen (restored when leaving).
+    windowed: Option<(PhysicalPosition<i32>, PhysicalSize<u32>)>,
 }
 
 struct App {
@@ -708,7 +710,15 @@ impl App {
         }
         let fullscreen = self.options.fullscreen || memory.is_some_and(|m| m.fullscreen);
         if fullscreen {
-            attributes = attributes.with_fullscreen(Some(Fullscreen::Borderless(monitor.clone())));
+            // Also cover the monitor's bounds: without a window manager (an X session that
+            // only runs hypna) nobody acts on the fullscreen request itself.
+            let target = monitor.clone().or_else(|| primary.clone());
+            if let Some(m) = &target {
+                attributes = attributes
+                    .with_position(m.position())
+                    .with_inner_size(m.size());
+            }
+            attributes = attributes.with_fullscreen(Some(Fullscreen::Borderless(target)));
         }
         let window = Arc::new(
             event_loop
@@ -815,6 +825,7 @@ impl App {
             started: Instant::now(),
             recovery_attempt: None,
             surface_errors: 0,
+            windowed: None,
         })
     }
 
@@ -849,15 +860,39 @@ impl State {
         self.runtime.show_time().time_secs
     }
 
-    fn toggle_fullscreen(&self) {
-        let next = if self.window.fullscreen().is_some() {
-            None
+    fn toggle_fullscreen(&mut self) {
+        tracing::info!(
+            "fullscreen {}",
+            if self.window.fullscreen().is_some() {
+                "off"
+            } else {
+                "on"
+            }
+        );
+        if self.window.fullscreen().is_some() {
+            self.window.set_fullscreen(None);
+            if let Some((position, size)) = self.windowed.take() {
+                self.window.set_outer_position(position);
+                let _ = self.window.request_inner_size(size);
+            }
+            self.window.set_cursor_visible(true);
         } else {
-            Some(Fullscreen::Borderless(self.window.current_monitor()))
-        };
-        let fullscreen = next.is_some();
-        self.window.set_fullscreen(next);
-        self.window.set_cursor_visible(!fullscreen);
+            let monitor = self.window.current_monitor();
+            self.windowed = Some((
+                self.window
+                    .outer_position()
+                    .unwrap_or(PhysicalPosition::new(0, 0)),
+                self.window.inner_size(),
+            ));
+            self.window
+                .set_fullscreen(Some(Fullscreen::Borderless(monitor.clone())));
+            // Without a window manager, cover the monitor ourselves.
+            if let Some(m) = monitor {
+                self.window.set_outer_position(m.position());
+                let _ = self.window.request_inner_size(m.size());
+            }
+            self.window.set_cursor_visible(false);
+        }
     }
 
     /// After a device loss: a new device, surface and every resource, the scene resumed.
@@ -1320,6 +1355,9 @@ impl ApplicationHandler for App {
                         repeat: false,
                         ..
                     },
+                // Keys "pressed" when focus arrives are replayed as synthetic events: not
+                // a key press by anyone.
+                is_synthetic: false,
                 ..
             } => self.key(event_loop, &logical_key),
             WindowEvent::Resized(size) => {
@@ -1400,7 +1438,10 @@ mod tests {
 
     #[test]
     fn monitors_are_chosen_by_index_or_name() {
-        let monitors = [monitor(0, "eDP-1"), monitor(1, "HDMI-A-1 (Gallery projector)")];
+        let monitors = [
+            monitor(0, "eDP-1"),
+            monitor(1, "HDMI-A-1 (Gallery projector)"),
+        ];
         assert_eq!(choose_monitor(&monitors, "1"), Some(1));
         assert_eq!(choose_monitor(&monitors, "0"), Some(0));
         assert_eq!(choose_monitor(&monitors, "hdmi"), Some(1));

@@ -918,3 +918,100 @@ fn devices_lists_monitors_with_their_size() {
         "{stdout}"
     );
 }
+
+#[test]
+fn fullscreen_fills_the_monitor_and_f_toggles_it() {
+    let test = "fullscreen_fills_the_monitor_and_f_toggles_it";
+    if Command::new("xdotool").arg("--version").output().is_err() {
+        assert!(
+            !required(),
+            "{test}: xdotool is missing (scripts/setup.sh test)"
+        );
+        eprintln!("SKIPPED {test}: xdotool is missing");
+        return;
+    }
+    let Some(x) = XServer::start(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Started fullscreen on monitor 0: the swapchain is the whole screen.
+    let capture = dir.path().join("full");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hypna"));
+    command
+        .args([
+            "run",
+            "scenes/flow.toml",
+            "--size",
+            "160x90",
+            "--frames",
+            "3",
+        ])
+        .args(["--no-osc", "--no-watch", "--fullscreen", "--monitor", "0"])
+        .arg("--capture")
+        .arg(&capture);
+    Hypna::spawn(&x, command).finish();
+    let frame = load(&capture.join("window_00002.png"));
+    assert_eq!(frame.size, [1024, 768], "fullscreen covers the screen");
+
+    // Windowed, then F: fullscreen.
+    let capture = dir.path().join("toggle");
+    let mut hypna = Hypna::start(
+        &x,
+        &[
+            "scenes/flow.toml",
+            "--size",
+            "160x90",
+            "--no-osc",
+            "--no-watch",
+            "--capture",
+            capture.to_str().unwrap(),
+            "--capture-every",
+            "5",
+        ],
+    );
+    hypna.wait_for("running Ink flow", Duration::from_mins(1));
+    assert_eq!(next_capture(&mut hypna).size, [160, 90]);
+    let status = Command::new("xdotool")
+        .args([
+            "search",
+            "--name",
+            "hypna",
+            "windowfocus",
+            "--sync",
+            "key",
+            "f",
+        ])
+        .env("DISPLAY", &x.display)
+        .status()
+        .unwrap();
+    assert!(status.success(), "xdotool failed");
+    let deadline = Instant::now() + Duration::from_mins(1);
+    loop {
+        if next_capture(&mut hypna).size == [1024, 768] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "F did not go fullscreen");
+    }
+    // F again: back to the window as it was.
+    let status = Command::new("xdotool")
+        .args([
+            "search",
+            "--name",
+            "hypna",
+            "windowfocus",
+            "--sync",
+            "key",
+            "f",
+        ])
+        .env("DISPLAY", &x.display)
+        .status()
+        .unwrap();
+    assert!(status.success(), "xdotool failed");
+    let deadline = Instant::now() + Duration::from_mins(1);
+    loop {
+        if next_capture(&mut hypna).size == [160, 90] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "F did not leave fullscreen");
+    }
+}
