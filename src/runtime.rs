@@ -616,6 +616,15 @@ impl Runtime {
         // Nodes not reused stop here (their workers shut down).
         drop(old_nodes);
         let params = self.params.carried_over(&instance.scene.params);
+        // An edited `[osc]` table takes effect (a playlist switch keeps the server as is).
+        self.install(gpu, instance, params, true);
+        Ok(())
+    }
+
+    /// Makes `instance` the running scene with `params`: GPU timing kept, OSC routes following
+    /// the new params (and, with `follow_osc`, a changed `[osc]` table restarting the server),
+    /// live audio restarted when `[audio]` changed.
+    fn install(&mut self, gpu: &Gpu, instance: Instance, params: ParamStore, follow_osc: bool) {
         let audio_changed = instance.scene.audio != self.scene.audio;
         self.scene = instance.scene;
         self.shaders = instance.shaders;
@@ -631,7 +640,7 @@ impl Runtime {
         self.bands = self.scene.audio_bands();
         if let Some(old) = &self.osc_config {
             let config = effective_osc(&self.scene, &self.options.osc);
-            if config == *old {
+            if config == *old || !follow_osc {
                 if let (Some(osc), Ok(routes)) = (self.osc.as_mut(), routes_for(&self.scene)) {
                     osc.handle.set_routes(routes);
                 }
@@ -647,7 +656,6 @@ impl Runtime {
             self.audio = None;
             self.audio = Audio::start(&self.scene, &self.options.audio).unwrap_or(None);
         }
-        Ok(())
     }
 
     /// Renders at a new internal size from now on. Feedback buffers and model outputs are
@@ -1054,7 +1062,7 @@ impl Runtime {
     /// defaults plus `sets`; its feedback passes start from the snapshot when its scene says
     /// `inherit_feedback`. OSC routes follow the new params.
     pub fn switch(&mut self, gpu: &Gpu, next: Built, fade_secs: f32, sets: &[(String, f32)]) {
-        let Built(instance) = next;
+        let Built(mut instance) = next;
         let mut encoder = gpu
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -1104,13 +1112,12 @@ impl Runtime {
             }
         }
         gpu.queue.submit([encoder.finish()]);
-        let mut params = instance.params;
+        let mut params = std::mem::replace(&mut instance.params, ParamStore::new(&[]));
         for (name, value) in sets {
             if let Err(e) = params.set_now(name, *value) {
                 tracing::warn!("playlist set {name}={value}: {e}");
             }
         }
-        let audio_changed = instance.scene.audio != self.scene.audio;
         tracing::info!(
             "switching to {} ({})",
             instance.scene.name,
@@ -1120,28 +1127,9 @@ impl Runtime {
                 "cut".to_string()
             }
         );
-        self.scene = instance.scene;
-        self.shaders = instance.shaders;
-        self.params = params;
-        self.chain = instance.chain;
-        if self.timing {
-            self.chain.enable_timing(gpu);
-        }
-        self.nodes = instance.nodes;
-        self.stamps = instance.stamps;
-        self.model_sizes = instance.model_sizes;
-        self.model_rates = vec![(0, None, 0.0); self.nodes.len()];
-        self.bands = self.scene.audio_bands();
-        if let (Some(osc), Ok(routes)) = (self.osc.as_mut(), routes_for(&self.scene)) {
-            osc.handle.set_routes(routes);
-        }
-        if audio_changed && matches!(self.options.audio, AudioMode::Live { .. }) {
-            self.audio = None;
-            self.audio = Audio::start(&self.scene, &self.options.audio).unwrap_or(None);
-        }
+        self.install(gpu, instance, params, false);
         // The new scene's own time starts now.
         self.time_origin = self.show_time.time_secs;
-        self.model_rates = vec![(0, None, 0.0); self.nodes.len()];
         self.fade = match snapshot {
             Some((from, from_view, _)) if fade_secs > 0.0 => Some(Fade {
                 _from: from,

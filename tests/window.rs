@@ -971,28 +971,13 @@ fn fullscreen_fills_the_monitor_and_f_toggles_it() {
     );
     hypna.wait_for("running Ink flow", Duration::from_mins(1));
     assert_eq!(next_capture(&mut hypna).size, [160, 90]);
-    let status = Command::new("xdotool")
-        .args([
-            "search",
-            "--name",
-            "hypna",
-            "windowfocus",
-            "--sync",
-            "key",
-            "f",
-        ])
-        .env("DISPLAY", &x.display)
-        .status()
-        .unwrap();
-    assert!(status.success(), "xdotool failed");
-    let deadline = Instant::now() + Duration::from_mins(1);
-    loop {
-        if next_capture(&mut hypna).size == [1024, 768] {
-            break;
-        }
-        assert!(Instant::now() < deadline, "F did not go fullscreen");
-    }
+    press_f_until(&x, &mut hypna, [1024, 768], "F did not go fullscreen");
     // F again: back to the window as it was.
+    press_f_until(&x, &mut hypna, [160, 90], "F did not leave fullscreen");
+}
+
+/// Presses F in the hypna window and waits for captures of `size`.
+fn press_f_until(x: &XServer, hypna: &mut Hypna, size: [u32; 2], failure: &str) {
     let status = Command::new("xdotool")
         .args([
             "search",
@@ -1008,10 +993,7 @@ fn fullscreen_fills_the_monitor_and_f_toggles_it() {
         .unwrap();
     assert!(status.success(), "xdotool failed");
     let deadline = Instant::now() + Duration::from_mins(1);
-    loop {
-        if next_capture(&mut hypna).size == [160, 90] {
-            break;
-        }
-        assert!(Instant::now() < deadline, "F did not leave fullscreen");
+    while next_capture(hypna).size != size {
+        assert!(Instant::now() < deadline, "{failure}");
     }
 }

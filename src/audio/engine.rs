@@ -408,15 +408,31 @@ impl AudioEngine {
         let cfg = config.clone();
         let analysis = spawn(ANALYSIS, move || {
             let mut first = Some(analyzer);
-            // Survives restarts: the ring of the connected stream, if any.
-            let mut source: Option<Source> = None;
+            // Survives restarts: the ring of the connected stream, if any. Shared between the
+            // body and the backoff wait, which never run at the same time.
+            let source: std::cell::RefCell<Option<Source>> = std::cell::RefCell::new(None);
             run_restarting(
                 ANALYSIS,
                 RestartPolicy::DEFAULT,
                 || a_shared.restarts.fetch_add(1, Ordering::Relaxed) + 1,
-                |d| a_shared.backoff(d),
+                |d| {
+                    // Keep the ring drained while waiting, so the producer never overflows
+                    // it: what arrives during the backoff is stale anyway.
+                    let until = Instant::now() + d;
+                    while !a_shared.stopping() && Instant::now() < until {
+                        if let Some(src) = source.borrow_mut().as_mut() {
+                            let n = src.consumer.slots();
+                            if let Ok(chunk) = src.consumer.read_chunk(n) {
+                                chunk.commit_all();
+                            }
+                        }
+                        a_shared.nap(Duration::from_millis(5).min(until - Instant::now()));
+                    }
+                    !a_shared.stopping()
+                },
                 |_| publish_silence(&a_cell),
                 |restarted| {
+                    let mut source = source.borrow_mut();
                     let fresh = first.take().map_or_else(
                         || {
                             let rate = source.as_ref().map_or(rate, |s| s.sample_rate_hz);
@@ -432,7 +448,7 @@ impl AudioEngine {
                             return;
                         }
                     };
-                    if restarted && let Some(src) = &mut source {
+                    if restarted && let Some(src) = source.as_mut() {
                         // What piled up during the backoff is stale: start from now.
                         let n = src.consumer.slots();
                         if let Ok(chunk) = src.consumer.read_chunk(n) {
