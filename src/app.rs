@@ -933,6 +933,7 @@ impl State {
         self.grabber = Grabber::new();
         self.shot_target = None;
         self.gpu = gpu;
+        self.show.cancel_loading();
         self.recovery_attempt = None;
         tracing::info!("GPU recovered: {}", self.gpu.describe());
     }

@@ -219,6 +219,17 @@ impl Show {
         self.open
     }
 
+    /// Drops a scene being loaded (it was built on a GPU device that has since been lost);
+    /// the scene on screen plays on until the next switch.
+    pub fn cancel_loading(&mut self) {
+        if let Some(loading) = self.loading.take() {
+            tracing::warn!(
+                "the load of {} was dropped: it was built on the lost GPU device",
+                loading.path.display()
+            );
+        }
+    }
+
     /// Moves to the next entry (a key, OSC).
     pub fn next(&mut self, gpu: &Gpu, runtime: &Runtime, now: f64) {
         if let Source::Playlist { cursor, .. } = &mut self.source
