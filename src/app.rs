@@ -1135,8 +1135,7 @@ impl State {
             .map(|(addr, _)| addr.to_string())
             .unwrap_or_default();
         let osc = osc_info.as_ref().map(|(_, counters)| {
-            use crate::osc::Counter;
-            let messages = counters.get(Counter::Messages);
+            let messages = counters.get(crate::osc::Counter::Messages);
             let (last, at, rate) = &mut self.osc_rate;
             let elapsed = at.elapsed().as_secs_f32();
             if elapsed >= 1.0 {
@@ -1147,19 +1146,7 @@ impl State {
             OscStatus {
                 listen: &listen,
                 messages_per_sec: *rate,
-                dropped: [
-                    Counter::Malformed,
-                    Counter::RejectedSender,
-                    Counter::Oversized,
-                    Counter::UnknownAddress,
-                    Counter::BadPattern,
-                    Counter::WrongArgument,
-                    Counter::QueueOverflow,
-                    Counter::ScheduledDropped,
-                ]
-                .iter()
-                .map(|c| counters.get(*c))
-                .sum(),
+                dropped: counters.problems(),
             }
         });
         let targets: Vec<f32> = self.runtime.params.targets().map(|(_, v)| v).collect();

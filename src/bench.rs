@@ -158,13 +158,7 @@ pub fn run(gpu: &Gpu, options: &BenchOptions) -> Result<BenchReport, BenchError>
 /// One frame of `runtime` (encode, submit, wait for the GPU), in milliseconds.
 pub fn timed_frame(gpu: &Gpu, runtime: &mut Runtime, clock: &mut Clock, label: &str) -> f64 {
     let start = Instant::now();
-    let mut encoder = gpu
-        .device
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
-    runtime.encode_frame(gpu, &mut encoder, clock.tick());
-    gpu.queue.submit([encoder.finish()]);
-    let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
-    runtime.after_submit(gpu);
+    encode_and_wait(gpu, runtime, clock.tick(), label);
     start.elapsed().as_secs_f64() * 1e3
 }
 
@@ -819,7 +813,7 @@ pub fn run_transition(
     for _ in 0..3 {
         let t = clock.tick();
         show.before_frame(gpu, &mut runtime, t);
-        timed_encode(gpu, &mut runtime, t);
+        encode_and_wait(gpu, &mut runtime, t, "bench.transition");
     }
     loop {
         let t = clock.tick();
@@ -830,7 +824,7 @@ pub fn run_transition(
         let start = Instant::now();
         show.before_frame(gpu, &mut runtime, t);
         let show_ms = start.elapsed().as_secs_f64() * 1e3;
-        timed_encode(gpu, &mut runtime, t);
+        encode_and_wait(gpu, &mut runtime, t, "bench.transition");
         let ms = start.elapsed().as_secs_f64() * 1e3;
         tracing::debug!(
             "frame {}: {} {ms:.1} ms (show {show_ms:.1} ms, transition {})",
@@ -890,12 +884,10 @@ pub fn run_transition(
 }
 
 /// Encodes, submits and waits for one frame of `runtime` at `t`.
-fn timed_encode(gpu: &Gpu, runtime: &mut Runtime, t: crate::clock::FrameTime) {
+fn encode_and_wait(gpu: &Gpu, runtime: &mut Runtime, t: crate::clock::FrameTime, label: &str) {
     let mut encoder = gpu
         .device
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("bench.transition"),
-        });
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
     runtime.encode_frame(gpu, &mut encoder, t);
     gpu.queue.submit([encoder.finish()]);
     let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use std::time::Duration;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::render::context::Gpu;
 use crate::runtime::{LoadError, Prepared, Runtime, RuntimeOptions, prepare_path};
 
@@ -139,7 +139,8 @@ pub struct HotReload {
     /// A change arrived while preparing: prepare again when that one is done.
     dirty: bool,
     errors: Vec<Diagnostic>,
-    logged: Vec<String>,
+    /// The error set last logged (a repeat of it is not logged again).
+    logged: Vec<Diagnostic>,
     /// Reloads applied so far.
     pub applied: u64,
     /// Reloads that failed so far.
@@ -249,15 +250,14 @@ impl HotReload {
                 ReloadEvent::Applied
             }
             Err(e) => {
-                self.errors = located(&e, &self.path);
-                let lines: Vec<String> = self.errors.iter().map(ToString::to_string).collect();
-                if lines != self.logged {
+                let errors = located(&e, &self.path);
+                if errors.0 != self.logged {
                     tracing::error!(
-                        "reload failed, the last good version keeps running:\n{}",
-                        lines.join("\n")
+                        "reload failed, the last good version keeps running:\n{errors}"
                     );
-                    self.logged = lines;
+                    self.logged.clone_from(&errors.0);
                 }
+                self.errors = errors.0;
                 self.failed += 1;
                 ReloadEvent::Failed
             }
@@ -297,13 +297,14 @@ impl HotReload {
     }
 }
 
-/// `e` as located diagnostics; problems without a location are reported at the scene file.
+/// `e` as located diagnostics (printed one per line); problems without a location are
+/// reported at the scene file.
 #[must_use]
-pub fn located(e: &LoadError, scene: &Path) -> Vec<Diagnostic> {
+pub fn located(e: &LoadError, scene: &Path) -> Diagnostics {
     let d = e.diagnostics();
-    if d.is_empty() {
+    Diagnostics(if d.is_empty() {
         vec![Diagnostic::file(scene, e.to_string())]
     } else {
         d
-    }
+    })
 }

@@ -772,11 +772,7 @@ impl Runtime {
                 use crate::osc::Counter;
                 OscHealth {
                     received: c.get(Counter::Received),
-                    dropped: c
-                        .iter()
-                        .filter(|(k, _)| k.is_problem())
-                        .map(|(_, v)| v)
-                        .sum(),
+                    dropped: c.problems(),
                 }
             }),
             rss_bytes: crate::install::health::resident_memory_bytes(),

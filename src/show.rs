@@ -138,10 +138,6 @@ impl Show {
                         "playlist entry `{}` does not load, skipped:\n{}",
                         entry.name,
                         crate::reload::located(&e, &entry.scene)
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("\n")
                     );
                     last_error = Some(e);
                     cursor.next(0.0);
@@ -392,17 +388,13 @@ impl Show {
                 ShowEvent::Switched(loading.path)
             }
             Err(e) => {
-                self.errors = crate::reload::located(&e, &loading.path);
+                let errors = crate::reload::located(&e, &loading.path);
                 tracing::error!(
-                    "{} does not load; {} keeps playing:\n{}",
+                    "{} does not load; {} keeps playing:\n{errors}",
                     loading.path.display(),
                     runtime.scene.name,
-                    self.errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n")
                 );
+                self.errors = errors.0;
                 self.failures += 1;
                 ShowEvent::Failed(loading.path)
             }

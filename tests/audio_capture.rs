@@ -70,30 +70,6 @@ fn write_input(path: &Path, secs: f64) {
     std::fs::write(path, bytes).unwrap();
 }
 
-/// A capture PCM named `hypna_test` (shown in device lists) that reads `infile` and writes
-/// what it captured to `outfile`; `plug` converts to whatever format cpal asks for.
-fn pcm_conf(infile: &Path, outfile: &Path) -> String {
-    format!(
-        r#"
-pcm.hypna_raw {{
-    type file
-    slave.pcm "null"
-    file "{out}"
-    infile "{inp}"
-    format "raw"
-}}
-pcm.hypna_test {{
-    type plug
-    slave {{ pcm "hypna_raw" format S16_LE rate 48000 channels 2 }}
-    hint {{ show on description "hypna test input" }}
-}}
-pcm.!default "hypna_test"
-"#,
-        out = outfile.display(),
-        inp = infile.display()
-    )
-}
-
 fn wait_for(
     reader: &mut FeaturesReader,
     engine: &AudioEngine,
@@ -137,7 +113,7 @@ fn loudest_band(f: &hypna::audio::AudioFeatures) -> usize {
 #[test]
 fn alsa_file_plugin_drives_the_capture_path() {
     let Some(dir) = in_child("alsa_file_plugin_drives_the_capture_path", |d| {
-        pcm_conf(&d.join("in.raw"), Path::new("/dev/null"))
+        audio_support::alsa_file_pcm_conf(&d.join("in.raw"), Path::new("/dev/null"))
     }) else {
         return;
     };
@@ -202,7 +178,7 @@ fn alsa_file_plugin_drives_the_capture_path() {
 #[test]
 fn alsa_device_error_mid_stream_reconnects() {
     let Some(dir) = in_child("alsa_device_error_mid_stream_reconnects", |d| {
-        pcm_conf(&d.join("in.raw"), &d.join("out.fifo"))
+        audio_support::alsa_file_pcm_conf(&d.join("in.raw"), &d.join("out.fifo"))
     }) else {
         return;
     };

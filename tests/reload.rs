@@ -5,7 +5,7 @@
 mod common;
 mod infer_support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::Frame;
@@ -144,13 +144,6 @@ fn wait_for_reload(f: &mut Fixture) -> ReloadEvent {
     panic!("no reload within 20 s");
 }
 
-/// Writes `text` the way editors do: to a temporary file, renamed over the original.
-fn save(path: &Path, text: &str) {
-    let tmp = path.with_extension("swp~");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
-
 fn mean_channel(frame: &Frame, channel: usize, left: bool) -> f64 {
     let [w, h] = frame.size;
     let xs = if left { 0..w / 2 } else { w / 2..w };
@@ -178,7 +171,7 @@ fn a_broken_shader_keeps_the_last_good_version_until_fixed() {
     assert!(mean_channel(last, 0, false) < 5.0);
 
     let out = f.scene.with_file_name("out.wgsl");
-    save(&out, OUT_BROKEN);
+    common::save(&out, OUT_BROKEN);
     assert_eq!(wait_for_reload(&mut f), ReloadEvent::Failed);
     let errors = f.reload.errors().to_vec();
     assert_eq!(errors.len(), 1, "{errors:?}");
@@ -194,7 +187,7 @@ fn a_broken_shader_keeps_the_last_good_version_until_fixed() {
     );
     assert_ne!(during[0].rgba, during[5].rgba, "still animating");
 
-    save(&out, OUT_BLUE);
+    common::save(&out, OUT_BLUE);
     assert_eq!(wait_for_reload(&mut f), ReloadEvent::Applied);
     assert!(f.reload.errors().is_empty());
     let after = frames(&mut f, 2);
@@ -220,7 +213,7 @@ fn scene_changes_keep_param_values_and_report_toml_errors_located() {
 
     // Broken TOML: a string where a number belongs, line 10.
     let broken = SCENE.replace("default = 0.5", "default = \"loud\"");
-    save(&f.scene, &broken);
+    common::save(&f.scene, &broken);
     assert_eq!(wait_for_reload(&mut f), ReloadEvent::Failed);
     let e = &f.reload.errors()[0];
     assert!(e.file.ends_with("scene.toml"), "{e}");
@@ -238,7 +231,7 @@ fn scene_changes_keep_param_values_and_report_toml_errors_located() {
             "[[pass]]\nname = \"acc\"",
             "[params.extra]\ndefault = 3.0\nrange = [0.0, 4.0]\n\n[[pass]]\nname = \"acc\"",
         );
-    save(&f.scene, &good);
+    common::save(&f.scene, &good);
     assert_eq!(wait_for_reload(&mut f), ReloadEvent::Applied);
     assert!(f.reload.errors().is_empty());
     assert_eq!(f.runtime.params.get("tint"), Some(0.9), "value kept");
@@ -263,12 +256,12 @@ fn an_include_added_by_a_reload_is_watched_too() {
     )
     .unwrap();
     let with_include = "#include \"colour.wgsl\"\n@fragment\nfn main(in: VertexOutput) -> @location(0) vec4<f32> {\n    return vec4<f32>(colour(), 1.0);\n}\n";
-    save(&dir.join("out.wgsl"), with_include);
+    common::save(&dir.join("out.wgsl"), with_include);
     assert_eq!(wait_for_reload(&mut f), ReloadEvent::Applied);
     let green = frames(&mut f, 1);
     assert!(mean_channel(&green[0], 1, false) > 250.0);
     // Now the include itself changes.
-    save(
+    common::save(
         &dir.join("colour.wgsl"),
         "fn colour() -> vec3<f32> { return vec3<f32>(0.0, 0.0, 1.0); }\n",
     );
@@ -362,7 +355,7 @@ fn model_files_reload_and_a_broken_model_keeps_the_running_one() {
     // A shader-only change reuses the running model node (no reload of the model).
     let out = scene.with_file_name("out.wgsl");
     let shader = std::fs::read_to_string(&out).unwrap();
-    save(&out, &shader.replace(".rgb, 1.0", ".bgr, 1.0"));
+    common::save(&out, shader.replace(".rgb, 1.0", ".bgr, 1.0"));
     assert_eq!(wait_for_reload(&mut f), ReloadEvent::Applied);
     assert!(
         f.runtime.nodes()[0].results >= results,
@@ -370,7 +363,7 @@ fn model_files_reload_and_a_broken_model_keeps_the_running_one() {
     );
 
     // A corrupt model file: the error names the model; the running one keeps going.
-    save(&model, "this is not an onnx file");
+    common::save(&model, "this is not an onnx file");
     assert_eq!(wait_for_reload(&mut f), ReloadEvent::Failed);
     let e = f.reload.errors()[0].to_string();
     assert!(e.contains("cppn"), "{e}");

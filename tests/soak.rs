@@ -123,12 +123,6 @@ fn write_show(dir: &Path, with_model: bool) -> std::path::PathBuf {
     path
 }
 
-/// Writes `text` the way editors do: to a temporary file, renamed over the original.
-fn save(path: &Path, tmp: &Path, text: &str) {
-    std::fs::write(tmp, text).unwrap();
-    std::fs::rename(tmp, path).unwrap();
-}
-
 /// Polls (the frame loop stalled, as in a debugger) until the reload lands.
 fn wait_for_reload(reload: &mut HotReload, gpu: &Gpu, runtime: &mut Runtime) -> ReloadEvent {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -163,7 +157,6 @@ fn memory_stays_bounded_over_20k_frames_of_switches_and_reloads() {
     let dir = tempfile::tempdir().unwrap();
     let playlist = write_show(dir.path(), with_model);
     let post = dir.path().join("post.wgsl");
-    let post_tmp = dir.path().join("post.wgsl.swp~");
     let options = RuntimeOptions {
         size: Some([32, 18]),
         sync_models: true,
@@ -208,7 +201,7 @@ fn memory_stays_bounded_over_20k_frames_of_switches_and_reloads() {
             }
             if t.frame > 0 && t.frame % RELOAD_EVERY == 0 {
                 saves += 1;
-                save(&post, &post_tmp, POST[(saves % 2) as usize]);
+                common::save(&post, POST[(saves % 2) as usize]);
                 assert_eq!(
                     wait_for_reload(&mut reload, gpu, runtime),
                     ReloadEvent::Applied,

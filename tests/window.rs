@@ -2,7 +2,10 @@
 //! renders, survives a window resize with its feedback intact, and hot-reloads with the
 //! errors on screen.
 
+mod audio_support;
 mod common;
+
+use common::save;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -442,13 +445,6 @@ fn next_capture(hypna: &mut Hypna) -> Frame {
     }
 }
 
-/// Saves `text` as editors do (write a temporary file, rename it over the original).
-fn save(path: &Path, text: &[u8]) {
-    let tmp = path.with_extension("tmp~");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
-
 /// Breaks `file`, checks the error banner shows `expect` while the last good version keeps
 /// animating, then restores it and checks the banner goes away.
 fn break_and_fix(hypna: &mut Hypna, file: &Path, broken: &[u8], good: &[u8], expect: &str) {
@@ -545,29 +541,6 @@ fn hot_reload_shows_errors_on_screen_until_fixed() {
         &onnx,
         "live.toml:9",
     );
-}
-
-/// The ALSA `file` plugin as a capture device named `hypna_test`: reads `infile`, writes what
-/// it captured to `outfile` (a FIFO the test drains; closing it is pulling the device).
-fn alsa_conf(infile: &Path, outfile: &Path) -> String {
-    format!(
-        r#"
-pcm.hypna_raw {{
-    type file
-    slave.pcm "null"
-    file "{out}"
-    infile "{inp}"
-    format "raw"
-}}
-pcm.hypna_test {{
-    type plug
-    slave {{ pcm "hypna_raw" format S16_LE rate 48000 channels 2 }}
-    hint {{ show on description "hypna test input" }}
-}}
-"#,
-        out = outfile.display(),
-        inp = infile.display()
-    )
 }
 
 const FAULT_SCENE: &str = r#"[scene]
@@ -696,7 +669,11 @@ fn faults_while_running_never_stop_the_show() {
             .unwrap()
             .success()
     );
-    std::fs::write(d.join("asound.conf"), alsa_conf(&d.join("in.raw"), &fifo)).unwrap();
+    std::fs::write(
+        d.join("asound.conf"),
+        audio_support::alsa_file_pcm_conf(&d.join("in.raw"), &fifo),
+    )
+    .unwrap();
     let draining = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     {
         let draining = std::sync::Arc::clone(&draining);

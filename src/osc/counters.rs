@@ -165,6 +165,16 @@ impl CounterSnapshot {
     pub fn iter(&self) -> impl Iterator<Item = (Counter, u64)> + '_ {
         Counter::ALL.iter().map(|c| (*c, self.get(*c)))
     }
+
+    /// The sum of every problem counter (see [`Counter::is_problem`]): what the HUD and the
+    /// health line report as dropped.
+    #[must_use]
+    pub fn problems(&self) -> u64 {
+        self.iter()
+            .filter(|(c, _)| c.is_problem())
+            .map(|(_, v)| v)
+            .sum()
+    }
 }
 
 impl std::fmt::Display for CounterSnapshot {

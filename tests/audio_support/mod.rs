@@ -215,3 +215,28 @@ pub fn drum_loop(bpm: f64, secs: f64, rate: u32) -> Vec<f32> {
     add_noise(&mut out, -50.0, 23);
     out
 }
+
+/// ALSA configuration for a capture PCM named `hypna_test` (shown in device lists, and the
+/// default device) that reads `infile` and writes
+/// what it captured to `outfile`; `plug` converts to whatever format cpal asks for.
+pub fn alsa_file_pcm_conf(infile: &std::path::Path, outfile: &std::path::Path) -> String {
+    format!(
+        r#"
+pcm.hypna_raw {{
+    type file
+    slave.pcm "null"
+    file "{out}"
+    infile "{inp}"
+    format "raw"
+}}
+pcm.hypna_test {{
+    type plug
+    slave {{ pcm "hypna_raw" format S16_LE rate 48000 channels 2 }}
+    hint {{ show on description "hypna test input" }}
+}}
+pcm.!default "hypna_test"
+"#,
+        out = outfile.display(),
+        inp = infile.display()
+    )
+}

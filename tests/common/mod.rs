@@ -142,3 +142,11 @@ pub fn compare(a: &Frame, b: &Frame) -> (f64, Frame) {
         },
     )
 }
+
+/// Writes `text` the way editors do: to a temporary file beside it, renamed over the original
+/// (a watcher sees the file replaced, not written in place).
+pub fn save(path: &Path, text: impl AsRef<[u8]>) {
+    let tmp = path.with_extension("swp~");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
