@@ -2,7 +2,7 @@
 # Opens a scene in a window, or, with no display, renders it headless to PNGs and says so.
 set -euo pipefail
 scene="${1:-scenes/dream.toml}"
-bin="target/release/hypna"
+bin="${CARGO_TARGET_DIR:-target}/release/hypna"
 if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
   exec "$bin" run "$scene"
 fi
