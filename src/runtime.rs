@@ -618,6 +618,7 @@ impl Runtime {
         let params = self.params.carried_over(&instance.scene.params);
         // An edited `[osc]` table takes effect (a playlist switch keeps the server as is).
         self.install(gpu, instance, params, true);
+        crate::install::memory::release_soon();
         Ok(())
     }
 
@@ -717,6 +718,7 @@ impl Runtime {
             self.chain.enable_timing(gpu);
         }
         tracing::info!("rebuilt `{}` on {}", self.scene.name, gpu.describe());
+        crate::install::memory::release_soon();
         Ok(())
     }
 
@@ -1135,6 +1137,8 @@ impl Runtime {
             }),
             _ => None,
         };
+        // The old scene was freed on this thread and its model workers' threads.
+        crate::install::memory::release_soon();
     }
 
     /// Call right after the frame's `queue.submit`: feeds the models. Never waits in live

@@ -92,6 +92,9 @@ impl Show {
         path: &Path,
         options: &RuntimeOptions,
     ) -> Result<(Self, Runtime), LoadError> {
+        // Before the first scene loads: fixed malloc thresholds, and freed memory given back
+        // every minute of a long show, not only after switches and reloads.
+        crate::install::memory::start_janitor();
         if !is_playlist(path) {
             let runtime = Runtime::load(gpu, path, options)?;
             let show = Self::new(Source::Scene(path.to_path_buf()), options, None, path);
@@ -396,6 +399,7 @@ impl Show {
                 );
                 self.errors = errors.0;
                 self.failures += 1;
+                crate::install::memory::release_soon();
                 ShowEvent::Failed(loading.path)
             }
         }

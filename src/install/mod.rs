@@ -5,12 +5,14 @@
 //! - [`schedule`]: opening hours on civil local time, with fades at opening and closing.
 //! - [`logfile`]: a size-bounded rotating log file for weeks-long runs.
 //! - [`health`]: one grep-friendly status line (fps, models, audio, OSC, memory).
+//! - [`memory`]: a janitor that gives freed heap memory back to the system after switches.
 //!
 //! Nothing here reads a clock on its own: time comes in as arguments, so every rule is tested
 //! with injected times and the frame loop decides what "now" is.
 
 pub mod health;
 pub mod logfile;
+pub mod memory;
 pub mod playlist;
 pub mod schedule;
 
