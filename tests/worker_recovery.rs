@@ -509,3 +509,30 @@ fn a_reload_that_fails_backs_off_and_recovers_when_the_file_is_back() {
             .any(|l| l.contains("recovered after"))
     );
 }
+
+#[test]
+fn a_run_cancelled_because_the_model_was_let_go_is_not_reported_as_a_failure() {
+    // A switch or a reload drops the model while it runs: `Drop` terminates the run, which
+    // comes back with ONNX Runtime's "terminate flag" error. That is hypna's own doing.
+    let (worker, _) = fake_worker("let-go", WorkerPolicy::default(), true);
+    worker.submit(named("hang", 0.0));
+    let t = Instant::now();
+    // The worker sets the run's deadline when it takes the job.
+    while worker.stats().deadline.is_none() {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the run never started"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    timed("dropping a worker mid-run", || drop(worker));
+    // The thread ends right after the terminated run returns; give it a moment to log.
+    std::thread::sleep(Duration::from_millis(100));
+    let logged = log_lines("let-go");
+    assert!(
+        logged
+            .iter()
+            .all(|l| !l.contains("WARN") && !l.contains("ERROR")),
+        "expected no warning for a run cancelled at shutdown: {logged:?}"
+    );
+}

@@ -1077,6 +1077,16 @@ fn serve(
             shared.changed.notify_all();
             continue;
         }
+        if mb.shutdown {
+            // Stopped by `Drop` (a switch or a reload let this model go): an error now is the
+            // terminate we asked for, not a failure of the model.
+            if let Ok(Err(e)) = &result {
+                tracing::debug!("model `{}`: run cancelled at shutdown ({e})", shared.name);
+            }
+            drop(mb);
+            shared.changed.notify_all();
+            return;
+        }
         match result {
             Ok(Ok(outputs)) => {
                 shared.succeed(&mut mb);
