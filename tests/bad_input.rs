@@ -810,8 +810,7 @@ fn set_with_unknown_name_and_bad_value_names_both() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Known src/ bugs: these assert the correct behaviour and fail today. Run them with
-// `cargo test --test bad_input -- --ignored`; remove the `#[ignore]` once src/ is fixed.
+// Regression tests for src/ bugs this file found (each failed before its fix).
 // ---------------------------------------------------------------------------------------------
 
 #[test]
