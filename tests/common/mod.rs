@@ -11,7 +11,7 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A GPU, or `None` with a printed skip. With `HYPNA_REQUIRE_GPU=1` (CI) a missing adapter
+/// A GPU, or `None` with a printed skip. With `HYPNA_REQUIRE_GPU=1` (`make test`, CI) a missing adapter
 /// fails the test instead, so CI can never pass a GPU test that did not run.
 pub fn gpu(test: &str) -> Option<Gpu> {
     match Gpu::new_headless() {
