@@ -543,13 +543,9 @@ pub fn bench_window(
     frames: u32,
     rounds: u32,
 ) -> Result<WindowBenchReport, AppError> {
-    let event_loop = EventLoop::new().map_err(|e| AppError::EventLoop(e.to_string()))?;
-    event_loop.set_control_flow(ControlFlow::Poll);
-    let mut app = App {
+    let app = run_event_loop(
         options,
-        state: None,
-        error: None,
-        bench: Some(WindowBench {
+        Some(WindowBench {
             headless: None,
             headless_clock: Clock::fixed(60.0),
             frames: frames.max(1),
@@ -561,10 +557,7 @@ pub fn bench_window(
             windowed_ms: Vec::new(),
             headless_ms: Vec::new(),
         }),
-    };
-    event_loop
-        .run_app(&mut app)
-        .map_err(|e| AppError::EventLoop(e.to_string()))?;
+    )?;
     if let Some(e) = app.error {
         return Err(e);
     }
@@ -637,17 +630,7 @@ impl WindowBench {
 /// # Errors
 /// When there is no display, no GPU, or the scene does not load.
 pub fn run(options: RunOptions) -> Result<(), AppError> {
-    let event_loop = EventLoop::new().map_err(|e| AppError::EventLoop(e.to_string()))?;
-    event_loop.set_control_flow(ControlFlow::Poll);
-    let mut app = App {
-        options,
-        state: None,
-        error: None,
-        bench: None,
-    };
-    event_loop
-        .run_app(&mut app)
-        .map_err(|e| AppError::EventLoop(e.to_string()))?;
+    let mut app = run_event_loop(options, None)?;
     if let Some(state) = &mut app.state {
         state.finish(&app.options);
     }
@@ -655,6 +638,22 @@ pub fn run(options: RunOptions) -> Result<(), AppError> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Runs the event loop over a fresh [`App`] until it exits; returns the app as it ended.
+fn run_event_loop(options: RunOptions, bench: Option<WindowBench>) -> Result<App, AppError> {
+    let event_loop = EventLoop::new().map_err(|e| AppError::EventLoop(e.to_string()))?;
+    event_loop.set_control_flow(ControlFlow::Poll);
+    let mut app = App {
+        options,
+        state: None,
+        error: None,
+        bench,
+    };
+    event_loop
+        .run_app(&mut app)
+        .map_err(|e| AppError::EventLoop(e.to_string()))?;
+    Ok(app)
 }
 
 impl App {
