@@ -155,7 +155,6 @@ pub fn run(gpu: &Gpu, options: &BenchOptions) -> Result<BenchReport, BenchError>
 
 /// One hypna frame as the live loop runs it (record, submit, wait for the GPU, feed the
 /// models), in milliseconds.
-/// One frame of `runtime` (encode, submit, wait for the GPU), in milliseconds.
 pub fn timed_frame(gpu: &Gpu, runtime: &mut Runtime, clock: &mut Clock, label: &str) -> f64 {
     let start = Instant::now();
     encode_and_wait(gpu, runtime, clock.tick(), label);
@@ -723,14 +722,6 @@ pub struct TransitionReport {
     pub load_frames: usize,
 }
 
-impl TransitionReport {
-    /// The goal's figure: the largest transition frame over its scene's median frame.
-    #[must_use]
-    pub fn ratio(&self) -> f64 {
-        self.worst_ratio
-    }
-}
-
 impl std::fmt::Display for TransitionReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "adapter:    {}", self.adapter)?;
@@ -763,7 +754,7 @@ impl std::fmt::Display for TransitionReport {
         write!(
             f,
             "worst transition frame / median frame of its scene: {:.3} (goal <= 2.0)",
-            self.ratio()
+            self.worst_ratio
         )
     }
 }
@@ -808,7 +799,6 @@ pub fn run_transition(
     let mut load_frames = 0;
     let mut requested = false;
     let mut faded = false;
-    let mut after = 0;
     // Warm-up frames are not measured.
     for _ in 0..3 {
         let t = clock.tick();
@@ -847,8 +837,7 @@ pub fn run_transition(
             transition.push((ms, true));
         } else {
             after_ms.push(ms);
-            after += 1;
-            if after >= before {
+            if after_ms.len() >= before {
                 break;
             }
         }

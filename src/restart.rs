@@ -15,6 +15,7 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How quickly a panicking thread is restarted.
@@ -38,10 +39,13 @@ impl RestartPolicy {
     };
 }
 
-impl Default for RestartPolicy {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
+/// Panics when a test asked for it by setting `flag` (cleared here): how tests prove that a
+/// thread's panic is survived.
+pub(crate) fn injected_panic(flag: &AtomicBool) {
+    assert!(
+        !flag.swap(false, Ordering::AcqRel),
+        "panic injected by a test"
+    );
 }
 
 /// The text of a panic payload (`panic!` with a literal or a formatted message).

@@ -168,6 +168,16 @@ struct Source {
     sample_rate_hz: u32,
 }
 
+impl Source {
+    /// Drops every sample queued so far (stale after a restart's backoff).
+    fn discard_queued(&mut self) {
+        let n = self.consumer.slots();
+        if let Ok(chunk) = self.consumer.read_chunk(n) {
+            chunk.commit_all();
+        }
+    }
+}
+
 enum Control {
     Source(Option<Source>),
     Tap(Instant),
@@ -227,12 +237,9 @@ impl Shared {
         *guard = next;
     }
 
-    /// Panics when a test asked for it through `flag` ([`AudioEngine::inject_panic`]).
-    fn injected_panic(flag: &AtomicBool) {
-        assert!(
-            !flag.swap(false, Ordering::AcqRel),
-            "panic injected by a test"
-        );
+    /// Counts one thread restart; returns the total.
+    fn count_restart(&self) -> u64 {
+        self.restarts.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// The restart loop's wait: naps `d`; false when stopping.
@@ -322,7 +329,7 @@ impl AudioEngine {
             run_restarting(
                 SUPERVISOR,
                 RestartPolicy::DEFAULT,
-                || shared.restarts.fetch_add(1, Ordering::Relaxed) + 1,
+                || shared.count_restart(),
                 |d| shared.backoff(d),
                 |message| {
                     // The stream went down with the unwinding; the analysis bridges with
@@ -370,7 +377,7 @@ impl AudioEngine {
             run_restarting(
                 FILE_PLAYER,
                 RestartPolicy::DEFAULT,
-                || shared.restarts.fetch_add(1, Ordering::Relaxed) + 1,
+                || shared.count_restart(),
                 |d| shared.backoff(d),
                 |_| {},
                 |_| {
@@ -414,17 +421,14 @@ impl AudioEngine {
             run_restarting(
                 ANALYSIS,
                 RestartPolicy::DEFAULT,
-                || a_shared.restarts.fetch_add(1, Ordering::Relaxed) + 1,
+                || a_shared.count_restart(),
                 |d| {
                     // Keep the ring drained while waiting, so the producer never overflows
                     // it: what arrives during the backoff is stale anyway.
                     let until = Instant::now() + d;
                     while !a_shared.stopping() && Instant::now() < until {
                         if let Some(src) = source.borrow_mut().as_mut() {
-                            let n = src.consumer.slots();
-                            if let Ok(chunk) = src.consumer.read_chunk(n) {
-                                chunk.commit_all();
-                            }
+                            src.discard_queued();
                         }
                         a_shared.nap(Duration::from_millis(5).min(until - Instant::now()));
                     }
@@ -450,10 +454,7 @@ impl AudioEngine {
                     };
                     if restarted && let Some(src) = source.as_mut() {
                         // What piled up during the backoff is stale: start from now.
-                        let n = src.consumer.slots();
-                        if let Ok(chunk) = src.consumer.read_chunk(n) {
-                            chunk.commit_all();
-                        }
+                        src.discard_queued();
                     }
                     analyse(analyzer, &cfg, &rx, &mut source, &a_cell, &a_shared);
                 },
@@ -606,7 +607,7 @@ fn supervise(
     let mut attempts = 0u32;
     let mut lost_because: Option<String> = None;
     while !shared.stopping() {
-        Shared::injected_panic(&shared.panic_producer);
+        crate::restart::injected_panic(&shared.panic_producer);
         let (producer, consumer) = RingBuffer::new(RING_CAPACITY);
         let conn = Connection::new(Arc::clone(&shared.counters));
         let sink = CaptureSink::new(producer, Arc::clone(&conn));
@@ -678,7 +679,7 @@ fn watch(conn: &Connection, stall: Option<Duration>, shared: &Shared) -> Option<
         if shared.stopping() {
             return None;
         }
-        Shared::injected_panic(&shared.panic_producer);
+        crate::restart::injected_panic(&shared.panic_producer);
         if conn.lost.load(Ordering::Acquire) {
             return Some("the device reported it is gone".to_string());
         }
@@ -736,7 +737,7 @@ fn play_file(file: &FileSource<'_>, sink: &mut CaptureSink, read: &mut usize, sh
     let mut sent = 0u64;
     let period = Duration::from_secs_f64(chunk as f64 / f64::from(rate));
     while !shared.stopping() {
-        Shared::injected_panic(&shared.panic_producer);
+        crate::restart::injected_panic(&shared.panic_producer);
         let due = (start.elapsed().as_secs_f64() * f64::from(rate)) as u64;
         while sent + chunk as u64 <= due {
             for slot in &mut buf {
@@ -778,7 +779,7 @@ fn analyse(
         if shared.stopping() {
             return;
         }
-        Shared::injected_panic(&shared.panic_analysis);
+        crate::restart::injected_panic(&shared.panic_analysis);
         loop {
             match rx.try_recv() {
                 Ok(Control::Source(s)) => {

@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 use super::InferError;
 use super::env::{EpChoice, SessionOptions};
 use super::model::{Model, ModelInfo, RunStopper, Tensor, TensorRef};
+use crate::restart::panic_message;
 
 /// How long dropping a [`Worker`] waits for its thread.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -938,16 +939,6 @@ impl Drop for Worker {
     }
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_string()
-    }
-}
-
 /// Counts an error; logs the first of each kind.
 fn record_error(shared: &Shared, mb: &mut Mailbox, error: &InferError) {
     let kind = error.kind();
@@ -1127,9 +1118,7 @@ const WORKER_PRIORITY: u8 = 35;
 /// Lowers the calling (worker) thread's scheduling priority. ONNX Runtime computes on the
 /// calling thread when it has one intra-op thread, and threads it creates inherit the value.
 /// Failure only costs fairness, so it is logged, not returned.
-/// Lowers the calling thread's priority to that of inference workers (loaders use it too:
-/// on a busy CPU, background work slows down, not the frame).
-pub fn lower_priority() {
+fn lower_priority() {
     let priority = thread_priority::ThreadPriorityValue::try_from(WORKER_PRIORITY)
         .map(thread_priority::ThreadPriority::Crossplatform);
     match priority.map(thread_priority::set_current_thread_priority) {

@@ -354,8 +354,8 @@ impl ModelNode {
         for image in &mut self.images {
             image.latest = Some(vec![0.0; (image.size[0] * image.size[1] * 4) as usize]);
         }
-        let runs = self.worker.stats().runs;
-        let errors = self.worker.stats().error_total();
+        let stats = self.worker.stats();
+        let (runs, errors) = (stats.runs, stats.error_total());
         let job = self.build_job(FrameTime::default(), params, &silence);
         self.worker.submit(job);
         let deadline = Instant::now() + timeout;

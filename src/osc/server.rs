@@ -228,10 +228,7 @@ fn receive_loop(
     let mut summary = Summary::new(Instant::now());
     let mut consecutive_errors = 0u32;
     while !shared.shutdown.load(Ordering::Acquire) {
-        assert!(
-            !shared.panic_rx.swap(false, Ordering::AcqRel),
-            "panic injected by a test"
-        );
+        crate::restart::injected_panic(&shared.panic_rx);
         match socket.recv_from(&mut buf) {
             Ok((n, from)) => {
                 consecutive_errors = 0;

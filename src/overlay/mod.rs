@@ -83,8 +83,9 @@ impl Overlay {
         }
     }
 
-    /// A new renderer on `device` (after a GPU device loss), keeping the flags and the egui
-    /// context; re-attaches `window`. The font atlas is uploaded again on the next draw.
+    /// A new overlay on `device` (after a GPU device loss) with a fresh egui context, so the
+    /// font atlas is uploaded again on the next draw; keeps the HUD, panel and help flags and
+    /// re-attaches `window`.
     pub fn rebuild(
         &mut self,
         device: &wgpu::Device,
