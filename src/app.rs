@@ -579,7 +579,8 @@ impl WindowBench {
     /// One step: a windowed or a headless frame. Returns true when done.
     fn step(&mut self, state: &mut State, options: &RunOptions) -> Result<bool, AppError> {
         if self.headless.is_none() {
-            let scene = crate::scene::Scene::load(&options.scene).map_err(LoadError::from)?;
+            // The scene the window plays, as loaded (not read from disk again).
+            let scene = state.runtime.scene.clone();
             let mut ro = options.runtime.clone();
             ro.size = Some(state.runtime.chain().scene_size());
             self.headless = Some(Runtime::new(&state.gpu, scene, &ro)?);
@@ -725,14 +726,7 @@ impl App {
                 .map_err(|e| AppError::Surface(e.to_string()))?,
         );
         window.set_cursor_visible(!(fullscreen || self.options.kiosk));
-        let (gpu, surface) = match Self::gpu_for(&window, false) {
-            Err(AppError::Gpu(GpuError::NoAdapter(_)))
-                if std::env::var_os("WGPU_BACKEND").is_none() =>
-            {
-                Self::gpu_for(&window, true)?
-            }
-            other => other?,
-        };
+        let (gpu, surface) = Self::gpu_with_fallback(&window)?;
         tracing::info!("GPU: {}", gpu.describe());
         let inner = window.inner_size();
         let mut config = surface
@@ -829,6 +823,19 @@ impl App {
     }
 
     /// A GPU that can present to `window`, from the primary backends or all of them.
+    /// A device and surface for `window` on the primary backends, else on all of them (unless
+    /// `WGPU_BACKEND` chose the backends).
+    fn gpu_with_fallback(window: &Arc<Window>) -> Result<(Gpu, wgpu::Surface<'static>), AppError> {
+        match Self::gpu_for(window, false) {
+            Err(AppError::Gpu(GpuError::NoAdapter(_)))
+                if std::env::var_os("WGPU_BACKEND").is_none() =>
+            {
+                Self::gpu_for(window, true)
+            }
+            other => other,
+        }
+    }
+
     fn gpu_for(window: &Arc<Window>, all: bool) -> Result<(Gpu, wgpu::Surface<'static>), AppError> {
         let instance = new_instance(all);
         let surface = instance
@@ -903,11 +910,7 @@ impl State {
             return;
         }
         self.recovery_attempt = Some(Instant::now());
-        let result = match App::gpu_for(&self.window, false) {
-            Err(AppError::Gpu(GpuError::NoAdapter(_))) => App::gpu_for(&self.window, true),
-            other => other,
-        };
-        let (gpu, surface) = match result {
+        let (gpu, surface) = match App::gpu_with_fallback(&self.window) {
             Ok(pair) => pair,
             Err(e) => {
                 tracing::error!("GPU recovery: no new device yet ({e}); retrying");
@@ -1024,7 +1027,7 @@ impl State {
         }
         self.runtime.encode_frame(&self.gpu, &mut encoder, t);
         let uptime = self.started.elapsed().as_secs_f64();
-        if options.health_secs > 0.0 && self.health.due(uptime) {
+        if self.health.due(uptime) {
             tracing::info!("{}", self.runtime.health(uptime, self.show.is_open()));
         }
         if let (Some(src), Some((size, format))) =

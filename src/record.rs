@@ -7,7 +7,6 @@
 
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
@@ -41,7 +40,7 @@ pub enum RecordError {
 /// Writes param changes to a file on its own thread.
 pub struct ParamRecorder {
     tx: Option<SyncSender<(f64, String, f32)>>,
-    dropped: Arc<AtomicU64>,
+    dropped: AtomicU64,
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -64,14 +63,13 @@ impl ParamRecorder {
         )
         .map_err(io)?;
         let (tx, rx) = sync_channel(QUEUE);
-        let dropped = Arc::new(AtomicU64::new(0));
         let writer = std::thread::Builder::new()
             .name("hypna-param-log".into())
             .spawn(move || write_lines(&rx, out))
             .map_err(io)?;
         Ok(Self {
             tx: Some(tx),
-            dropped,
+            dropped: AtomicU64::new(0),
             writer: Some(writer),
         })
     }

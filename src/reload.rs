@@ -139,8 +139,6 @@ pub struct HotReload {
     /// A change arrived while preparing: prepare again when that one is done.
     dirty: bool,
     errors: Vec<Diagnostic>,
-    /// The error set last logged (a repeat of it is not logged again).
-    logged: Vec<Diagnostic>,
     /// Reloads applied so far.
     pub applied: u64,
     /// Reloads that failed so far.
@@ -169,7 +167,6 @@ impl HotReload {
             pending: None,
             dirty: false,
             errors: Vec::new(),
-            logged: Vec::new(),
             applied: 0,
             failed: 0,
         }
@@ -193,7 +190,6 @@ impl HotReload {
         self.pending = None;
         self.dirty = false;
         self.errors.clear();
-        self.logged.clear();
         if let Some(w) = &mut self.watcher {
             w.set_files(runtime.watched_files());
         }
@@ -245,17 +241,16 @@ impl HotReload {
                     tracing::info!("reloaded {}: errors cleared", self.path.display());
                 }
                 self.errors.clear();
-                self.logged.clear();
                 self.applied += 1;
                 ReloadEvent::Applied
             }
             Err(e) => {
                 let errors = located(&e, &self.path);
-                if errors.0 != self.logged {
+                // The errors on show are the set last logged: a repeat is not logged again.
+                if errors.0 != self.errors {
                     tracing::error!(
                         "reload failed, the last good version keeps running:\n{errors}"
                     );
-                    self.logged.clone_from(&errors.0);
                 }
                 self.errors = errors.0;
                 self.failed += 1;

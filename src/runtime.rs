@@ -627,17 +627,8 @@ impl Runtime {
     /// live audio restarted when `[audio]` changed.
     fn install(&mut self, gpu: &Gpu, instance: Instance, params: ParamStore, follow_osc: bool) {
         let audio_changed = instance.scene.audio != self.scene.audio;
-        self.scene = instance.scene;
-        self.shaders = instance.shaders;
+        self.take_instance(gpu, instance);
         self.params = params;
-        self.chain = instance.chain;
-        if self.timing {
-            self.chain.enable_timing(gpu);
-        }
-        self.nodes = instance.nodes;
-        self.stamps = instance.stamps;
-        self.model_sizes = instance.model_sizes;
-        self.model_rates = vec![(0, None, 0.0); self.nodes.len()];
         self.bands = self.scene.audio_bands();
         if let Some(old) = &self.osc_config {
             let config = effective_osc(&self.scene, &self.options.osc);
@@ -657,6 +648,21 @@ impl Runtime {
             self.audio = None;
             self.audio = Audio::start(&self.scene, &self.options.audio).unwrap_or(None);
         }
+    }
+
+    /// Takes `instance`'s scene, shaders, pass chain (GPU timing re-armed when on) and model
+    /// nodes; its params are left to the caller.
+    fn take_instance(&mut self, gpu: &Gpu, instance: Instance) {
+        self.scene = instance.scene;
+        self.shaders = instance.shaders;
+        self.chain = instance.chain;
+        if self.timing {
+            self.chain.enable_timing(gpu);
+        }
+        self.nodes = instance.nodes;
+        self.stamps = instance.stamps;
+        self.model_sizes = instance.model_sizes;
+        self.model_rates = vec![(0, None, 0.0); self.nodes.len()];
     }
 
     /// Renders at a new internal size from now on. Feedback buffers and model outputs are
@@ -703,20 +709,12 @@ impl Runtime {
             models,
         };
         let instance = Instance::build(gpu, prepared, size, None, None)?;
-        self.scene = instance.scene;
-        self.shaders = instance.shaders;
-        self.chain = instance.chain;
-        self.nodes = instance.nodes;
-        self.stamps = instance.stamps;
-        self.model_sizes = instance.model_sizes;
-        self.model_rates = vec![(0, None, 0.0); self.nodes.len()];
+        // Params carry on: the instance's fresh ones are dropped.
+        self.take_instance(gpu, instance);
         self.blitter = Blitter::new(&gpu.device);
         self.mixer = crate::render::mix::Mixer::new(&gpu.device);
         self.fade = None;
         self.mixed = false;
-        if self.timing {
-            self.chain.enable_timing(gpu);
-        }
         tracing::info!("rebuilt `{}` on {}", self.scene.name, gpu.describe());
         crate::install::memory::release_soon();
         Ok(())

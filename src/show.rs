@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, TryRecvError, channel};
 
 use crate::clock::FrameTime;
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::Diagnostic;
 use crate::install::playlist::{Cursor, Playlist, Switch, Transition, TransitionKind, is_playlist};
 use crate::install::schedule::{Idle, Schedule};
 use crate::osc::SceneRequest;
@@ -34,17 +34,11 @@ enum Source {
     },
 }
 
-/// What is being switched to.
-#[derive(Debug, Clone, PartialEq)]
-enum Target {
-    Entry(usize),
-    Idle(PathBuf),
-}
-
 /// A scene being loaded on the loader thread.
 struct Loading {
     rx: Receiver<Result<Built, LoadError>>,
-    target: Target,
+    /// The schedule's idle scene (not a playlist entry).
+    idle: bool,
     path: PathBuf,
     fade_secs: f32,
     sets: Vec<(String, f32)>,
@@ -64,7 +58,6 @@ pub enum ShowEvent {
 /// Plays a scene or a playlist on a [`Runtime`].
 pub struct Show {
     source: Source,
-    options: RuntimeOptions,
     loading: Option<Loading>,
     schedule: Option<Schedule>,
     local_clock: LocalClock,
@@ -97,7 +90,7 @@ impl Show {
         crate::install::memory::start_janitor();
         if !is_playlist(path) {
             let runtime = Runtime::load(gpu, path, options)?;
-            let show = Self::new(Source::Scene(path.to_path_buf()), options, None, path);
+            let show = Self::new(Source::Scene(path.to_path_buf()), None, path);
             return Ok((show, runtime));
         }
         let playlist = Playlist::load(path).map_err(LoadError::Playlist)?;
@@ -130,7 +123,6 @@ impl Show {
                             playlist: Box::new(playlist),
                             cursor,
                         },
-                        options,
                         schedule,
                         &scene,
                     );
@@ -150,15 +142,9 @@ impl Show {
         Err(last_error.unwrap_or_else(|| LoadError::Internal("the playlist is empty".into())))
     }
 
-    fn new(
-        source: Source,
-        options: &RuntimeOptions,
-        schedule: Option<Schedule>,
-        current: &Path,
-    ) -> Self {
+    fn new(source: Source, schedule: Option<Schedule>, current: &Path) -> Self {
         Self {
             source,
-            options: options.clone(),
             loading: None,
             schedule,
             local_clock: Box::new(crate::install::schedule::now_local),
@@ -313,14 +299,14 @@ impl Show {
                 "cut".into()
             }
         );
-        self.start_loading(gpu, runtime, Target::Entry(switch.index), path, fade, sets);
+        self.start_loading(gpu, runtime, false, path, fade, sets);
     }
 
     fn start_loading(
         &mut self,
         gpu: &Gpu,
         runtime: &Runtime,
-        target: Target,
+        idle: bool,
         path: PathBuf,
         fade_secs: f32,
         sets: Vec<(String, f32)>,
@@ -329,7 +315,7 @@ impl Show {
         let options = runtime.options().clone();
         let job_gpu = gpu.clone();
         let job_path = path.clone();
-        let background = !self.options.sync_models;
+        let background = !options.sync_models;
         let work = move || {
             if background {
                 // Lowest priority: on a CPU shared with rendering (or a CPU renderer), the
@@ -347,7 +333,7 @@ impl Show {
             .unwrap_or_else(|_| Err(LoadError::Internal("loading the scene panicked".into())));
             let _ = tx.send(result);
         };
-        if self.options.sync_models {
+        if !background {
             // Offline: load in line so the switch lands on the same frame every run.
             work();
         } else if let Err(e) = std::thread::Builder::new()
@@ -360,7 +346,7 @@ impl Show {
         // A newer request replaces one still loading (its result is dropped).
         self.loading = Some(Loading {
             rx,
-            target,
+            idle,
             path,
             fade_secs,
             sets,
@@ -384,7 +370,7 @@ impl Show {
         match result {
             Ok(built) => {
                 runtime.switch(gpu, built, loading.fade_secs, &loading.sets);
-                self.idle_active = matches!(loading.target, Target::Idle(_));
+                self.idle_active = loading.idle;
                 self.current_path.clone_from(&loading.path);
                 self.errors.clear();
                 self.switches += 1;
@@ -409,44 +395,38 @@ impl Show {
         let Some(schedule) = &self.schedule else {
             return;
         };
-        let state = schedule.state((self.local_clock)());
-        let idle = schedule.idle.clone();
+        let at = (self.local_clock)();
+        let (open, level) = (schedule.is_open(at), schedule.level(at));
+        let black = matches!(schedule.idle, Idle::Black);
         let fade = schedule.fade_secs as f32;
-        if state.open != self.open {
-            tracing::info!(
-                "schedule: {}",
-                if state.open { "opening" } else { "closing" }
-            );
-            self.open = state.open;
-            match (&idle, state.open) {
-                (Idle::Scene(path), false) => {
-                    self.start_loading(
-                        gpu,
-                        runtime,
-                        Target::Idle(path.clone()),
-                        path.clone(),
-                        fade,
-                        Vec::new(),
-                    );
+        if open != self.open {
+            tracing::info!("schedule: {}", if open { "opening" } else { "closing" });
+            self.open = open;
+            let idle_scene = match &schedule.idle {
+                Idle::Scene(path) => Some(path.clone()),
+                Idle::Black => None,
+            };
+            match (idle_scene, open) {
+                (Some(path), false) => {
+                    self.start_loading(gpu, runtime, true, path, fade, Vec::new());
                 }
-                (Idle::Scene(_), true) => {
+                (Some(_), true) => {
                     if let Source::Playlist { playlist, cursor } = &self.source {
                         let entry = &playlist.entries[cursor.current()];
                         let (path, sets) = (entry.scene.clone(), entry.set.clone());
-                        let i = cursor.current();
-                        self.start_loading(gpu, runtime, Target::Entry(i), path, fade, sets);
+                        self.start_loading(gpu, runtime, false, path, fade, sets);
                     } else if let Source::Scene(path) = &self.source {
                         let path = path.clone();
-                        self.start_loading(gpu, runtime, Target::Entry(0), path, fade, Vec::new());
+                        self.start_loading(gpu, runtime, false, path, fade, Vec::new());
                     }
                 }
-                (Idle::Black, _) => {}
+                (None, _) => {}
             }
         }
-        if matches!(idle, Idle::Black) {
-            runtime.set_level(state.level);
+        if black {
+            runtime.set_level(level);
             // Closed and dark: no model work.
-            runtime.set_models_paused(state.level <= 0.0);
+            runtime.set_models_paused(level <= 0.0);
         } else {
             runtime.set_level(1.0);
         }
@@ -457,11 +437,5 @@ fn fade_secs(t: &Transition) -> f32 {
     match t.kind {
         TransitionKind::Cut => 0.0,
         TransitionKind::Crossfade => t.secs as f32,
-    }
-}
-
-impl From<Diagnostics> for LoadError {
-    fn from(d: Diagnostics) -> Self {
-        LoadError::Playlist(d)
     }
 }
