@@ -9,6 +9,7 @@
 #![cfg(target_os = "linux")]
 
 mod audio_support;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,11 +30,8 @@ fn in_child(test: &str, alsa_conf: impl Fn(&Path) -> String) -> Option<PathBuf> 
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("asound.conf");
     std::fs::write(&conf, alsa_conf(dir.path())).unwrap();
-    let system = ["/usr/share/alsa/alsa.conf", "/etc/alsa/alsa.conf"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    let Some(system) = system else {
-        eprintln!("skipped: no alsa.conf found");
+    let Some(system) = audio_support::system_alsa_conf() else {
+        common::prerequisite(test, "alsa.conf", false, "apt-get install libasound2-dev");
         return None;
     };
     let out = Command::new(std::env::current_exe().unwrap())
@@ -184,34 +182,9 @@ fn alsa_device_error_mid_stream_reconnects() {
     };
     write_input(&dir.join("in.raw"), 4.0);
     let fifo = dir.join("out.fifo");
-    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
-    assert!(made.success());
 
     // The reader of the plugin's output: drains while `open` is set, reopening after EOF.
-    let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let open2 = std::sync::Arc::clone(&open);
-    let fifo2 = fifo.clone();
-    std::thread::spawn(move || {
-        use std::io::Read;
-        use std::sync::atomic::Ordering;
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            if !open2.load(Ordering::Acquire) {
-                std::thread::sleep(Duration::from_millis(5));
-                continue;
-            }
-            // Blocks until a writer (the plugin) opens the FIFO.
-            let Ok(mut f) = std::fs::File::open(&fifo2) else {
-                continue;
-            };
-            while open2.load(Ordering::Acquire) {
-                match f.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-            }
-        }
-    });
+    let open = audio_support::drain_fifo(&fifo);
 
     let config = AudioConfig {
         device: DeviceSelector::Name("hypna_test".into()),

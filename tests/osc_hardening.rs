@@ -1,6 +1,7 @@
 //! Hostile and broken input over real UDP: every case is dropped and counted, nothing
 //! panics, and the server keeps answering afterwards.
 
+mod common;
 mod osc_support;
 
 use std::time::{Duration, Instant};

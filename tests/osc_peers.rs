@@ -2,6 +2,7 @@
 //! server turns into the right events. Missing tools skip (printed), or fail when
 //! `HYPNA_REQUIRE_GPU=1` (CI).
 
+mod common;
 mod osc_support;
 
 use std::process::Command;

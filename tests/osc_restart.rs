@@ -2,6 +2,7 @@
 //! sender thread keeps its channel, and the restarts are counted in the counters and in the
 //! `/hypna/status` reply.
 
+mod common;
 mod osc_support;
 
 use hypna::osc::{Counter, OscConfig, OscEvent, OscThread, StatusInfo};
@@ -37,14 +38,7 @@ fn the_socket_thread_is_restarted_on_the_same_port() {
 fn the_sender_thread_is_restarted_and_status_reports_restarts() {
     let controller = client();
     let mut h = server_with(&OscConfig {
-        feedback: vec![
-            controller
-                .local_addr()
-                .unwrap()
-                .to_string()
-                .parse()
-                .unwrap(),
-        ],
+        feedback: vec![feedback_to(&controller)],
         ..loopback_config()
     });
     let c = client();

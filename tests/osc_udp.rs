@@ -1,6 +1,7 @@
 //! The OSC server over real UDP on 127.0.0.1 (ephemeral ports): params, norm, aliases,
 //! patterns, bundles and timetags, replies, feedback, allow list, route reload, bind failure.
 
+mod common;
 mod osc_support;
 
 use std::net::{SocketAddr, UdpSocket};
@@ -304,14 +305,7 @@ fn status_reply_carries_counters() {
 fn feedback_is_sent_rate_limited_and_latest_wins() {
     let controller = client();
     let mut h = server_with(&OscConfig {
-        feedback: vec![
-            controller
-                .local_addr()
-                .unwrap()
-                .to_string()
-                .parse()
-                .unwrap(),
-        ],
+        feedback: vec![feedback_to(&controller)],
         feedback_rate_hz: 20.0,
         ..loopback_config()
     });
@@ -464,12 +458,7 @@ fn feedback_to_a_host_name() {
 #[test]
 fn audio_echo_when_enabled() {
     let controller = client();
-    let target = controller
-        .local_addr()
-        .unwrap()
-        .to_string()
-        .parse()
-        .unwrap();
+    let target = feedback_to(&controller);
     let audio = hypna::osc::AudioEcho {
         level: 0.5,
         bands: vec![0.1, 0.2, 0.3],

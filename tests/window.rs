@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 
 use common::Frame;
 
-/// Whether CI demands these tests run.
-fn required() -> bool {
-    std::env::var("HYPNA_REQUIRE_GPU").as_deref() == Ok("1")
+/// Whether xdotool (which drives the window like a user) is there; else a skip, or a failure
+/// under `HYPNA_REQUIRE_GPU=1`.
+fn has_xdotool(test: &str) -> bool {
+    let present = Command::new("xdotool").arg("--version").output().is_ok();
+    common::prerequisite(test, "xdotool", present, "scripts/setup.sh test")
 }
 
 /// A private Xvfb server, killed on drop.
@@ -29,12 +31,8 @@ struct XServer {
 impl XServer {
     /// Starts Xvfb on a free display, or skips (fails under `HYPNA_REQUIRE_GPU=1`).
     fn start(test: &str) -> Option<Self> {
-        if Command::new("Xvfb").arg("-help").output().is_err() {
-            assert!(
-                !required(),
-                "{test}: HYPNA_REQUIRE_GPU=1 but Xvfb is missing (apt-get install xvfb)"
-            );
-            eprintln!("SKIPPED {test}: Xvfb is missing");
+        let present = Command::new("Xvfb").arg("-help").output().is_ok();
+        if !common::prerequisite(test, "Xvfb", present, "apt-get install xvfb") {
             return None;
         }
         // Xvfb picks a free display itself and writes its number to stdout (-displayfd), so
@@ -307,12 +305,7 @@ fn left_right(frame: &Frame) -> (f64, f64) {
 #[test]
 fn resizing_the_window_keeps_feedback_content() {
     let test = "resizing_the_window_keeps_feedback_content";
-    if Command::new("xdotool").arg("--version").output().is_err() {
-        assert!(
-            !required(),
-            "{test}: HYPNA_REQUIRE_GPU=1 but xdotool is missing (scripts/setup.sh test)"
-        );
-        eprintln!("SKIPPED {test}: xdotool is missing");
+    if !has_xdotool(test) {
         return;
     }
     let Some(x) = XServer::start(test) else {
@@ -637,15 +630,8 @@ fn faults_while_running_never_stop_the_show() {
     if common::gpu(test).is_none() {
         return;
     }
-    let Some(system_alsa) = ["/usr/share/alsa/alsa.conf", "/etc/alsa/alsa.conf"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-    else {
-        assert!(
-            !required(),
-            "{test}: no alsa.conf (apt-get install libasound2-dev)"
-        );
-        eprintln!("SKIPPED {test}: no alsa.conf");
+    let Some(system_alsa) = audio_support::system_alsa_conf() else {
+        common::prerequisite(test, "alsa.conf", false, "apt-get install libasound2-dev");
         return;
     };
     let Some(x) = XServer::start(test) else {
@@ -662,43 +648,13 @@ fn faults_while_running_never_stop_the_show() {
     }
     std::fs::write(d.join("in.raw"), raw).unwrap();
     let fifo = d.join("out.fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    // The plugin's output: read while `draining` is set; cleared, the "device" stalls.
+    let draining = audio_support::drain_fifo(&fifo);
     std::fs::write(
         d.join("asound.conf"),
         audio_support::alsa_file_pcm_conf(&d.join("in.raw"), &fifo),
     )
     .unwrap();
-    let draining = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    {
-        let draining = std::sync::Arc::clone(&draining);
-        let fifo = fifo.clone();
-        std::thread::spawn(move || {
-            use std::io::Read;
-            use std::sync::atomic::Ordering;
-            let mut buf = vec![0u8; 1 << 16];
-            loop {
-                if !draining.load(Ordering::Acquire) {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                }
-                let Ok(mut f) = std::fs::File::open(&fifo) else {
-                    continue;
-                };
-                while draining.load(Ordering::Acquire) {
-                    match f.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => {}
-                    }
-                }
-            }
-        });
-    }
     let scene = d.join("faults.toml");
     let shader = d.join("out.wgsl");
     let model = d.join("cppn.onnx");
@@ -899,12 +855,7 @@ fn devices_lists_monitors_with_their_size() {
 #[test]
 fn fullscreen_fills_the_monitor_and_f_toggles_it() {
     let test = "fullscreen_fills_the_monitor_and_f_toggles_it";
-    if Command::new("xdotool").arg("--version").output().is_err() {
-        assert!(
-            !required(),
-            "{test}: xdotool is missing (scripts/setup.sh test)"
-        );
-        eprintln!("SKIPPED {test}: xdotool is missing");
+    if !has_xdotool(test) {
         return;
     }
     let Some(x) = XServer::start(test) else {

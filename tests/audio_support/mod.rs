@@ -240,3 +240,46 @@ pcm.!default "hypna_test"
         inp = infile.display()
     )
 }
+
+/// The system's `alsa.conf` (to chain a test configuration after it), if ALSA is installed.
+pub fn system_alsa_conf() -> Option<&'static str> {
+    ["/usr/share/alsa/alsa.conf", "/etc/alsa/alsa.conf"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+}
+
+/// Makes the FIFO `path` and starts a thread that reads (and discards) what the ALSA `file`
+/// plugin writes into it while the returned flag is set, reopening it after each writer goes.
+/// Clearing the flag stops reading: the plugin's writes then block, as a pulled device would.
+pub fn drain_fifo(path: &std::path::Path) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::io::Read;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", path.display());
+    let open = std::sync::Arc::new(AtomicBool::new(true));
+    let reading = std::sync::Arc::clone(&open);
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            if !reading.load(Ordering::Acquire) {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                continue;
+            }
+            // Blocks until a writer (the plugin) opens the FIFO.
+            let Ok(mut f) = std::fs::File::open(&path) else {
+                continue;
+            };
+            while reading.load(Ordering::Acquire) {
+                match f.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        }
+    });
+    open
+}

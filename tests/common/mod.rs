@@ -11,14 +11,35 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A GPU, or `None` with a printed skip. With `HYPNA_REQUIRE_GPU=1` (`make test`, CI) a missing adapter
-/// fails the test instead, so CI can never pass a GPU test that did not run.
+/// Whether every test's prerequisites are required (`HYPNA_REQUIRE_GPU=1`: `make test`, CI):
+/// then a missing one fails its test instead of skipping it.
+pub fn required() -> bool {
+    std::env::var("HYPNA_REQUIRE_GPU").as_deref() == Ok("1")
+}
+
+/// Whether `what` (a tool or file a test needs) is `present`; if not, a printed skip, or a
+/// failure when [`required`], so CI cannot pass a test that did not run.
+pub fn prerequisite(test: &str, what: &str, present: bool, install: &str) -> bool {
+    if present {
+        return true;
+    }
+    assert!(
+        !required(),
+        "{test}: HYPNA_REQUIRE_GPU=1 but {what} is missing ({install})"
+    );
+    eprintln!(
+        "SKIPPED {test}: {what} is missing ({install}); set HYPNA_REQUIRE_GPU=1 to make this a failure"
+    );
+    false
+}
+
+/// A GPU, or `None` with a printed skip; a failure when [`required`].
 pub fn gpu(test: &str) -> Option<Gpu> {
     match Gpu::new_headless() {
         Ok(gpu) => Some(gpu),
         Err(e) => {
             assert!(
-                std::env::var("HYPNA_REQUIRE_GPU").as_deref() != Ok("1"),
+                !required(),
                 "{test}: HYPNA_REQUIRE_GPU=1 but no GPU adapter: {e}"
             );
             eprintln!(

@@ -182,18 +182,13 @@ fn flatten(p: OscPacket, out: &mut Vec<OscMessage>) {
     }
 }
 
+/// A feedback target that sends to `socket` (a controller played by the test).
+pub fn feedback_to(socket: &UdpSocket) -> hypna::osc::FeedbackTarget {
+    hypna::osc::FeedbackTarget::Addr(socket.local_addr().unwrap())
+}
+
 /// A tool a peer test needs: present, or a printed skip (a failure when `HYPNA_REQUIRE_GPU=1`,
 /// as in CI, so CI cannot pass a peer test that did not run).
 pub fn peer_available(test: &str, tool: &str, present: bool, install: &str) -> bool {
-    if present {
-        return true;
-    }
-    assert!(
-        std::env::var("HYPNA_REQUIRE_GPU").as_deref() != Ok("1"),
-        "{test}: HYPNA_REQUIRE_GPU=1 but {tool} is missing ({install})"
-    );
-    eprintln!(
-        "SKIPPED {test}: {tool} is missing ({install}); set HYPNA_REQUIRE_GPU=1 to make this a failure"
-    );
-    false
+    crate::common::prerequisite(test, tool, present, install)
 }
