@@ -1086,7 +1086,11 @@ impl State {
     /// Draws the HUD, panel, help and error banner over the presented image (never into the
     /// internal render), and queues slider changes for the next frame.
     fn draw_overlay(&mut self, encoder: &mut wgpu::CommandEncoder, view: &wgpu::TextureView) {
-        let errors: &[crate::diag::Diagnostic] = self.reload.as_ref().map_or(&[], |r| r.errors());
+        // A failed hot reload, else a playlist entry that did not load.
+        let errors = match self.reload.as_ref().map(HotReload::errors) {
+            Some(errors) if !errors.is_empty() => errors,
+            _ => self.show.errors(),
+        };
         let probe = OverlayData {
             errors,
             ..OverlayData::empty(&self.frame_times)

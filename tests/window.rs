@@ -925,3 +925,85 @@ fn press_f_until(x: &XServer, hypna: &mut Hypna, size: [u32; 2], failure: &str) 
         assert!(Instant::now() < deadline, "{failure}");
     }
 }
+
+#[test]
+fn a_playlist_entry_that_does_not_load_shows_its_errors_until_a_switch_succeeds() {
+    let test = "a_playlist_entry_that_does_not_load_shows_its_errors_until_a_switch_succeeds";
+    if common::gpu(test).is_none() {
+        return;
+    }
+    let Some(x) = XServer::start(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Green and blue only (the banner is red), moving.
+    std::fs::write(
+        d.join("good.wgsl"),
+        "@fragment
+fn main(in: VertexOutput) -> @location(0) vec4<f32> {
+    let w = 0.5 + 0.5 * sin(globals.time * 4.0 + in.uv.x * 12.0);
+    return vec4<f32>(0.0, w * 0.7, (1.0 - w) * 0.7, 1.0);
+}
+",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("good.toml"),
+        "[scene]\nname = \"good\"\nsize = [320, 180]\n\n\
+         [[pass]]\nname = \"out\"\nshader = \"good.wgsl\"\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("broken.toml"), "[scene]\nname = \n").unwrap();
+    // The good scene plays 2 s, the broken entry's turn lasts 5 s (the good scene plays on
+    // under the banner), then the good scene loads again and the banner goes.
+    let playlist = d.join("banner.toml");
+    std::fs::write(
+        &playlist,
+        "[playlist]\nname = \"banner\"\ntransition = { kind = \"cut\" }\n\n\
+         [[entry]]\nscene = \"good.toml\"\nduration = \"2s\"\n\n\
+         [[entry]]\nscene = \"broken.toml\"\nduration = \"5s\"\n",
+    )
+    .unwrap();
+    let capture = d.join("capture");
+    let mut hypna = Hypna::start(
+        &x,
+        &[
+            playlist.to_str().unwrap(),
+            "--no-osc",
+            "--capture",
+            capture.to_str().unwrap(),
+            "--capture-every",
+            "4",
+        ],
+    );
+    hypna.wait_for("running good", Duration::from_mins(2));
+    let before = next_capture(&mut hypna);
+    let h = before.size[1];
+    assert!(
+        band(&before, h - 12..h)[0] < 10.0,
+        "no banner before the failed switch"
+    );
+    hypna.wait_for("does not load", Duration::from_mins(1));
+    hypna.wait_for("broken.toml:2", Duration::from_secs(10));
+    let a = next_capture(&mut hypna);
+    let b = next_capture(&mut hypna);
+    let banner = band(&a, h - 12..h);
+    assert!(
+        banner[0] > 90.0 && banner[0] > banner[1] && banner[0] > banner[2],
+        "no red error banner at the bottom: {banner:?}"
+    );
+    assert_ne!(
+        a.rgba[..a.rgba.len() / 3],
+        b.rgba[..b.rgba.len() / 3],
+        "the scene on screen keeps playing"
+    );
+    hypna.wait_for("switching to good", Duration::from_mins(1));
+    let _ = next_capture(&mut hypna);
+    let c = next_capture(&mut hypna);
+    let bottom = band(&c, h - 12..h);
+    assert!(
+        bottom[0] < 10.0,
+        "the banner went away after a good switch: {bottom:?}"
+    );
+}
