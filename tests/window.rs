@@ -936,10 +936,10 @@ fn a_playlist_entry_that_does_not_load_shows_its_errors_until_a_switch_succeeds(
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let folder = dir.path();
     // Green and blue only (the banner is red), moving.
     std::fs::write(
-        d.join("good.wgsl"),
+        folder.join("good.wgsl"),
         "@fragment
 fn main(in: VertexOutput) -> @location(0) vec4<f32> {
     let w = 0.5 + 0.5 * sin(globals.time * 4.0 + in.uv.x * 12.0);
@@ -949,15 +949,15 @@ fn main(in: VertexOutput) -> @location(0) vec4<f32> {
     )
     .unwrap();
     std::fs::write(
-        d.join("good.toml"),
+        folder.join("good.toml"),
         "[scene]\nname = \"good\"\nsize = [320, 180]\n\n\
          [[pass]]\nname = \"out\"\nshader = \"good.wgsl\"\n",
     )
     .unwrap();
-    std::fs::write(d.join("broken.toml"), "[scene]\nname = \n").unwrap();
+    std::fs::write(folder.join("broken.toml"), "[scene]\nname = \n").unwrap();
     // The good scene plays 2 s, the broken entry's turn lasts 5 s (the good scene plays on
     // under the banner), then the good scene loads again and the banner goes.
-    let playlist = d.join("banner.toml");
+    let playlist = folder.join("banner.toml");
     std::fs::write(
         &playlist,
         "[playlist]\nname = \"banner\"\ntransition = { kind = \"cut\" }\n\n\
@@ -965,7 +965,7 @@ fn main(in: VertexOutput) -> @location(0) vec4<f32> {
          [[entry]]\nscene = \"broken.toml\"\nduration = \"5s\"\n",
     )
     .unwrap();
-    let capture = d.join("capture");
+    let capture = folder.join("capture");
     let mut hypna = Hypna::start(
         &x,
         &[
@@ -979,16 +979,16 @@ fn main(in: VertexOutput) -> @location(0) vec4<f32> {
     );
     hypna.wait_for("running good", Duration::from_mins(2));
     let before = next_capture(&mut hypna);
-    let h = before.size[1];
+    let height = before.size[1];
     assert!(
-        band(&before, h - 12..h)[0] < 10.0,
+        band(&before, height - 12..height)[0] < 10.0,
         "no banner before the failed switch"
     );
     hypna.wait_for("does not load", Duration::from_mins(1));
     hypna.wait_for("broken.toml:2", Duration::from_secs(10));
     let a = next_capture(&mut hypna);
     let b = next_capture(&mut hypna);
-    let banner = band(&a, h - 12..h);
+    let banner = band(&a, height - 12..height);
     assert!(
         banner[0] > 90.0 && banner[0] > banner[1] && banner[0] > banner[2],
         "no red error banner at the bottom: {banner:?}"
@@ -1001,7 +1001,7 @@ fn main(in: VertexOutput) -> @location(0) vec4<f32> {
     hypna.wait_for("switching to good", Duration::from_mins(1));
     let _ = next_capture(&mut hypna);
     let c = next_capture(&mut hypna);
-    let bottom = band(&c, h - 12..h);
+    let bottom = band(&c, height - 12..height);
     assert!(
         bottom[0] < 10.0,
         "the banner went away after a good switch: {bottom:?}"
