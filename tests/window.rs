@@ -955,13 +955,14 @@ fn main(in: VertexOutput) -> @location(0) vec4<f32> {
     )
     .unwrap();
     std::fs::write(folder.join("broken.toml"), "[scene]\nname = \n").unwrap();
-    // The good scene plays 2 s, the broken entry's turn lasts 5 s (the good scene plays on
-    // under the banner), then the good scene loads again and the banner goes.
+    // The good scene plays 6 s, the broken entry's turn lasts 5 s (the good scene plays on
+    // under the banner), then the good scene loads again and the banner goes for 6 s (long
+    // turns: captures lag behind when tests share the cores).
     let playlist = folder.join("banner.toml");
     std::fs::write(
         &playlist,
         "[playlist]\nname = \"banner\"\ntransition = { kind = \"cut\" }\n\n\
-         [[entry]]\nscene = \"good.toml\"\nduration = \"2s\"\n\n\
+         [[entry]]\nscene = \"good.toml\"\nduration = \"6s\"\n\n\
          [[entry]]\nscene = \"broken.toml\"\nduration = \"5s\"\n",
     )
     .unwrap();
