@@ -297,6 +297,8 @@ def load(path):
         raise TorchLoadError(f"{path}: {e}") from None
     except (OSError, zipfile.BadZipFile) as e:
         raise TorchLoadError(f"{path}: {e}") from None
+    except Exception as e:  # malformed contents the checks above did not foresee: still located
+        raise TorchLoadError(f"{path}: malformed checkpoint: {type(e).__name__}: {e}") from None
 
 
 def main():
