@@ -33,11 +33,11 @@ use super::analysis::Analyzer;
 use super::capture::{
     CaptureBackend, CaptureSink, Connection, Counters, CpalBackend, OpenedStream, RING_CAPACITY,
 };
-use super::config::{AudioConfig, REFERENCE_RATE_HZ};
 use super::features::AudioFeatures;
 use super::file::decode_wav;
 use super::latest::{FeaturesReader, Latest};
 use crate::restart::{RestartPolicy, run_restarting};
+use crate::scene::audio::{AudioConfig, REFERENCE_RATE_HZ};
 
 /// How often the analysis thread looks for new samples when the ring was empty.
 const POLL: Duration = Duration::from_millis(1);

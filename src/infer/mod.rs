@@ -1,5 +1,6 @@
-//! ONNX models as scene nodes: finding ONNX Runtime, execution providers, sessions and the
-//! inference worker that keeps the frame loop from ever waiting on a model.
+//! Inference, the input service under model nodes: finding ONNX Runtime, execution
+//! providers, sessions, and the worker thread that keeps the frame loop from ever waiting on
+//! a model. It knows nothing of textures or frames: the model nodes above bridge the two.
 //!
 //! The pieces, in the order a scene uses them:
 //! - [`discover`] finds the ONNX Runtime shared library (hypna loads it at run time, so the
@@ -25,7 +26,8 @@ pub use discover::{LibSource, Tried};
 pub use env::{Ep, EpChoice, InitOptions, OrtInfo, SessionOptions, init};
 pub use model::{Dim, ElemType, IoInfo, Model, ModelInfo, RunStopper, Tensor, TensorRef, inspect};
 pub use worker::{
-    ErrorCount, Job, Output, Runner, Terminate, Worker, WorkerPolicy, WorkerState, WorkerStats,
+    ErrorCount, Job, Output, Runner, Terminate, Worker, WorkerCounters, WorkerPolicy, WorkerState,
+    WorkerStats,
 };
 
 /// The ONNX Runtime version hypna is built and tested against (`scripts/install-ort.sh`).

@@ -14,7 +14,9 @@
 use std::time::{Duration, Instant};
 
 use crate::clock::FrameTime;
-use crate::infer::{Job, Model, Tensor, Worker, WorkerPolicy, WorkerState, WorkerStats};
+use crate::infer::{
+    Job, Model, Tensor, Worker, WorkerCounters, WorkerPolicy, WorkerState, WorkerStats,
+};
 use crate::model::convert::{pixels_to_tensor, tensor_to_rgba16};
 use crate::model::latent::LatentWalk;
 use crate::model::plan::Plan;
@@ -196,6 +198,13 @@ impl ModelNode {
     #[must_use]
     pub fn name(&self) -> &str {
         &self.def.name
+    }
+
+    /// Runs, errors and the last run time, from the worker's atomics: what the frame reads
+    /// every frame (no lock, no copy of the stats).
+    #[must_use]
+    pub fn counters(&self) -> WorkerCounters {
+        self.worker.counters()
     }
 
     /// Worker statistics (runs, run time, gaps, errors).

@@ -7,14 +7,14 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::fullscreen::{VERTEX_OUTPUT_WGSL, VERTEX_STAGE_WGSL};
 use super::globals::GLOBALS_WGSL;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::scene::{Format, PassDef, Scene};
 
 /// Name used in diagnostics for lines the engine generated.
 pub const PRELUDE_NAME: &str = "<hypna prelude>";
-/// Entry point of the engine's fullscreen vertex stage.
-pub const VERTEX_ENTRY: &str = "hypna_vertex";
+pub use super::fullscreen::VERTEX_ENTRY;
 
 /// A validated pass shader: prelude + expanded author source, parsed and checked by naga.
 #[derive(Debug, Clone)]
@@ -255,9 +255,9 @@ pub fn prelude(scene: &Scene, pass: &PassDef) -> String {
         let _ = writeln!(s, "    {}: f32,", p.name);
     }
     s.push_str("}\n");
+    s.push_str(VERTEX_OUTPUT_WGSL);
     s.push_str(
-        "struct VertexOutput {\n    @builtin(position) position: vec4<f32>,\n    @location(0) uv: vec2<f32>,\n}\n\
-         @group(0) @binding(0) var<uniform> globals: Globals;\n\
+        "@group(0) @binding(0) var<uniform> globals: Globals;\n\
          @group(0) @binding(1) var<uniform> params: Params;\n\
          @group(0) @binding(2) var hypna_audio: texture_2d<f32>;\n",
     );
@@ -275,22 +275,17 @@ pub fn prelude(scene: &Scene, pass: &PassDef) -> String {
             input.name
         );
     }
-    let _ = writeln!(
-        s,
-        "@vertex\nfn {VERTEX_ENTRY}(@builtin(vertex_index) index: u32) -> VertexOutput {{\n    \
-         let uv = vec2<f32>(f32((index << 1u) & 2u), f32(index & 2u));\n    \
-         var out: VertexOutput;\n    \
-         out.position = vec4<f32>(uv.x * 2.0 - 1.0, 1.0 - uv.y * 2.0, 0.0, 1.0);\n    \
-         out.uv = uv;\n    return out;\n}}\n\
-         fn audio_band(i: u32) -> f32 {{\n    let j = min(i, 15u);\n    return globals.bands[j / 4u][j % 4u];\n}}\n\
-         fn hypna_audio_row(x: f32, row: u32) -> f32 {{\n    \
+    s.push_str(VERTEX_STAGE_WGSL);
+    s.push_str(
+        "fn audio_band(i: u32) -> f32 {\n    let j = min(i, 15u);\n    return globals.bands[j / 4u][j % 4u];\n}\n\
+         fn hypna_audio_row(x: f32, row: u32) -> f32 {\n    \
          let p = clamp(x, 0.0, 1.0) * 511.0;\n    \
          let i = u32(floor(p));\n    \
          let a = textureLoad(hypna_audio, vec2<u32>(i, row), 0).r;\n    \
          let b = textureLoad(hypna_audio, vec2<u32>(min(i + 1u, 511u), row), 0).r;\n    \
-         return mix(a, b, p - f32(i));\n}}\n\
-         fn audio_spectrum(x: f32) -> f32 {{\n    return hypna_audio_row(x, 0u);\n}}\n\
-         fn audio_waveform(x: f32) -> f32 {{\n    return hypna_audio_row(x, 1u);\n}}"
+         return mix(a, b, p - f32(i));\n}\n\
+         fn audio_spectrum(x: f32) -> f32 {\n    return hypna_audio_row(x, 0u);\n}\n\
+         fn audio_waveform(x: f32) -> f32 {\n    return hypna_audio_row(x, 1u);\n}\n"
     );
     s
 }
