@@ -93,6 +93,18 @@ impl ParamStore {
         Ok(slot.target)
     }
 
+    /// Sets the target of the param at `index` (declaration order) as [`Self::set`] does;
+    /// returns the clamped value, or `None` for an index out of range or a value that is not
+    /// a finite number (both left alone).
+    pub fn set_at(&mut self, index: usize, value: f32) -> Option<f32> {
+        let slot = self.slots.get_mut(index)?;
+        if !value.is_finite() {
+            return None;
+        }
+        slot.target = slot.def.clamp(value);
+        Some(slot.target)
+    }
+
     /// The declaration index of the param `name`.
     #[must_use]
     pub fn index_of(&self, name: &str) -> Option<usize> {

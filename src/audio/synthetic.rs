@@ -21,8 +21,8 @@ impl Noise {
         Self(seed.max(1))
     }
 
-    /// Uniform in -1..1.
-    pub fn next(&mut self) -> f32 {
+    /// The next value, uniform in -1..1.
+    pub fn sample(&mut self) -> f32 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 17;
@@ -33,7 +33,7 @@ impl Noise {
 
     /// Uniform in `lo..hi`.
     pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (f64::from(self.next()) * 0.5 + 0.5) * (hi - lo)
+        lo + (f64::from(self.sample()) * 0.5 + 0.5) * (hi - lo)
     }
 }
 
@@ -63,12 +63,12 @@ pub fn synthetic_mix(rate_hz: u32, secs: f64) -> Vec<f32> {
             let in_half = t % (beat / 2.0);
             let kick = (-in_beat * 30.0).exp()
                 * (2.0 * PI * (50.0 + 80.0 * (-in_beat * 40.0).exp()) * in_beat).sin();
-            let hat = f64::from(noise.next()) * (-in_half * 80.0).exp() * 0.3;
+            let hat = f64::from(noise.sample()) * (-in_half * 80.0).exp() * 0.3;
             let chord: f64 = [220.0, 277.2, 329.6]
                 .iter()
                 .map(|f| (2.0 * PI * f * t).sin() * 0.08)
                 .sum();
-            let floor = f64::from(noise.next()) * 0.003;
+            let floor = f64::from(noise.sample()) * 0.003;
             (0.6 * kick + hat + chord + floor) as f32
         })
         .collect()
@@ -204,8 +204,8 @@ mod tests {
     fn noise_is_deterministic_and_in_range() {
         let (mut a, mut b) = (Noise::new(3), Noise::new(3));
         for _ in 0..1000 {
-            let x = a.next();
-            assert_eq!(x.to_bits(), b.next().to_bits());
+            let x = a.sample();
+            assert_eq!(x.to_bits(), b.sample().to_bits());
             assert!((-1.0..=1.0).contains(&x));
             let r = a.range(2.0, 4.0);
             b.range(2.0, 4.0);

@@ -19,7 +19,6 @@ pub mod env;
 pub mod model;
 pub mod worker;
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 pub use discover::{LibSource, Tried};
@@ -194,12 +193,15 @@ pub const INSTALL_HINT: &str = "install it with `make run` or `scripts/install-o
 or point hypna at a library with `--ort-lib <path>` or ORT_DYLIB_PATH";
 
 fn not_found_message(tried: &[Tried]) -> String {
-    let mut s = String::from("ONNX Runtime library not found; looked in:");
-    for t in tried {
-        let _ = write!(s, "\n  {t}");
-    }
-    let _ = write!(s, "\n  {INSTALL_HINT}");
-    s
+    let lines: Vec<String> = tried
+        .iter()
+        .map(ToString::to_string)
+        .chain([INSTALL_HINT.to_string()])
+        .collect();
+    format!(
+        "ONNX Runtime library not found; looked in:\n  {}",
+        lines.join("\n  ")
+    )
 }
 
 /// `[1, 3, 8, 8]`.

@@ -273,11 +273,8 @@ impl ModelNode {
                 }
                 (OutputTarget::Params(indices), _) => {
                     for (&pi, &v) in indices.iter().zip(&tensor.data) {
-                        if let Some(name) = params.name_of(pi) {
-                            let name = name.to_string();
-                            // Clamped by the store; NaN is refused there and ignored here.
-                            let _ = params.set(&name, v);
-                        }
+                        // Clamped by the store; NaN is refused there and ignored here.
+                        params.set_at(pi, v);
                     }
                 }
                 _ => {}
@@ -392,7 +389,7 @@ impl ModelNode {
         for image in &mut self.images {
             image.readback.after_submit();
         }
-        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        gpu.wait_idle();
         let submitted_before = self.io.jobs;
         self.after_submit(t, params, audio);
         if self.io.jobs == submitted_before {

@@ -83,8 +83,8 @@ impl FrameHook for Housekeeping {
         self.janitor.after_frame(live.runtime(), live.show());
         let uptime = self.started.elapsed().as_secs_f64();
         if self.health.due(uptime) {
-            let line = HealthLine::of(&live.runtime().status(), uptime, live.show().is_open());
-            tracing::info!("{line}");
+            let health = HealthLine::of(&live.runtime().status(), uptime, live.show().is_open());
+            tracing::info!("{health}");
         }
         Ok(Flow::Continue)
     }

@@ -60,8 +60,11 @@ pub struct TrimStats {
 /// Asks the janitor to give freed memory back soon ([`SETTLE`] from now). Starts the janitor
 /// on first use. Never blocks: a burst of requests becomes one trim.
 pub fn release_soon() {
-    if let Some(tx) = JANITOR.get_or_init(start) {
-        let _ = tx.send(());
+    // A janitor thread that is gone cannot trim: nothing else to do.
+    if let Some(tx) = JANITOR.get_or_init(start)
+        && tx.send(()).is_err()
+    {
+        tracing::debug!("the memory janitor has stopped");
     }
 }
 

@@ -107,8 +107,12 @@ impl Drop for ParamLog {
     fn drop(&mut self) {
         // Closing the queue ends the writer after it wrote everything queued.
         self.tx = None;
-        if let Some(w) = self.writer.take() {
-            let _ = w.join();
+        if let Some(w) = self.writer.take()
+            && w.join().is_err()
+        {
+            tracing::warn!(
+                "param log: the writer thread panicked; the end of the log may be missing"
+            );
         }
     }
 }
@@ -124,12 +128,17 @@ fn write_lines(rx: &Receiver<(f64, String, f32)>, mut out: BufWriter<std::fs::Fi
                 }
             }
             Err(RecvTimeoutError::Timeout) => {
-                let _ = out.flush();
+                if out.flush().is_err() && !failed {
+                    tracing::warn!("param log: cannot write; later changes may be lost");
+                    failed = true;
+                }
             }
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    let _ = out.flush();
+    if out.flush().is_err() && !failed {
+        tracing::warn!("param log: cannot write the last changes");
+    }
 }
 
 /// A param log read back, replayed in time order.

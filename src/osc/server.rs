@@ -121,7 +121,8 @@ pub fn start(config: &OscConfig, routes: RouteTable) -> Result<OscHandle, OscErr
         Ok(t) => t,
         Err(e) => {
             shared.shutdown.store(true, Ordering::Release);
-            let _ = rx_thread.join();
+            // Its panic, if any, was logged by the thread itself.
+            drop(rx_thread.join());
             return Err(OscError::Thread("OSC send", e));
         }
     };
@@ -518,7 +519,7 @@ impl Drop for OscHandle {
         self.outgoing = None;
         for t in self.threads.drain(..) {
             // A panicked thread already printed its message; nothing more to do at shutdown.
-            let _ = t.join();
+            drop(t.join());
         }
     }
 }

@@ -4,7 +4,6 @@
 //! No GPU is needed here, so `hypna check` and the tests validate every WGSL file anywhere.
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::fullscreen::{VERTEX_OUTPUT_WGSL, VERTEX_STAGE_WGSL};
@@ -252,7 +251,9 @@ pub fn prelude(scene: &Scene, pass: &PassDef) -> String {
         s.push_str("    hypna_unused: f32,\n");
     }
     for p in &scene.params {
-        let _ = writeln!(s, "    {}: f32,", p.name);
+        s.push_str("    ");
+        s.push_str(&p.name);
+        s.push_str(": f32,\n");
     }
     s.push_str("}\n");
     s.push_str(VERTEX_OUTPUT_WGSL);
@@ -262,18 +263,20 @@ pub fn prelude(scene: &Scene, pass: &PassDef) -> String {
          @group(0) @binding(2) var hypna_audio: texture_2d<f32>;\n",
     );
     for (i, input) in pass.inputs.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "@group(1) @binding({}) var tex_{}: texture_2d<f32>;",
-            2 * i,
-            input.name
-        );
-        let _ = writeln!(
-            s,
-            "@group(1) @binding({}) var samp_{}: sampler;",
-            2 * i + 1,
-            input.name
-        );
+        for (binding, kind, ty) in [
+            (2 * i, "tex", "texture_2d<f32>"),
+            (2 * i + 1, "samp", "sampler"),
+        ] {
+            s.push_str("@group(1) @binding(");
+            s.push_str(&binding.to_string());
+            s.push_str(") var ");
+            s.push_str(kind);
+            s.push('_');
+            s.push_str(&input.name);
+            s.push_str(": ");
+            s.push_str(ty);
+            s.push_str(";\n");
+        }
     }
     s.push_str(VERTEX_STAGE_WGSL);
     s.push_str(
@@ -360,10 +363,9 @@ pub fn compose_and_validate(
     );
     if let Err(e) = validator.validate(&module) {
         let mut message = e.as_inner().to_string();
-        let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(e.as_inner());
-        while let Some(c) = cause {
-            let _ = write!(message, ": {c}");
-            cause = c.source();
+        let causes = std::iter::successors(std::error::Error::source(e.as_inner()), |c| c.source());
+        for cause in causes {
+            message = format!("{message}: {cause}");
         }
         if let Some(readable) = readable_validation_error(&module, e.as_inner()) {
             message = readable;

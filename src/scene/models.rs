@@ -176,7 +176,7 @@ fn find_params(
                 .map(|p| p.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", ");
-            ctx.error(&span, format!("{what}: unknown param `{n}`"))
+            ctx.error(span, format!("{what}: unknown param `{n}`"))
                 .notes
                 .push(if known.is_empty() {
                     "this scene declares no params".into()
@@ -202,7 +202,7 @@ fn audio_feature(
             .map(|(n, _)| *n)
             .collect::<Vec<_>>()
             .join(", ");
-        ctx.error(&span, format!("{what}: unknown audio feature `{name}`"))
+        ctx.error(span, format!("{what}: unknown audio feature `{name}`"))
             .notes
             .push(format!("features: {known}"));
     }
@@ -224,7 +224,7 @@ fn image_mapping(
         Some("nhwc") => m.layout = Layout::Nhwc,
         Some(other) => {
             ctx.error(
-                &span,
+                span,
                 format!("{what}: layout `{other}` is not \"nchw\" or \"nhwc\""),
             );
         }
@@ -232,7 +232,7 @@ fn image_mapping(
     if let Some([lo, hi]) = range {
         if !(lo.is_finite() && hi.is_finite() && (hi - lo).abs() > f32::EPSILON) {
             ctx.error(
-                &span,
+                span,
                 format!("{what}: range [{lo}, {hi}] must be two different finite numbers"),
             );
         }
@@ -244,7 +244,7 @@ fn image_mapping(
     if let Some(std) = std {
         if std.iter().any(|s| !s.is_finite() || *s == 0.0) {
             ctx.error(
-                &span,
+                span,
                 format!("{what}: std {std:?} must be finite and non-zero"),
             );
         }
@@ -375,7 +375,7 @@ fn validate_latent(
 ) -> Option<LatentDef> {
     if l.dim == 0 || l.dim > 4096 {
         ctx.error(
-            &span,
+            span,
             format!("{what}: latent dim {} must be 1..=4096", l.dim),
         );
         return None;
@@ -384,7 +384,7 @@ fn validate_latent(
         let v = v.unwrap_or(default);
         if !v.is_finite() || v < 0.0 {
             ctx.error(
-                &span,
+                span,
                 format!("{what}: latent {key} {v} must be a number >= 0"),
             );
         }

@@ -29,7 +29,7 @@ fn wgsl_accepts(name: &str) -> bool {
 pub(super) fn check_identifier(ctx: &mut Ctx<'_>, span: &Range<usize>, what: &str, name: &str) {
     if !is_identifier(name) {
         ctx.error(
-            &span,
+            span,
             format!("{what} name `{name}` is not a valid identifier"),
         )
         .notes
@@ -39,7 +39,7 @@ pub(super) fn check_identifier(ctx: &mut Ctx<'_>, span: &Range<usize>, what: &st
         );
     } else if name.starts_with("hypna_") || (what == "param" && !wgsl_accepts(name)) {
         ctx.error(
-            &span,
+            span,
             format!("{what} name `{name}` is reserved in WGSL or by hypna; choose another"),
         );
     }

@@ -72,6 +72,7 @@ impl<T: Send + 'static> Job<T> {
 
     /// The result once the work is done; `None` while it runs. Never waits. Call it until
     /// it returns `Some` (after that it reports [`JobError::Stopped`]).
+    #[must_use]
     pub fn try_take(&self) -> Option<Result<T, JobError>> {
         match self.rx.try_recv() {
             Ok(result) => Some(result),

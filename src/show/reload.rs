@@ -42,7 +42,8 @@ impl FileWatcher {
     pub fn new(debounce: Duration) -> Result<Self, notify::Error> {
         let (tx, events) = channel();
         let watcher = notify::recommended_watcher(move |e| {
-            let _ = tx.send(e);
+            // The receiver is gone only when the watcher is dropped with it.
+            drop(tx.send(e));
         })?;
         Ok(Self {
             watcher,
@@ -65,7 +66,10 @@ impl FileWatcher {
             .filter_map(|f| f.parent().map(Path::to_path_buf))
             .collect();
         for gone in self.dirs.difference(&dirs) {
-            let _ = self.watcher.unwatch(gone);
+            // A folder that vanished is no longer watched anyway.
+            if let Err(e) = self.watcher.unwatch(gone) {
+                tracing::debug!("unwatch {}: {e}", gone.display());
+            }
         }
         for dir in dirs.difference(&self.dirs) {
             if let Err(e) = self.watcher.watch(dir, notify::RecursiveMode::NonRecursive) {

@@ -575,14 +575,14 @@ impl Live {
                     }
                 }
                 if !options.kiosk {
-                    let target = Target {
+                    let mut target = Target {
                         gpu,
                         encoder: &mut *encoder,
                         view: &view,
                         size: surface_size,
                         pixels_per_point,
                     };
-                    hud.draw(overlay, target, runtime, errors);
+                    hud.draw(overlay, &mut target, runtime, errors);
                 }
                 if let Some(path) = capture_path {
                     let bgra = matches!(

@@ -59,7 +59,7 @@ impl Hud {
     pub(super) fn draw(
         &mut self,
         overlay: &mut Overlay,
-        target: Target<'_>,
+        target: &mut Target<'_>,
         runtime: &Runtime,
         errors: &[Diagnostic],
     ) {

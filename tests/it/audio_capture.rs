@@ -52,7 +52,7 @@ fn write_input(path: &Path, secs: f64) {
     let mut bytes = Vec::with_capacity(tone.len() * 4);
     for (i, t) in tone.iter().enumerate() {
         let in_burst = i % 12_000 < 600;
-        let v = if in_burst { 0.6 * noise.next() } else { *t };
+        let v = if in_burst { 0.6 * noise.sample() } else { *t };
         let s = (v * 32767.0) as i16;
         bytes.extend_from_slice(&s.to_le_bytes());
         bytes.extend_from_slice(&s.to_le_bytes());

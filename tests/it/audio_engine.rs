@@ -36,7 +36,8 @@ impl Drop for FakeStream {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            // A panic of the fake device's thread fails the test that caused it by itself.
+            drop(t.join());
         }
     }
 }

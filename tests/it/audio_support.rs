@@ -25,7 +25,7 @@ pub fn add_noise(signal: &mut [f32], db: f32, seed: u32) {
     let mut n = Noise::new(seed);
     let amp = 10f32.powf(db / 20.0) * 3f32.sqrt();
     for s in signal {
-        *s += n.next() * amp;
+        *s += n.sample() * amp;
     }
 }
 
@@ -47,7 +47,7 @@ pub fn click_track(bpm: f64, secs: f64, first_secs: f64, rate: u32) -> (Vec<f32>
                 let tt = j as f64 / f64::from(rate);
                 let env = (-tt / 0.004).exp();
                 *s += (env
-                    * (0.35 * f64::from(noise.next()) + 0.35 * (2.0 * PI * 2000.0 * tt).sin()))
+                    * (0.35 * f64::from(noise.sample()) + 0.35 * (2.0 * PI * 2000.0 * tt).sin()))
                     as f32;
             }
         }
@@ -87,12 +87,12 @@ pub fn drum_pattern(secs: f64, rate: u32, seed: u32) -> (Vec<f32>, Vec<f64>) {
                 0 => {
                     let freq = 50.0 + 100.0 * (-tt / 0.02).exp();
                     (2.0 * PI * freq * tt).sin()
-                        + 0.3 * f64::from(noise.next()) * (-tt / 0.003).exp()
+                        + 0.3 * f64::from(noise.sample()) * (-tt / 0.003).exp()
                 }
-                1 => 0.7 * f64::from(noise.next()) + 0.4 * (2.0 * PI * 190.0 * tt).sin(),
+                1 => 0.7 * f64::from(noise.sample()) + 0.4 * (2.0 * PI * 190.0 * tt).sin(),
                 _ => {
                     // First difference: brightens the noise like a hat.
-                    let white = f64::from(noise.next());
+                    let white = f64::from(noise.sample());
                     let bright = white - previous;
                     previous = white;
                     0.5 * bright
@@ -176,11 +176,11 @@ pub fn drum_loop(bpm: f64, secs: f64, rate: u32) -> Vec<f32> {
                 * (2.0 * PI * (45.0 + 90.0 * (-in_beat / 0.015).exp()) * in_beat).sin();
             let snare = if beat_index as i64 % 2 == 1 {
                 (-in_beat / 0.08).exp()
-                    * (0.5 * f64::from(noise.next()) + 0.3 * (2.0 * PI * 180.0 * in_beat).sin())
+                    * (0.5 * f64::from(noise.sample()) + 0.3 * (2.0 * PI * 180.0 * in_beat).sin())
             } else {
                 0.0
             };
-            let hat = 0.15 * (-in_eighth / 0.02).exp() * f64::from(noise.next());
+            let hat = 0.15 * (-in_eighth / 0.02).exp() * f64::from(noise.sample());
             let bass = 0.15 * (2.0 * PI * 55.0 * t).sin();
             (0.5 * kick + 0.5 * snare + hat + bass) as f32
         })

@@ -205,6 +205,34 @@ fn no_module_imports_a_layer_above_its_own() {
     );
 }
 
+/// Depth-first search from `node`: every back edge found is a cycle, written to `cycles`.
+fn visit(
+    node: &Vec<String>,
+    edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+    stack: &mut Vec<Vec<String>>,
+    done: &mut BTreeSet<Vec<String>>,
+    cycles: &mut Vec<String>,
+) {
+    if done.contains(node) {
+        return;
+    }
+    if let Some(at) = stack.iter().position(|n| n == node) {
+        let cycle: Vec<String> = stack[at..]
+            .iter()
+            .chain(std::iter::once(node))
+            .map(|m| m.join("::"))
+            .collect();
+        cycles.push(cycle.join(" -> "));
+        return;
+    }
+    stack.push(node.clone());
+    for next in edges.get(node).into_iter().flatten() {
+        visit(next, edges, stack, done, cycles);
+    }
+    stack.pop();
+    done.insert(node.clone());
+}
+
 #[test]
 fn files_of_a_module_do_not_import_each_other_in_a_cycle() {
     let files = files();
@@ -225,33 +253,6 @@ fn files_of_a_module_do_not_import_each_other_in_a_cycle() {
                 edges.entry(module.clone()).or_default().insert(target);
             }
         }
-    }
-    // Depth-first search for a back edge.
-    fn visit(
-        node: &Vec<String>,
-        edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
-        stack: &mut Vec<Vec<String>>,
-        done: &mut BTreeSet<Vec<String>>,
-        cycles: &mut Vec<String>,
-    ) {
-        if done.contains(node) {
-            return;
-        }
-        if let Some(at) = stack.iter().position(|n| n == node) {
-            let cycle: Vec<String> = stack[at..]
-                .iter()
-                .chain(std::iter::once(node))
-                .map(|m| m.join("::"))
-                .collect();
-            cycles.push(cycle.join(" -> "));
-            return;
-        }
-        stack.push(node.clone());
-        for next in edges.get(node).into_iter().flatten() {
-            visit(next, edges, stack, done, cycles);
-        }
-        stack.pop();
-        done.insert(node.clone());
     }
     let mut cycles = Vec::new();
     let mut done = BTreeSet::new();

@@ -105,7 +105,7 @@ fn oscsend_changes_a_param_of_a_running_render() {
     }
     let port = free_port();
     let red = render_while_sending(4000, port, || {
-        let _ = Command::new("oscsend")
+        Command::new("oscsend")
             .args([
                 "127.0.0.1",
                 &port.to_string(),
@@ -115,7 +115,8 @@ fn oscsend_changes_a_param_of_a_running_render() {
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .status();
+            .status()
+            .expect("run the OSC peer");
     });
     assert!(
         (i32::from(red) - 191).abs() <= 1,
@@ -145,11 +146,12 @@ fn python_osc_changes_a_param_of_a_running_render() {
         "from pythonosc.udp_client import SimpleUDPClient\nSimpleUDPClient('127.0.0.1', {port}).send_message('/hypna/param/level/norm', 0.25)\n"
     );
     let red = render_while_sending(4000, port, || {
-        let _ = python()
+        python()
             .args(["-c", &script])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .status();
+            .status()
+            .expect("run the OSC peer");
     });
     assert!(
         (i32::from(red) - 64).abs() <= 1,
@@ -170,7 +172,7 @@ fn a_settings_file_sets_the_osc_port() {
     std::fs::write(&settings, format!("[osc]\nlisten = \"127.0.0.1:{port}\"\n")).unwrap();
     let args = ["--settings".to_string(), settings.display().to_string()];
     let red = render_with_args(4000, &args, || {
-        let _ = Command::new("oscsend")
+        Command::new("oscsend")
             .args([
                 "127.0.0.1",
                 &port.to_string(),
@@ -180,7 +182,8 @@ fn a_settings_file_sets_the_osc_port() {
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .status();
+            .status()
+            .expect("run the OSC peer");
     });
     assert!(
         (i32::from(red) - 128).abs() <= 1,

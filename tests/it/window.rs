@@ -55,11 +55,13 @@ impl XServer {
         let (tx, rx) = channel();
         std::thread::spawn(move || {
             let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            // Nothing read, or nobody waiting any more: the wait below times out or is gone.
+            if BufReader::new(stdout).read_line(&mut line).is_ok() {
+                drop(tx.send(line));
+            }
         });
         let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
-            let _ = child.kill();
+            drop(child.kill());
             panic!("{test}: Xvfb did not report a display");
         };
         let n: u32 = line
@@ -75,8 +77,9 @@ impl XServer {
 
 impl Drop for XServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // It may have ended already: then there is nothing to kill, and the wait reaps it.
+        drop(self.child.kill());
+        drop(self.child.wait());
     }
 }
 
@@ -174,8 +177,9 @@ impl Hypna {
 
 impl Drop for Hypna {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // It may have ended already: then there is nothing to kill, and the wait reaps it.
+        drop(self.child.kill());
+        drop(self.child.wait());
     }
 }
 
@@ -738,7 +742,8 @@ fn faults_while_running_never_stop_the_show() {
         } else {
             b"/garbage\0,zz\0junk"
         };
-        let _ = sender.send_to(packet, ("127.0.0.1", port));
+        // A flood: what the socket buffer cannot take is dropped, as on a network.
+        drop(sender.send_to(packet, ("127.0.0.1", port)));
     }
     assert_alive(&mut hypna, "an OSC flood");
     let counters = osc_status(port);

@@ -20,10 +20,11 @@ fn logs() -> &'static Mutex<Vec<u8>> {
     static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
     LOGS.get_or_init(|| {
         let buf: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
-        let _ = tracing_subscriber::fmt()
+        tracing_subscriber::fmt()
             .with_ansi(false)
             .with_writer(move || W(buf))
-            .try_init();
+            .try_init()
+            .expect("the test binary's one global subscriber");
         buf
     })
 }

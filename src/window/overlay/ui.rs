@@ -1,8 +1,6 @@
 //! The overlay's egui code: HUD, error banner, parameter panel, help. No GPU here, so the UI
 //! logic is testable with synthetic input.
 
-use std::fmt::Write as _;
-
 use egui::{Align2, Color32, Context, CornerRadius, FontId, Id, RichText, Stroke, Ui, pos2, vec2};
 
 use super::data::{OverlayData, ParamChange};
@@ -513,15 +511,12 @@ fn error_banner(ctx: &Context, data: &OverlayData<'_>) {
                         .color(Color32::WHITE),
                     );
                     for d in data.errors.iter().take(MAX_ERRORS) {
-                        let mut line = d.file.display().to_string();
-                        if let Some(l) = d.line {
-                            let _ = write!(line, ":{l}");
-                            if let Some(c) = d.col {
-                                let _ = write!(line, ":{c}");
-                            }
-                        }
-                        line.push_str(": ");
-                        line.push_str(&d.message);
+                        let place = match (d.line, d.col) {
+                            (Some(l), Some(c)) => format!(":{l}:{c}"),
+                            (Some(l), None) => format!(":{l}"),
+                            _ => String::new(),
+                        };
+                        let line = format!("{}{place}: {}", d.file.display(), d.message);
                         ui.add(
                             egui::Label::new(RichText::new(line).monospace().color(Color32::WHITE))
                                 .wrap(),
