@@ -33,9 +33,9 @@ pub enum PngError {
 pub enum Pixels {
     /// RGBA as read back, alpha included (renders).
     Rgba,
-    /// What a window surface holds: red and blue swapped when `bgra`, alpha made opaque
-    /// (surfaces do not keep a meaningful alpha).
-    Surface {
+    /// What the window shows: alpha made opaque (surfaces keep no meaningful alpha), red
+    /// and blue swapped when `bgra` (a BGRA surface).
+    Opaque {
         /// The surface format is BGRA.
         bgra: bool,
     },
@@ -176,7 +176,7 @@ fn save(job: Job) -> Result<PathBuf, PngError> {
         path,
         pixels,
     } = job;
-    if let Pixels::Surface { bgra } = pixels {
+    if let Pixels::Opaque { bgra } = pixels {
         for px in image.rgba.chunks_exact_mut(4) {
             if bgra {
                 px.swap(0, 2);
@@ -232,7 +232,7 @@ mod tests {
         let surface = numbered(&dir.path().join("sub"), "window", 1);
         writer.write(image(0), raw.clone(), Pixels::Rgba).unwrap();
         writer
-            .write(image(1), surface.clone(), Pixels::Surface { bgra: true })
+            .write(image(1), surface.clone(), Pixels::Opaque { bgra: true })
             .unwrap();
         assert_eq!(writer.finish().unwrap(), 2);
         let a = image::open(&raw).unwrap().to_rgba8().into_raw();

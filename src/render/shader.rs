@@ -543,3 +543,31 @@ pub fn texture_format(format: Format) -> wgpu::TextureFormat {
         Format::Rgba32float => wgpu::TextureFormat::Rgba32Float,
     }
 }
+
+#[cfg(test)]
+mod prelude_doc {
+    use super::*;
+
+    /// `docs/shaders.md` shows the prelude of its example "exactly": it must stay so.
+    #[test]
+    fn the_prelude_is_the_one_the_shader_docs_show() {
+        let docs =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/shaders.md"))
+                .unwrap();
+        let start = docs
+            .find("```wgsl\n// hypna prelude")
+            .expect("the prelude block in docs/shaders.md")
+            + "```wgsl\n".len();
+        let shown = &docs[start..start + docs[start..].find("```").unwrap()];
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ink.wgsl"), "").unwrap();
+        let scene = Scene::parse(
+            "[scene]\nname = \"ink\"\n\n[params.speed]\ndefault = 0.5\n\n[params.decay]\n\
+             default = 0.5\n\n[[pass]]\nname = \"ink\"\nshader = \"ink.wgsl\"\n\
+             inputs = [\"ink\"]\n",
+            &dir.path().join("ink.toml"),
+        )
+        .unwrap();
+        assert_eq!(prelude(&scene, &scene.passes[0]), shown);
+    }
+}

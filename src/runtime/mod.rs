@@ -10,7 +10,7 @@
 //!
 //! - [`load`]: loading a scene, in stages: read, prepare, build, warm, then switch or reload.
 //! - [`services`]: OSC and audio, and how their events reach the params.
-//! - [`transition`]: crossfades between scenes and the output level.
+//! - `transition`: crossfades between scenes and the output level.
 //! - [`status`]: frame and model rates, `/hypna/status`, the health snapshot.
 //! - [`offline`]: fixed-clock renders read back as RGBA8.
 //!

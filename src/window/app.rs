@@ -595,7 +595,7 @@ impl Live {
                         &frame.texture,
                         presented,
                         path,
-                        Pixels::Surface { bgra },
+                        Pixels::Opaque { bgra },
                     ) {
                         tracing::debug!("capture of frame {presented} skipped: readback busy");
                     }

@@ -129,7 +129,14 @@ impl Capture {
         let path = dir.join(format!("hypna-{stem}-{stamp}-{frame:06}.png"));
         // Frame numbers of screenshots and captures share the readback: offset them.
         let key = frame | (1 << 62);
-        if !self.record_copy(&gpu.device, encoder, &target, key, path, Pixels::Rgba) {
+        if !self.record_copy(
+            &gpu.device,
+            encoder,
+            &target,
+            key,
+            path,
+            Pixels::Opaque { bgra: false },
+        ) {
             tracing::warn!("screenshot skipped: the previous one is still being read back");
         }
     }

@@ -3,10 +3,10 @@
 //! key help) on top. Keys: F fullscreen, H HUD, P parameter panel, R reload, S screenshot,
 //! ←/→ playlist entries, ? help, Esc quit (none of them in kiosk mode).
 //!
-//! - [`app`]: the event loop and the frame ([`Live`]); hot reload and the show run inside it.
+//! - `app`: the event loop and the frame ([`Live`]); hot reload and the show run inside it.
 //! - [`monitors`]: listing and choosing monitors, the remembered window placement.
-//! - [`capture`]: screenshots and captured frames, read back and written without waiting.
-//! - [`hud`]: what the overlay shows, gathered from the runtime each frame it is visible.
+//! - `capture`: screenshots and captured frames, read back and written without waiting.
+//! - `hud`: what the overlay shows, gathered from the runtime each frame it is visible.
 //! - [`overlay`]: the egui overlay itself.
 //!
 //! A [`FrameHook`] plugs in from above: operations (health line, param log, memory janitor)

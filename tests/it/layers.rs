@@ -71,6 +71,29 @@ fn code_of(source: &str) -> String {
     out
 }
 
+/// The path that starts `code`: identifiers joined by `::` (`a::b::C` of `a::b::C::new()`
+/// is `a`, `b`, `C`, `new`; it ends at the first character that continues no path).
+fn path_at(code: &str) -> Vec<String> {
+    let mut path = Vec::new();
+    let mut rest = code;
+    loop {
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if name.is_empty() {
+            break;
+        }
+        rest = &rest[name.len()..];
+        path.push(name);
+        match rest.strip_prefix("::") {
+            Some(next) => rest = next,
+            None => break,
+        }
+    }
+    path
+}
+
 /// Every module path a piece of code refers to, resolved from `module` (the file's own path).
 fn references(module: &[String], code: &str) -> BTreeSet<Vec<String>> {
     let mut found = BTreeSet::new();
@@ -111,11 +134,7 @@ fn references(module: &[String], code: &str) -> BTreeSet<Vec<String>> {
                     }
                 }
             } else {
-                let path: Vec<String> = after
-                    .split("::")
-                    .map(ident)
-                    .take_while(|s| !s.is_empty())
-                    .collect();
+                let path = path_at(after);
                 if !path.is_empty() {
                     found.insert(path);
                 }
@@ -130,12 +149,7 @@ fn references(module: &[String], code: &str) -> BTreeSet<Vec<String>> {
                 base.pop();
                 after = r;
             }
-            let path: Vec<String> = after
-                .split("::")
-                .map(ident)
-                .take_while(|s| !s.is_empty())
-                .collect();
-            base.extend(path);
+            base.extend(path_at(after));
             found.insert(base);
             i += rest.len() - after.len();
             continue;

@@ -1,5 +1,5 @@
 //! The OSC benchmark: a short run that checks the figures are sane (full run:
-//! `cargo test --release --test osc_bench -- --ignored --nocapture`).
+//! `cargo test --release --test it osc_bench -- --ignored --nocapture`).
 
 use hypna::bench::osc::{OscBenchOptions, run};
 

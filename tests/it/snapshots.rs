@@ -2,7 +2,7 @@
 //! clock, frame and params, and must match its reference PNG in `tests/snapshots/` within a
 //! tolerance. On failure the actual and difference images are written next to the reference.
 //!
-//! Bless new references with: `HYPNA_BLESS=1 cargo test --test snapshots` (then look at them).
+//! Bless new references with: `HYPNA_BLESS=1 cargo test --test it snapshots::` (then look at them).
 
 use crate::common;
 
@@ -68,7 +68,7 @@ fn every_scene_matches_its_reference() {
     }
     assert!(
         failures.is_empty(),
-        "{}\nactual and difference images are in tests/snapshots/; if the change is intended, look at them and bless with:\n  HYPNA_BLESS=1 cargo test --test snapshots",
+        "{}\nactual and difference images are in tests/snapshots/; if the change is intended, look at them and bless with:\n  HYPNA_BLESS=1 cargo test --test it snapshots::",
         failures.join("\n")
     );
 }
