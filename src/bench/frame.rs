@@ -83,7 +83,10 @@ impl std::fmt::Display for BenchReport {
 pub fn run(gpu: &Gpu, options: &BenchOptions) -> Result<BenchReport, BenchError> {
     let scene = Scene::read(&options.scene).map_err(LoadError::from)?;
     if scene.passes.len() != 1 || scene.passes.iter().any(|p| !p.inputs.is_empty()) {
-        return Err(BenchError::Unsupported(options.scene.display().to_string()));
+        return Err(BenchError::Unsupported(format!(
+            "{}: the bare-loop baseline needs a scene with one pass and no inputs",
+            options.scene.display()
+        )));
     }
     let shaders = load_shaders(&scene).map_err(LoadError::Shader)?;
     let mut bare = BareLoop::new(

@@ -1,7 +1,9 @@
 //! Shared test helpers: getting a GPU (or skipping loudly), rendering, image comparison.
 #![allow(dead_code)]
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use hypna::render::context::Gpu;
 use hypna::runtime::{RenderSettings, Runtime, RuntimeOptions, render_frames};
@@ -33,6 +35,35 @@ pub fn prerequisite(test: &str, what: &str, present: bool, install: &str) -> boo
     false
 }
 
+/// Turns on the machine: tests that render (a GPU, a window) share it and run side by side;
+/// a test that measures time, or keeps the machine busy for minutes, takes it for itself
+/// ([`exclusive`]), as it had when it was a test binary of its own.
+static TURNS: RwLock<()> = RwLock::new(());
+
+thread_local! {
+    /// This test's shared turn, held until its thread ends (libtest runs every test on a
+    /// thread of its own).
+    static SHARED_TURN: RefCell<Option<RwLockReadGuard<'static, ()>>> = const { RefCell::new(None) };
+}
+
+/// Joins the tests that share the machine (called by [`gpu`] and by the window tests'
+/// X server): they run side by side, never while a test holds [`exclusive`]. The turn lasts
+/// until the test ends.
+pub fn share_the_machine() {
+    SHARED_TURN.with(|turn| {
+        let mut turn = turn.borrow_mut();
+        if turn.is_none() {
+            *turn = Some(TURNS.read().unwrap_or_else(PoisonError::into_inner));
+        }
+    });
+}
+
+/// The machine for this test alone while the guard lives: waits until no test that shares
+/// it runs, and keeps them waiting. Never called after [`share_the_machine`] in one test.
+pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    TURNS.write().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Set in a child run by [`alone`] to the test it runs.
 const ALONE_ENV: &str = "HYPNA_TEST_ALONE";
 
@@ -45,6 +76,23 @@ pub fn alone(name: &str, env: &[(&str, &std::ffi::OsStr)]) -> bool {
     if std::env::var(ALONE_ENV).as_deref() == Ok(name) {
         return true;
     }
+    run_child(name, env);
+    false
+}
+
+/// [`alone`], with the machine to itself while the child runs ([`exclusive`]): for a test
+/// that keeps the machine busy for minutes.
+pub fn alone_and_exclusive(name: &str) -> bool {
+    if std::env::var(ALONE_ENV).as_deref() == Ok(name) {
+        return true;
+    }
+    let _turn = exclusive();
+    run_child(name, &[]);
+    false
+}
+
+/// Runs this test binary again for the test `name` alone and checks that it passed.
+fn run_child(name: &str, env: &[(&str, &std::ffi::OsStr)]) {
     let exe = std::env::current_exe().expect("the test binary's path");
     let out = std::process::Command::new(exe)
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
@@ -62,7 +110,6 @@ pub fn alone(name: &str, env: &[(&str, &std::ffi::OsStr)]) -> bool {
     );
     println!("{stdout}");
     eprintln!("{stderr}");
-    false
 }
 
 /// Polls `done` every few milliseconds until it holds, failing with `what` after `timeout`.
@@ -83,8 +130,10 @@ pub fn wait_until(
     start.elapsed()
 }
 
-/// A GPU, or `None` with a printed skip; a failure when [`required`].
+/// A GPU, or `None` with a printed skip; a failure when [`required`]. The test shares the
+/// machine from now on ([`share_the_machine`]).
 pub fn gpu(test: &str) -> Option<Gpu> {
+    share_the_machine();
     match Gpu::new_headless() {
         Ok(gpu) => Some(gpu),
         Err(e) => {

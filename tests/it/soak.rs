@@ -12,7 +12,8 @@
 //!
 //! What it runs is what a show runs, memory janitor included (`hypna::ops::memory`, nudged
 //! after every switch as `hypna run` and `hypna render` do). It runs alone in a child
-//! process of the test binary (`common::alone`), so no other test allocates in it.
+//! process of the test binary (`common::alone_and_exclusive`), so no other test allocates in
+//! it, and no test that renders runs meanwhile.
 //! Before the janitor, freed memory that glibc kept in an arena made single readings jump by
 //! 20-43 MiB, and in 2 of 9 runs an entry's floor stepped up 24-27 MiB and stayed there.
 //!
@@ -155,7 +156,7 @@ fn rss() -> i64 {
 #[test]
 fn memory_stays_bounded_over_20k_frames_of_switches_and_reloads() {
     let test = "memory_stays_bounded_over_20k_frames_of_switches_and_reloads";
-    if !common::alone(&format!("soak::{test}"), &[]) {
+    if !common::alone_and_exclusive(&format!("soak::{test}")) {
         return;
     }
     let Some(gpu) = common::gpu(test) else {
