@@ -1,5 +1,5 @@
 //! The audio benchmark runs and meets its goals (short run; `hypna bench --audio` runs longer).
-//! It has the machine to itself while it measures (`common::exclusive`).
+//! It has the machine to itself while it measures (`common::Turn::Alone`).
 
 use hypna::bench::audio::{BenchOptions, run};
 
@@ -7,7 +7,7 @@ use hypna::bench::audio::{BenchOptions, run};
 fn analysis_cost_and_latency_meet_the_goals() {
     // Cost is measured as time per hop: no test that renders may run meanwhile (this was a
     // test binary of its own).
-    let _turn = crate::common::exclusive();
+    crate::common::take_turn(crate::common::Turn::Alone);
     let options = BenchOptions {
         cost_secs: 10.0,
         latency_secs: 2.0,

@@ -33,6 +33,8 @@ fn in_child(test: &str, alsa_conf: impl Fn(&Path) -> String) -> Option<PathBuf> 
         common::prerequisite(test, "alsa.conf", false, "apt-get install libasound2-dev");
         return None;
     };
+    // The child measures real-time capture: no render may run meanwhile.
+    common::take_turn(common::Turn::Timing);
     let alsa_config_path = format!("{system}:{}", conf.display());
     common::alone(
         &format!("audio_capture::{test}"),

@@ -146,6 +146,7 @@ fn connected(e: &AudioEngine) -> bool {
 
 #[test]
 fn a_device_error_mid_stream_reconnects_without_blocking_the_reader() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let control = Arc::new(Control::default());
     let engine =
         AudioEngine::start_with_backend(&config(), Box::new(FakeBackend(Arc::clone(&control))))
@@ -207,6 +208,7 @@ fn a_device_error_mid_stream_reconnects_without_blocking_the_reader() {
 
 #[test]
 fn a_stalled_device_is_reopened() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let control = Arc::new(Control::default());
     let engine =
         AudioEngine::start_with_backend(&config(), Box::new(FakeBackend(Arc::clone(&control))))
@@ -234,6 +236,7 @@ fn a_stalled_device_is_reopened() {
 
 #[test]
 fn a_missing_device_is_retried_until_it_appears() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let control = Arc::new(Control::default());
     control.absent.store(true, Ordering::Release);
     let engine =
@@ -268,6 +271,7 @@ fn a_missing_device_is_retried_until_it_appears() {
 
 #[test]
 fn taps_through_the_engine_set_the_tempo() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let control = Arc::new(Control::default());
     let engine =
         AudioEngine::start_with_backend(&config(), Box::new(FakeBackend(Arc::clone(&control))))

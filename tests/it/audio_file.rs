@@ -10,6 +10,7 @@ use hypna::audio::{AudioConfig, AudioEngine, CaptureStatus, OfflineAudio, decode
 
 #[test]
 fn decodes_int_and_float_wavs_to_mono() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let dir = tempfile::tempdir().unwrap();
     // 24-bit stereo: left +0.5, right -0.25 -> mono 0.125.
     let p24 = dir.path().join("s24.wav");
@@ -55,6 +56,7 @@ fn decodes_int_and_float_wavs_to_mono() {
 
 #[test]
 fn offline_features_are_deterministic_in_any_order() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("drums.wav");
     let (signal, _) = drum_pattern(6.0, 44_100, 11);
@@ -79,6 +81,7 @@ fn offline_features_are_deterministic_in_any_order() {
 
 #[test]
 fn frame_n_sees_exactly_the_audio_up_to_n_over_fps() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let rate = 48_000u32;
     let fps = 60.0;
     let mut signal = vec![0.0f32; rate as usize * 5];
@@ -138,6 +141,7 @@ fn frame_n_sees_exactly_the_audio_up_to_n_over_fps() {
 
 #[test]
 fn live_file_plays_in_real_time() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tone.wav");
     write_wav(&path, &sine(1000.0, 0.5, 2.0, 48_000), 48_000, 2);
@@ -183,6 +187,7 @@ fn live_file_plays_in_real_time() {
 
 #[test]
 fn a_missing_file_is_an_error_at_start() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let config = AudioConfig {
         file: Some("/nonexistent/song.wav".into()),
         ..AudioConfig::default()

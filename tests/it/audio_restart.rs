@@ -76,6 +76,7 @@ fn file_engine(dir: &Path) -> AudioEngine {
 
 #[test]
 fn a_panicking_analysis_restarts_on_the_same_stream() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let dir = tempfile::tempdir().unwrap();
     let engine = file_engine(dir.path());
     let mut reader = engine.reader();
@@ -112,6 +113,7 @@ fn a_panicking_analysis_restarts_on_the_same_stream() {
 
 #[test]
 fn a_panicking_file_player_goes_on_playing() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let dir = tempfile::tempdir().unwrap();
     let engine = file_engine(dir.path());
     let mut reader = engine.reader();
@@ -130,6 +132,7 @@ fn a_panicking_file_player_goes_on_playing() {
 
 #[test]
 fn a_panicking_supervisor_reopens_the_device() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     // A device that plays a 440 Hz tone, mono f32 at 48 kHz.
     let tone = SyntheticDevice::new("Tone", sine(440.0, 0.5, 1.0, 48_000), 48_000, 256).looped();
     let opens = tone.opens();

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use hypna::render::context::Gpu;
 use hypna::runtime::{RenderSettings, Runtime, RuntimeOptions, render_frames};
@@ -35,33 +35,71 @@ pub fn prerequisite(test: &str, what: &str, present: bool, install: &str) -> boo
     false
 }
 
-/// Turns on the machine: tests that render (a GPU, a window) share it and run side by side;
-/// a test that measures time, or keeps the machine busy for minutes, takes it for itself
-/// ([`exclusive`]), as it had when it was a test binary of its own.
-static TURNS: RwLock<()> = RwLock::new(());
+/// What a test does with the machine, for [`take_turn`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// Renders, inference, a window: keeps every core busy. Runs beside other renders.
+    Render,
+    /// Measures time (backoffs, real-time playback, rings drained in time): runs beside
+    /// other timing tests, never beside a render.
+    Timing,
+    /// Needs the machine to itself (a benchmark, a minutes-long soak).
+    Alone,
+}
+
+/// Who has the machine now: a kind of turn and how many tests hold it.
+struct Turns {
+    kind: Option<Turn>,
+    holders: usize,
+}
+
+static TURNS: Mutex<Turns> = Mutex::new(Turns {
+    kind: None,
+    holders: 0,
+});
+static TURN_CHANGED: Condvar = Condvar::new();
+
+/// A turn held by this test's thread; given back when the thread ends (libtest runs every
+/// test on a thread of its own).
+struct Held(Turn);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut turns = TURNS.lock().unwrap_or_else(PoisonError::into_inner);
+        turns.holders -= 1;
+        if turns.holders == 0 {
+            turns.kind = None;
+        }
+        TURN_CHANGED.notify_all();
+    }
+}
 
 thread_local! {
-    /// This test's shared turn, held until its thread ends (libtest runs every test on a
-    /// thread of its own).
-    static SHARED_TURN: RefCell<Option<RwLockReadGuard<'static, ()>>> = const { RefCell::new(None) };
+    static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
 }
 
-/// Joins the tests that share the machine (called by [`gpu`] and by the window tests'
-/// X server): they run side by side, never while a test holds [`exclusive`]. The turn lasts
-/// until the test ends.
-pub fn share_the_machine() {
-    SHARED_TURN.with(|turn| {
-        let mut turn = turn.borrow_mut();
-        if turn.is_none() {
-            *turn = Some(TURNS.read().unwrap_or_else(PoisonError::into_inner));
+/// Takes a turn of `kind` on the machine for the rest of this test, waiting while tests of
+/// another kind hold it. Tests used to be 31 binaries run one after the other, so a timing
+/// test never ran beside a render and a benchmark ran alone; the turns keep it so in one
+/// binary. Taken by [`gpu`], `infer_support::ort` and the window tests (renders), and at the
+/// start of timing tests and benchmarks. A test takes one kind only.
+pub fn take_turn(kind: Turn) {
+    HELD.with(|held| {
+        let mut held = held.borrow_mut();
+        if let Some(Held(had)) = &*held {
+            assert_eq!(*had, kind, "a test takes one kind of turn on the machine");
+            return;
         }
+        let mut turns = TURNS.lock().unwrap_or_else(PoisonError::into_inner);
+        while turns.kind.is_some_and(|k| k != kind || kind == Turn::Alone) {
+            turns = TURN_CHANGED
+                .wait(turns)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        turns.kind = Some(kind);
+        turns.holders += 1;
+        *held = Some(Held(kind));
     });
-}
-
-/// The machine for this test alone while the guard lives: waits until no test that shares
-/// it runs, and keeps them waiting. Never called after [`share_the_machine`] in one test.
-pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    TURNS.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Set in a child run by [`alone`] to the test it runs.
@@ -80,13 +118,13 @@ pub fn alone(name: &str, env: &[(&str, &std::ffi::OsStr)]) -> bool {
     false
 }
 
-/// [`alone`], with the machine to itself while the child runs ([`exclusive`]): for a test
-/// that keeps the machine busy for minutes.
+/// [`alone`], with the machine to itself while the child runs ([`Turn::Alone`]): for a
+/// test that keeps the machine busy for minutes.
 pub fn alone_and_exclusive(name: &str) -> bool {
     if std::env::var(ALONE_ENV).as_deref() == Ok(name) {
         return true;
     }
-    let _turn = exclusive();
+    take_turn(Turn::Alone);
     run_child(name, &[]);
     false
 }
@@ -130,10 +168,10 @@ pub fn wait_until(
     start.elapsed()
 }
 
-/// A GPU, or `None` with a printed skip; a failure when [`required`]. The test shares the
-/// machine from now on ([`share_the_machine`]).
+/// A GPU, or `None` with a printed skip; a failure when [`required`]. The test takes a
+/// render turn on the machine ([`take_turn`]).
 pub fn gpu(test: &str) -> Option<Gpu> {
-    share_the_machine();
+    take_turn(Turn::Render);
     match Gpu::new_headless() {
         Ok(gpu) => Some(gpu),
         Err(e) => {

@@ -33,11 +33,11 @@ fn skip(test: &str, why: &str) {
 }
 
 /// ONNX Runtime (found by the normal discovery), or `None` with a printed skip; the test
-/// shares the machine from now on (`common::share_the_machine`). With
+/// takes a render turn on the machine (`common::take_turn`). With
 /// `HYPNA_REQUIRE_ORT=1` or `HYPNA_REQUIRE_GPU=1` (CI) a missing library fails the test.
 pub fn ort(test: &str) -> Option<OrtInfo> {
     // Inference keeps the cores busy: it shares the machine like a render.
-    crate::common::share_the_machine();
+    crate::common::take_turn(crate::common::Turn::Render);
     match hypna::infer::init(&InitOptions::default()) {
         Ok(info) => Some(info),
         Err(e) => {

@@ -4,8 +4,9 @@
 //! `hypna::testing`.
 //!
 //! Tests that need a process to themselves (resident memory measured, process-wide
-//! configuration read once) re-run this binary for just that test: see
-//! [`common::alone`].
+//! configuration read once) re-run this binary for just that test: see [`common::alone`].
+//! Tests take turns on the machine ([`common::take_turn`]): renders beside renders, timing
+//! tests beside timing tests, benchmarks and the soak alone.
 
 // A test fails loudly: its helpers unwrap too (the library never does; see Cargo.toml).
 #![allow(clippy::unwrap_used, clippy::expect_used)]

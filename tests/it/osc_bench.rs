@@ -7,7 +7,7 @@ use hypna::bench::osc::{OscBenchOptions, run};
 fn short_bench_runs_and_loses_nothing() {
     // Loss at a sustained rate depends on the socket thread getting the CPU: no test that
     // renders may run meanwhile (this was a test binary of its own).
-    let _turn = crate::common::exclusive();
+    crate::common::take_turn(crate::common::Turn::Alone);
     let report = run(&OscBenchOptions {
         ingest_messages: 5_000,
         sustained_rate_hz: 5_000,
@@ -28,7 +28,7 @@ fn short_bench_runs_and_loses_nothing() {
 #[test]
 #[ignore = "a few seconds; run with --ignored --nocapture for the figures"]
 fn full_bench() {
-    let _turn = crate::common::exclusive();
+    crate::common::take_turn(crate::common::Turn::Alone);
     let report = run(&OscBenchOptions::default()).unwrap();
     println!("{report}");
     assert_eq!(report.sustained_lost, 0, "{report}");

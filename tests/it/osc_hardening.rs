@@ -34,6 +34,7 @@ fn still_works(h: &mut OscHandle) {
 
 #[test]
 fn truncated_packets() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let mut h = server();
     let c = client();
     let good = valid();
@@ -52,6 +53,7 @@ fn truncated_packets() {
 
 #[test]
 fn bad_padding_and_alignment() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let mut h = server();
     let c = client();
     let good = valid();
@@ -76,6 +78,7 @@ fn bad_padding_and_alignment() {
 
 #[test]
 fn unknown_type_tags() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let mut h = server();
     let c = client();
     for tag in [b'x', b'S', b'$', 0xff] {
@@ -90,6 +93,7 @@ fn unknown_type_tags() {
 
 #[test]
 fn oversized_packets() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let mut h = server_with(&OscConfig {
         max_packet_bytes: 512,
         ..loopback_config()
@@ -109,6 +113,7 @@ fn oversized_packets() {
 
 #[test]
 fn unknown_addresses_and_wrong_arguments() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let mut h = server();
     let c = client();
     let to = h.local_addr();
@@ -146,6 +151,7 @@ fn unknown_addresses_and_wrong_arguments() {
 
 #[test]
 fn empty_and_nested_bundles() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let mut h = server_with(&OscConfig {
         max_packet_bytes: 65_507,
         ..loopback_config()
@@ -189,6 +195,7 @@ fn empty_and_nested_bundles() {
 
 #[test]
 fn a_flood_is_bounded_and_counted() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let capacity = 64;
     let mut h = server_with(&OscConfig {
         queue_capacity: capacity,

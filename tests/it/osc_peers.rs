@@ -16,6 +16,7 @@ fn runs(cmd: &mut Command) -> bool {
 
 #[test]
 fn oscsend_sets_params() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     // oscsend without arguments prints its usage and fails; it only has to exist.
     let present = Command::new("oscsend").output().is_ok();
     if !peer_available(
@@ -60,6 +61,7 @@ fn oscsend_sets_params() {
 
 #[test]
 fn python_osc_sets_params() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let present = runs(python3().args(["-c", "import pythonosc"]));
     if !peer_available(
         "python_osc_sets_params",
@@ -123,6 +125,7 @@ c.send(t.build())
 
 #[test]
 fn python_osc_reads_query_replies() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let present = runs(python3().args(["-c", "import pythonosc"]));
     if !peer_available(
         "python_osc_reads_query_replies",

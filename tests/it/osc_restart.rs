@@ -10,6 +10,7 @@ use rosc::OscType;
 
 #[test]
 fn the_socket_thread_is_restarted_on_the_same_port() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let mut h = server();
     let c = client();
     let to = h.local_addr();
@@ -35,6 +36,7 @@ fn the_socket_thread_is_restarted_on_the_same_port() {
 
 #[test]
 fn the_sender_thread_is_restarted_and_status_reports_restarts() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let controller = client();
     let mut h = server_with(&OscConfig {
         feedback: vec![feedback_to(&controller)],

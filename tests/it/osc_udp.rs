@@ -14,6 +14,7 @@ use rosc::OscType;
 
 #[test]
 fn params_norm_and_aliases_become_set_param() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let mut h = server();
     let c = client();
     let to = h.local_addr();
@@ -48,6 +49,7 @@ fn params_norm_and_aliases_become_set_param() {
 
 #[test]
 fn patterns_match_known_addresses() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let mut h = server();
     let c = client();
     let to = h.local_addr();
@@ -71,6 +73,7 @@ fn patterns_match_known_addresses() {
 
 #[test]
 fn scene_and_trigger_addresses() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let mut h = server();
     let c = client();
     let to = h.local_addr();
@@ -101,6 +104,7 @@ fn scene_and_trigger_addresses() {
 
 #[test]
 fn bundles_apply_in_order_and_honour_timetags() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let mut h = server();
     let c = client();
     let to = h.local_addr();
@@ -180,6 +184,7 @@ fn bundles_apply_in_order_and_honour_timetags() {
 
 #[test]
 fn scheduler_is_bounded() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let mut h = server_with(&OscConfig {
         schedule_capacity: 4,
         ..loopback_config()
@@ -206,6 +211,7 @@ fn scheduler_is_bounded() {
 
 #[test]
 fn query_reply_reaches_the_sender() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let mut h = server();
     let c = client();
     send(&c, h.local_addr(), &msg("/hypna/query", vec![]));
@@ -243,6 +249,7 @@ fn query_reply_reaches_the_sender() {
 
 #[test]
 fn status_reply_carries_counters() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let mut h = server();
     let c = client();
     // A second socket asks for the reply on its own port.
@@ -302,6 +309,7 @@ fn status_reply_carries_counters() {
 
 #[test]
 fn feedback_is_sent_rate_limited_and_latest_wins() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let controller = client();
     let mut h = server_with(&OscConfig {
         feedback: vec![feedback_to(&controller)],
@@ -360,6 +368,7 @@ fn feedback_is_sent_rate_limited_and_latest_wins() {
 
 #[test]
 fn allow_list_rejects_other_senders() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let mut h = server_with(&OscConfig {
         allow: vec!["10.0.0.0/8".parse().unwrap()],
         ..loopback_config()
@@ -380,6 +389,7 @@ fn allow_list_rejects_other_senders() {
 
 #[test]
 fn routes_are_replaced_on_reload() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let mut h = server();
     let c = client();
     h.set_routes(
@@ -407,6 +417,7 @@ fn routes_are_replaced_on_reload() {
 
 #[test]
 fn a_port_in_use_is_an_error_value() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
     let config = OscConfig {
         listen: taken.local_addr().unwrap(),
@@ -423,6 +434,7 @@ fn a_port_in_use_is_an_error_value() {
 
 #[test]
 fn dropping_the_handle_frees_the_port() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let h = server();
     let addr: SocketAddr = h.local_addr();
     drop(h);
@@ -438,6 +450,7 @@ fn dropping_the_handle_frees_the_port() {
 
 #[test]
 fn feedback_to_a_host_name() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let controller = client();
     let port = controller.local_addr().unwrap().port();
     let mut h = server_with(&OscConfig {
@@ -456,6 +469,7 @@ fn feedback_to_a_host_name() {
 
 #[test]
 fn audio_echo_when_enabled() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let controller = client();
     let target = feedback_to(&controller);
     let audio = hypna::osc::AudioEcho {

@@ -31,7 +31,7 @@ struct XServer {
 impl XServer {
     /// Starts Xvfb on a free display, or skips (fails under `HYPNA_REQUIRE_GPU=1`).
     fn start(test: &str) -> Option<Self> {
-        common::share_the_machine();
+        common::take_turn(common::Turn::Render);
         let present = Command::new("Xvfb").arg("-help").output().is_ok();
         if !common::prerequisite(test, "Xvfb", present, "apt-get install xvfb") {
             return None;

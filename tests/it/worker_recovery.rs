@@ -183,6 +183,7 @@ fn quick_deadline(deadline_ms: u64, grace_ms: u64) -> WorkerPolicy {
 
 #[test]
 fn a_hung_run_is_terminated_and_the_same_thread_serves_on() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let (worker, loads) = fake_worker("stops", quick_deadline(100, 2000), true);
     let mut sent_hang = false;
     let t = Instant::now();
@@ -222,6 +223,7 @@ fn a_hung_run_is_terminated_and_the_same_thread_serves_on() {
 
 #[test]
 fn a_hung_run_that_ignores_termination_is_abandoned_and_the_model_reloaded() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let (worker, loads) = fake_worker("stuck", quick_deadline(100, 100), false);
     let mut sent_hang = false;
     let t = Instant::now();
@@ -283,6 +285,7 @@ fn failures_back_off_doubling_and_one_success_recovers() {
             Ok(inputs.to_vec())
         }
     }
+    crate::common::take_turn(crate::common::Turn::Timing);
     logs();
     let run_starts: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let policy = WorkerPolicy {
@@ -373,6 +376,7 @@ fn failures_back_off_doubling_and_one_success_recovers() {
 
 #[test]
 fn a_dead_thread_is_noticed_and_restarted() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     let (worker, loads) = fake_worker("bomb", WorkerPolicy::default(), true);
     let mut sent_bomb = false;
     let outputs = frame_loop(
@@ -405,6 +409,7 @@ fn a_dead_thread_is_noticed_and_restarted() {
 
 #[test]
 fn a_reload_that_fails_backs_off_and_recovers_when_the_file_is_back() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     logs();
     let file_there = Arc::new(AtomicBool::new(true));
     let loads = Arc::new(AtomicUsize::new(0));
@@ -507,6 +512,7 @@ fn a_reload_that_fails_backs_off_and_recovers_when_the_file_is_back() {
 
 #[test]
 fn a_run_cancelled_because_the_model_was_let_go_is_not_reported_as_a_failure() {
+    crate::common::take_turn(crate::common::Turn::Timing);
     // A switch or a reload drops the model while it runs: `Drop` terminates the run, which
     // comes back with ONNX Runtime's "terminate flag" error. That is hypna's own doing.
     let (worker, _) = fake_worker("let-go", WorkerPolicy::default(), true);
