@@ -28,6 +28,8 @@ fn band_edges(config: &AudioConfig) -> Vec<f64> {
 
 #[test]
 fn sines_land_in_their_band() {
+    // Analysis of long signals keeps a core busy: it shares the machine like a render.
+    crate::common::take_turn(crate::common::Turn::Render);
     for bands in [8usize, 16] {
         let config = AudioConfig {
             bands,
@@ -62,6 +64,8 @@ fn sines_land_in_their_band() {
 
 #[test]
 fn sines_land_in_their_band_at_44k1() {
+    // Analysis of long signals keeps a core busy: it shares the machine like a render.
+    crate::common::take_turn(crate::common::Turn::Render);
     let config = AudioConfig::default();
     let edges = band_edges(&config);
     for b in 0..8 {
@@ -80,6 +84,8 @@ fn sines_land_in_their_band_at_44k1() {
 
 #[test]
 fn silence_gives_zeros() {
+    // Analysis of long signals keeps a core busy: it shares the machine like a render.
+    crate::common::take_turn(crate::common::Turn::Render);
     let config = AudioConfig::default();
     let (a, all) = run(&config, RATE, &vec![0.0; RATE as usize * 3]);
     for f in &all {
@@ -104,6 +110,8 @@ fn silence_gives_zeros() {
 
 #[test]
 fn sound_then_silence_decays_to_exact_zeros() {
+    // Analysis of long signals keeps a core busy: it shares the machine like a render.
+    crate::common::take_turn(crate::common::Turn::Render);
     let config = AudioConfig::default();
     let mut signal = sine(440.0, 0.5, 1.0, RATE);
     signal.extend(vec![0.0; RATE as usize * 4]);
@@ -118,6 +126,8 @@ fn sound_then_silence_decays_to_exact_zeros() {
 
 #[test]
 fn level_and_peak_are_calibrated() {
+    // Analysis of long signals keeps a core busy: it shares the machine like a render.
+    crate::common::take_turn(crate::common::Turn::Render);
     let config = AudioConfig::default();
     let (a, _) = run(&config, RATE, &sine(1000.0, 0.5, 1.0, RATE));
     let f = a.features();
@@ -128,6 +138,8 @@ fn level_and_peak_are_calibrated() {
 
 #[test]
 fn a_sweep_moves_the_centroid_monotonically() {
+    // Analysis of long signals keeps a core busy: it shares the machine like a render.
+    crate::common::take_turn(crate::common::Turn::Render);
     let config = AudioConfig::default();
     let signal = sweep(60.0, 12_000.0, 0.5, 6.0, RATE);
     let (_, all) = run(&config, RATE, &signal);
@@ -162,6 +174,8 @@ fn a_sweep_moves_the_centroid_monotonically() {
 
 #[test]
 fn onsets_of_drum_patterns_score_f_at_least_0_9() {
+    // Analysis of long signals keeps a core busy: it shares the machine like a render.
+    crate::common::take_turn(crate::common::Turn::Render);
     let config = AudioConfig::default();
     let mut scores = Vec::new();
     for seed in [1u32, 2, 3, 4] {
@@ -275,21 +289,29 @@ fn check_click_track(bpm: f64) {
 
 #[test]
 fn click_track_90_bpm() {
+    // Analysis of long signals keeps a core busy: it shares the machine like a render.
+    crate::common::take_turn(crate::common::Turn::Render);
     check_click_track(90.0);
 }
 
 #[test]
 fn click_track_120_bpm() {
+    // Analysis of long signals keeps a core busy: it shares the machine like a render.
+    crate::common::take_turn(crate::common::Turn::Render);
     check_click_track(120.0);
 }
 
 #[test]
 fn click_track_140_bpm() {
+    // Analysis of long signals keeps a core busy: it shares the machine like a render.
+    crate::common::take_turn(crate::common::Turn::Render);
     check_click_track(140.0);
 }
 
 #[test]
 fn tapped_tempo_holds_and_resync_moves_the_beat() {
+    // Analysis of long signals keeps a core busy: it shares the machine like a render.
+    crate::common::take_turn(crate::common::Turn::Render);
     let config = AudioConfig::default();
     let mut a = Analyzer::new(&config, RATE).unwrap();
     let mut noise = vec![0.0; RATE as usize];
@@ -322,6 +344,8 @@ fn tapped_tempo_holds_and_resync_moves_the_beat() {
 
 #[test]
 fn a_drum_loop_locks_to_its_tempo() {
+    // Analysis of long signals keeps a core busy: it shares the machine like a render.
+    crate::common::take_turn(crate::common::Turn::Render);
     let config = AudioConfig::default();
     for (bpm, rate) in [
         (128.0, 44_100u32),
