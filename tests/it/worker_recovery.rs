@@ -156,14 +156,21 @@ fn frame_loop(
         if let Some(out) = timed("try_result", || worker.try_result()) {
             outputs.push(out);
         }
-        if !timed("is_busy", || worker.is_busy()) {
-            let j = job();
-            timed("submit", || worker.submit(j));
-        }
-        let _ = timed("stats", || worker.stats());
         if done(worker, &outputs) {
             return outputs;
         }
+        if !timed("is_busy", || worker.is_busy()) {
+            // A run that ended since `try_result` above has left its output: look at it
+            // before handing out the next job (else a loop on a loaded machine starts one
+            // more run than it asked for).
+            if let Some(out) = timed("try_result", || worker.try_result()) {
+                outputs.push(out);
+                continue;
+            }
+            let j = job();
+            timed("submit", || worker.submit(j));
+        }
+        drop(timed("stats", || worker.stats()));
         std::thread::sleep(Duration::from_millis(2));
     }
     panic!(
