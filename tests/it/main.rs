@@ -29,6 +29,7 @@ mod bad_input;
 mod bench_smoke;
 mod cli;
 mod feedback;
+mod generator;
 mod infer_discovery;
 mod infer_models;
 mod infer_worker;
