@@ -8,6 +8,7 @@ pub mod audio;
 pub mod bench;
 pub mod clock;
 pub mod diag;
+pub mod dream;
 pub mod infer;
 pub mod install;
 pub mod model;
