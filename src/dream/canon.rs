@@ -879,6 +879,14 @@ fn canonical_window(g: &mut Graph, node: &mut NodeProto, src: &NodeProto) -> Res
         "NOTSET" => {}
         "VALID" => pads = vec![0; 2 * sp],
         "SAME_UPPER" | "SAME_LOWER" => {
+            if dil.iter().any(|&d| d != 1) {
+                // ONNX Runtime rejects it for Conv and sizes pooling differently from the
+                // specification; explicit pads say what is meant.
+                return Err(unsupported(
+                    src,
+                    "auto_pad SAME with dilations is ambiguous; write explicit pads",
+                ));
+            }
             for i in 0..sp {
                 let keff = (kernel[i] - 1) * dil[i] + 1;
                 let s = strides[i];

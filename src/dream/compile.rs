@@ -246,6 +246,23 @@ pub fn compile(proto: ModelProto, opts: &Options) -> Result<Compiled, DreamError
             floats: None,
         },
     );
+    // The objective weight inputs, so shapes flow through the objective's nodes.
+    for (name, len) in [
+        ("layer_weights", Some(layers.len())),
+        ("channel_weights", None),
+        ("class_weights", None),
+    ] {
+        let dim = len.map_or_else(|| g.shapes.fresh(), |l| Dim::N(l as i64));
+        g.shapes.set(
+            name,
+            Info {
+                elem: dtype::FLOAT,
+                dims: Some(vec![dim]),
+                ints: None,
+                floats: None,
+            },
+        );
+    }
     map_input(&mut g, opts, &map(&model.image));
     canon::canonicalise(&mut g, &model, &wanted, &rename)?;
     let forward_end = g.nodes.len();

@@ -633,10 +633,18 @@ impl Shapes {
             }
             "Expand" => {
                 let shape = self.ints_of(node.input(1));
-                let dims = match (xd, shape) {
-                    (Some(d), Some(s)) => {
+                let len = self
+                    .dims_of(node.input(1))
+                    .and_then(|d| d.first().and_then(|d| d.known()));
+                let dims = match (xd, shape, len) {
+                    (Some(d), Some(s), _) => {
                         let sd: Vec<Dim> = s.iter().map(|&v| Dim::N(v)).collect();
                         Some(self.broadcast(&d, &sd))
+                    }
+                    (Some(d), None, Some(len)) => {
+                        // Sizes unknown: only the rank is.
+                        let r = d.len().max(len as usize);
+                        Some((0..r).map(|_| self.fresh()).collect())
                     }
                     _ => None,
                 };
