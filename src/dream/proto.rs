@@ -177,10 +177,35 @@ fn resolve_external(
             ),
         });
     };
+    let need = elem_bytes(t.data_type()).map(|b| b * numel(&t.dims));
+    if let Some(need) = need
+        && need != slice.len()
+    {
+        return Err(DreamError::ExternalData {
+            tensor: name,
+            path: file,
+            message: format!(
+                "bytes {start}..{end} are outside the file or the wrong size ({} bytes read, {need} needed)",
+                slice.len()
+            ),
+        });
+    }
     t.raw_data = Some(slice.to_vec());
     t.data_location = Some(DataLocation::Default as i32);
     t.external_data.clear();
     Ok(())
+}
+
+/// Bytes per element of a fixed-size element type.
+#[must_use]
+pub fn elem_bytes(t: i32) -> Option<usize> {
+    Some(match t {
+        dtype::UINT8 | dtype::INT8 | dtype::BOOL => 1,
+        dtype::UINT16 | dtype::INT16 | dtype::FLOAT16 | 16 => 2,
+        dtype::FLOAT | dtype::INT32 | dtype::UINT32 => 4,
+        dtype::INT64 | dtype::DOUBLE | dtype::UINT64 => 8,
+        _ => return None,
+    })
 }
 
 /// The number of elements of a tensor with these dimensions.
