@@ -157,3 +157,42 @@ fn light_densenet121_free_size() {
     let c = check_gradient(&m, &free(layers(&["r186"])), 64, 64, 3, 28);
     assert_close("densenet121", &c, RANDOM_TOL);
 }
+
+/// The trained EfficientNet-Lite0 that set-up installs (`HYPNA_EFFICIENTNET` overrides the
+/// path); skipped with a note while it is not installed.
+fn efficientnet(test: &str) -> Option<hypna::dream::onnx::ModelProto> {
+    let path = std::env::var_os("HYPNA_EFFICIENTNET").map_or_else(
+        || dream_support::root().join(".hypna/models/efficientnet-lite0.onnx"),
+        std::path::PathBuf::from,
+    );
+    if !path.is_file() {
+        eprintln!("SKIPPED {test}: {} is not installed", path.display());
+        return None;
+    }
+    if !dream_support::ort(test) {
+        return None;
+    }
+    Some(hypna::dream::proto::load_model(&path).expect("EfficientNet loads"))
+}
+
+#[test]
+fn efficientnet_blocks_9_10_at_384x216() {
+    let Some(m) = efficientnet("efficientnet_blocks_9_10_at_384x216") else {
+        return;
+    };
+    let c = check_gradient(&m, &layers(&["block9", "block10"]), 216, 384, 3, 41);
+    assert_close("efficientnet blocks 9-10", &c, RANDOM_TOL);
+}
+
+#[test]
+fn efficientnet_class_and_channels() {
+    let Some(m) = efficientnet("efficientnet_class_and_channels") else {
+        return;
+    };
+    let opts = Options {
+        objectives: vec![Objective::Class, Objective::Channels],
+        ..layers(&["block3"])
+    };
+    let c = check_gradient(&m, &opts, 224, 224, 3, 42);
+    assert_close("efficientnet class + channels", &c, RANDOM_TOL);
+}

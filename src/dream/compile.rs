@@ -802,3 +802,40 @@ pub fn truncate(proto: &ModelProto, values: &[String]) -> Result<ModelProto, Dre
     out.graph = Some(graph);
     Ok(out)
 }
+
+/// The two models `hypna bench --models` compares for a classifier: its forward pass up to
+/// `layers` (in its own opset), and one dream step on those layers (one iteration and octave,
+/// with jitter). Run both with the same threads; their ratio is the dream's cost over a
+/// forward pass (about 3 is the cost of a backward pass).
+#[derive(Debug, Clone)]
+pub struct BenchPair {
+    /// The classifier cut after the layers.
+    pub forward: ModelProto,
+    /// The dream step.
+    pub step: Compiled,
+}
+
+/// Builds the [`BenchPair`] of a classifier; `free_size` declares the image size free in both.
+pub fn bench_pair(
+    proto: &ModelProto,
+    layers: &[String],
+    free_size: bool,
+) -> Result<BenchPair, DreamError> {
+    let opts = Options {
+        layers: layers.to_vec(),
+        free_size,
+        ..Options::default()
+    };
+    let step = compile(proto.clone(), &opts)?;
+    let mut forward = truncate(proto, layers)?;
+    if free_size && let Some(g) = forward.graph.as_mut() {
+        let model = Model::new(proto.clone(), None)?;
+        if let Some(i) = g.input.iter_mut().find(|i| i.name() == model.image) {
+            let mut dims = model.image_dims.clone();
+            dims[2] = DimSpec::Named("height".into());
+            dims[3] = DimSpec::Named("width".into());
+            *i = value_info(&model.image, dtype::FLOAT, &dims);
+        }
+    }
+    Ok(BenchPair { forward, step })
+}

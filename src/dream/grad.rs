@@ -149,10 +149,11 @@ impl Diff<'_> {
         self.g.float_scalar(v)
     }
 
-    /// `Where(mask, a, 0)`.
+    /// `a` where `mask` holds, else 0 (as a product with the mask cast to float, which ONNX
+    /// Runtime runs faster than `Where` with a broadcast zero).
     fn masked(&mut self, mask: &str, a: &str) -> String {
-        let z = self.zero.clone();
-        self.op("Where", &[mask, a, &z])
+        let f = self.g.op("Cast", &[mask], vec![attr_int("to", i64::from(dtype::FLOAT))]);
+        self.mul(a, &f)
     }
 
     fn rank(&self, node: &NodeProto, x: &str) -> Result<usize, DreamError> {
@@ -239,8 +240,10 @@ impl Diff<'_> {
                 one(self.g.op("Cast", &[&dy], vec![attr_int("to", i64::from(to))]))
             }
             "Relu" => {
+                // The mask from the output, so the forward input is not kept alive and ONNX
+                // Runtime can still fuse Conv and Relu.
                 let z = self.zero.clone();
-                let m = self.op("Greater", &[&x, &z]);
+                let m = self.op("Greater", &[&y, &z]);
                 one(self.masked(&m, &dy))
             }
             "LeakyRelu" => {
@@ -273,7 +276,8 @@ impl Diff<'_> {
                     if b.is_empty() {
                         continue;
                     }
-                    let m = self.op(cmp, &[&x, b]);
+                    // min < y < max exactly when min < x < max: the output serves.
+                    let m = self.op(cmp, &[&y, b]);
                     mask = Some(match mask {
                         Some(prev) => self.op("And", &[&prev, &m]),
                         None => m,
@@ -807,20 +811,22 @@ impl Diff<'_> {
                 }
             }
         }
-        // Sizes known only at run time: the full transposed convolution, zeros for the rows
-        // no window reached, then the input's extent cut out of the padded frame.
-        let z = self.g.op("ConvTranspose", &[dy, w], base);
+        // Sizes known only at run time: the full transposed convolution of `dy` with one more
+        // zero row and column (so it reaches past every input pixel a window read, where the
+        // last window stopped short of the end), then the input's extent cut out of the
+        // padded frame. Padding `dy` is cheaper than padding the result, which is larger.
         let r = 2 + sp;
-        let z = if win.strides.iter().any(|&s| s > 1) {
+        let dy_ext = if win.strides.iter().any(|&s| s > 1) {
             let mut pads = vec![0i64; 2 * r];
             for i in 0..sp {
-                pads[r + 2 + i] = win.strides[i] - 1;
+                pads[r + 2 + i] = i64::from(win.strides[i] > 1);
             }
             let p = self.g.ints(&pads);
-            self.g.op("Pad", &[&z, &p], vec![attr_str("mode", "constant")])
+            self.g.op("Pad", &[dy, &p], vec![attr_str("mode", "constant")])
         } else {
-            z
+            dy.to_string()
         };
+        let z = self.g.op("ConvTranspose", &[&dy_ext, w], base);
         let begin = match &win.pads {
             Some(p) => self.g.ints(&p[..sp]),
             None => {

@@ -19,7 +19,7 @@ pub mod shape;
 
 use std::path::PathBuf;
 
-pub use compile::{Compiled, compile, compile_file, truncate};
+pub use compile::{BenchPair, Compiled, bench_pair, compile, compile_file, truncate};
 pub use layers::{LayerInfo, closest_names, layer_table, layers};
 
 /// Everything that can go wrong while compiling a dream model.
