@@ -4,6 +4,13 @@
 //! Needs ONNX Runtime and the light models (`scripts/install-ort.sh`); a failure under
 //! `make test` when they are missing.
 
+// Tests name values after the mathematics (x, y, g, w, h).
+#![allow(
+    clippy::many_single_char_names,
+    clippy::similar_names,
+    clippy::cast_possible_wrap
+)]
+
 mod common;
 mod dream_support;
 

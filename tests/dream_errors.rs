@@ -2,6 +2,13 @@
 //! misspelt layer, missing external data, an old opset, an input that is not an image, and
 //! contradictory options. No ONNX Runtime needed.
 
+// Tests name values after the mathematics (x, y, g, w, h).
+#![allow(
+    clippy::many_single_char_names,
+    clippy::similar_names,
+    clippy::cast_possible_wrap
+)]
+
 mod common;
 mod dream_support;
 
@@ -34,7 +41,14 @@ fn unsupported_operator_names_node_op_and_the_list() {
     let e = compile(m, &layer(&out)).expect_err("Hardmax has no gradient rule");
     let text = e.to_string();
     assert!(matches!(e, DreamError::Unsupported { .. }), "{text}");
-    for part in ["node `Hardmax_", "(Hardmax)", "supported operators:", "Conv", "MaxPool", "LRN"] {
+    for part in [
+        "node `Hardmax_",
+        "(Hardmax)",
+        "supported operators:",
+        "Conv",
+        "MaxPool",
+        "LRN",
+    ] {
         assert!(text.contains(part), "missing {part:?} in: {text}");
     }
 }
@@ -42,7 +56,9 @@ fn unsupported_operator_names_node_op_and_the_list() {
 #[test]
 fn operator_without_gradient_on_the_path_is_named() {
     let (m, out) = with_op("ReduceMax", vec![aints("axes", &[1]), ai("keepdims", 1)]);
-    let text = compile(m, &layer(&out)).expect_err("no gradient through ReduceMax").to_string();
+    let text = compile(m, &layer(&out))
+        .expect_err("no gradient through ReduceMax")
+        .to_string();
     assert!(
         text.contains("(ReduceMax)") && text.contains("gradient cannot flow"),
         "{text}"
@@ -65,7 +81,7 @@ fn operators_after_the_layer_are_dropped() {
         .unwrap()
         .node
         .iter()
-        .map(|n| n.op_type())
+        .map(hypna::dream::onnx::NodeProto::op_type)
         .collect();
     assert!(!ops.contains(&"Hardmax"), "{ops:?}");
 }
@@ -109,7 +125,9 @@ fn missing_external_data_is_an_error_naming_the_file() {
     );
     // With the file there (but too short), the error says so; with enough bytes it loads.
     std::fs::write(dir.path().join("weights.bin"), [0u8; 8]).unwrap();
-    let text = compile_file(&path, &layer(&c)).expect_err("too short").to_string();
+    let text = compile_file(&path, &layer(&c))
+        .expect_err("too short")
+        .to_string();
     assert!(text.contains("outside the file"), "{text}");
     std::fs::write(dir.path().join("weights.bin"), vec![0u8; 4 * 4 * 3 * 9]).unwrap();
     compile_file(&path, &layer(&c)).expect("external data read");
@@ -120,7 +138,9 @@ fn not_a_model_and_old_opsets_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("junk.onnx");
     std::fs::write(&path, b"\xff\xff\xff not protobuf").unwrap();
-    let text = compile_file(&path, &layer("a")).expect_err("junk").to_string();
+    let text = compile_file(&path, &layer("a"))
+        .expect_err("junk")
+        .to_string();
     assert!(text.contains("not an ONNX model"), "{text}");
 
     let mut b = Builder::new(8, 1);
@@ -137,14 +157,26 @@ fn input_must_be_a_float_rgb_image() {
     m.graph.as_mut().unwrap().input[0] = value_info(
         "x",
         dtype::INT64,
-        &[DimSpec::Fixed(1), DimSpec::Fixed(3), DimSpec::Fixed(8), DimSpec::Fixed(8)],
+        &[
+            DimSpec::Fixed(1),
+            DimSpec::Fixed(3),
+            DimSpec::Fixed(8),
+            DimSpec::Fixed(8),
+        ],
     );
-    let text = compile(m.clone(), &layer(&c)).expect_err("int input").to_string();
+    let text = compile(m.clone(), &layer(&c))
+        .expect_err("int input")
+        .to_string();
     assert!(text.contains("int64") && text.contains("NCHW"), "{text}");
     m.graph.as_mut().unwrap().input[0] = value_info(
         "x",
         dtype::FLOAT,
-        &[DimSpec::Fixed(1), DimSpec::Fixed(4), DimSpec::Fixed(8), DimSpec::Fixed(8)],
+        &[
+            DimSpec::Fixed(1),
+            DimSpec::Fixed(4),
+            DimSpec::Fixed(8),
+            DimSpec::Fixed(8),
+        ],
     );
     let text = compile(m, &layer(&c)).expect_err("4 channels").to_string();
     assert!(text.contains("4 channels"), "{text}");

@@ -1,7 +1,14 @@
 //! The dream compiler's gradient of each operator it reads, on small hand-made graphs with
-//! random weights (BatchNorm left unfolded), in the opsets where their forms differ, at fixed
+//! random weights (`BatchNorm` left unfolded), in the opsets where their forms differ, at fixed
 //! and free sizes: compiled gradients against central finite differences of the original
 //! graph through ONNX Runtime. Needs ONNX Runtime (`scripts/install-ort.sh`).
+
+// Tests name values after the mathematics (x, y, g, w, h).
+#![allow(
+    clippy::many_single_char_names,
+    clippy::similar_names,
+    clippy::cast_possible_wrap
+)]
 
 mod common;
 mod dream_support;
@@ -52,15 +59,24 @@ fn conv_w(b: &mut Builder, dims: &[i64]) -> String {
 
 #[test]
 fn conv_asymmetric_pads() {
-    case("conv_asymmetric_pads", 13, &fixed(20, 22), (20, 22), |b, p| {
-        let w = conv_w(b, &[6, 8, 3, 3]);
-        b.node("Conv", &[p, &w], vec![aints("pads", &[1, 0, 2, 1])])
-    });
+    case(
+        "conv_asymmetric_pads",
+        13,
+        &fixed(20, 22),
+        (20, 22),
+        |b, p| {
+            let w = conv_w(b, &[6, 8, 3, 3]);
+            b.node("Conv", &[p, &w], vec![aints("pads", &[1, 0, 2, 1])])
+        },
+    );
 }
 
 #[test]
 fn conv_stride_dilation_fixed_and_free() {
-    for (label, dims) in [("conv_s2_d2_fixed", fixed(21, 19)), ("conv_s2_d2_free", free())] {
+    for (label, dims) in [
+        ("conv_s2_d2_fixed", fixed(21, 19)),
+        ("conv_s2_d2_free", free()),
+    ] {
         case(label, 13, &dims, (21, 19), |b, p| {
             let w = conv_w(b, &[6, 8, 3, 3]);
             b.node(
@@ -101,25 +117,45 @@ fn conv_auto_pad() {
 fn conv_groups_and_depthwise() {
     case("conv_group2", 13, &free(), (14, 12), |b, p| {
         let w = conv_w(b, &[6, 4, 3, 3]);
-        b.node("Conv", &[p, &w], vec![ai("group", 2), aints("pads", &[1, 1, 1, 1])])
-    });
-    case("depthwise_5x5_s2_same_free", 13, &free(), (25, 19), |b, p| {
-        let w = conv_w(b, &[8, 1, 5, 5]);
-        let bias = b.weight(&[8], 0.1);
         b.node(
             "Conv",
-            &[p, &w, &bias],
-            vec![
-                ai("group", 8),
-                astr("auto_pad", "SAME_UPPER"),
-                aints("strides", &[2, 2]),
-            ],
+            &[p, &w],
+            vec![ai("group", 2), aints("pads", &[1, 1, 1, 1])],
         )
     });
-    case("depthwise_5x5_s1_multiplier2", 13, &fixed(13, 11), (13, 11), |b, p| {
-        let w = conv_w(b, &[16, 1, 5, 5]);
-        b.node("Conv", &[p, &w], vec![ai("group", 8), aints("pads", &[2, 2, 2, 2])])
-    });
+    case(
+        "depthwise_5x5_s2_same_free",
+        13,
+        &free(),
+        (25, 19),
+        |b, p| {
+            let w = conv_w(b, &[8, 1, 5, 5]);
+            let bias = b.weight(&[8], 0.1);
+            b.node(
+                "Conv",
+                &[p, &w, &bias],
+                vec![
+                    ai("group", 8),
+                    astr("auto_pad", "SAME_UPPER"),
+                    aints("strides", &[2, 2]),
+                ],
+            )
+        },
+    );
+    case(
+        "depthwise_5x5_s1_multiplier2",
+        13,
+        &fixed(13, 11),
+        (13, 11),
+        |b, p| {
+            let w = conv_w(b, &[16, 1, 5, 5]);
+            b.node(
+                "Conv",
+                &[p, &w],
+                vec![ai("group", 8), aints("pads", &[2, 2, 2, 2])],
+            )
+        },
+    );
 }
 
 #[test]
@@ -136,18 +172,24 @@ fn conv_transpose() {
             ],
         )
     });
-    case("conv_transpose_output_shape_group", 11, &fixed(6, 5), (6, 5), |b, p| {
-        let w = conv_w(b, &[8, 3, 4, 4]);
-        b.node(
-            "ConvTranspose",
-            &[p, &w],
-            vec![
-                ai("group", 2),
-                aints("strides", &[2, 2]),
-                aints("output_shape", &[12, 10]),
-            ],
-        )
-    });
+    case(
+        "conv_transpose_output_shape_group",
+        11,
+        &fixed(6, 5),
+        (6, 5),
+        |b, p| {
+            let w = conv_w(b, &[8, 3, 4, 4]);
+            b.node(
+                "ConvTranspose",
+                &[p, &w],
+                vec![
+                    ai("group", 2),
+                    aints("strides", &[2, 2]),
+                    aints("output_shape", &[12, 10]),
+                ],
+            )
+        },
+    );
 }
 
 #[test]
@@ -155,7 +197,9 @@ fn activations() {
     type Act = fn(&mut Builder, &str) -> String;
     let cases: Vec<(&str, i64, Act)> = vec![
         ("relu", 13, |b, p| b.node("Relu", &[p], vec![])),
-        ("leaky_relu", 9, |b, p| b.node("LeakyRelu", &[p], vec![af("alpha", 0.1)])),
+        ("leaky_relu", 9, |b, p| {
+            b.node("LeakyRelu", &[p], vec![af("alpha", 0.1)])
+        }),
         ("prelu", 9, |b, p| {
             let s = b.uniform(&[8, 1, 1], -0.5, 0.5);
             b.node("PRelu", &[p, &s], vec![])
@@ -236,23 +280,37 @@ fn arithmetic_with_broadcasting() {
         let one = b.floats(&[], &[1.0]);
         let den = b.node("Add", &[&a, &one], vec![]);
         let q = b.node("Div", &[p, &den], vec![]);
-        let m = b.node("ReduceMean", &[p], vec![aints("axes", &[1]), ai("keepdims", 1)]);
+        let m = b.node(
+            "ReduceMean",
+            &[p],
+            vec![aints("axes", &[1]), ai("keepdims", 1)],
+        );
         b.node("Sub", &[&q, &m], vec![])
     });
-    case("sum_mean_max_min_where_expand", 13, &free(), (12, 10), |b, p| {
-        let r = b.node("Relu", &[p], vec![]);
-        let m = b.node("ReduceMean", &[p], vec![aints("axes", &[2, 3]), ai("keepdims", 1)]);
-        let s = b.node("Sum", &[p, &r, &m], vec![]);
-        let mn = b.node("Mean", &[&s, p], vec![]);
-        let mx = b.node("Max", &[&mn, &m], vec![]);
-        let mi = b.node("Min", &[&mx, &r], vec![]);
-        let zero = b.floats(&[], &[0.0]);
-        let cond = b.node("Greater", &[p, &zero], vec![]);
-        let w = b.node("Where", &[&cond, &mi, &s], vec![]);
-        let shape = b.node("Shape", &[&w], vec![]);
-        let e = b.node("Expand", &[&m, &shape], vec![]);
-        b.node("Add", &[&w, &e], vec![])
-    });
+    case(
+        "sum_mean_max_min_where_expand",
+        13,
+        &free(),
+        (12, 10),
+        |b, p| {
+            let r = b.node("Relu", &[p], vec![]);
+            let m = b.node(
+                "ReduceMean",
+                &[p],
+                vec![aints("axes", &[2, 3]), ai("keepdims", 1)],
+            );
+            let s = b.node("Sum", &[p, &r, &m], vec![]);
+            let mn = b.node("Mean", &[&s, p], vec![]);
+            let mx = b.node("Max", &[&mn, &m], vec![]);
+            let mi = b.node("Min", &[&mx, &r], vec![]);
+            let zero = b.floats(&[], &[0.0]);
+            let cond = b.node("Greater", &[p, &zero], vec![]);
+            let w = b.node("Where", &[&cond, &mi, &s], vec![]);
+            let shape = b.node("Shape", &[&w], vec![]);
+            let e = b.node("Expand", &[&m, &shape], vec![]);
+            b.node("Add", &[&w, &e], vec![])
+        },
+    );
 }
 
 #[test]
@@ -274,18 +332,24 @@ fn batch_normalization_unfolded() {
 
 #[test]
 fn max_pool() {
-    case("maxpool_3x3_s2_ceil_pad", 10, &fixed(15, 13), (15, 13), |b, p| {
-        b.node(
-            "MaxPool",
-            &[p],
-            vec![
-                aints("kernel_shape", &[3, 3]),
-                aints("strides", &[2, 2]),
-                aints("pads", &[1, 1, 1, 1]),
-                ai("ceil_mode", 1),
-            ],
-        )
-    });
+    case(
+        "maxpool_3x3_s2_ceil_pad",
+        10,
+        &fixed(15, 13),
+        (15, 13),
+        |b, p| {
+            b.node(
+                "MaxPool",
+                &[p],
+                vec![
+                    aints("kernel_shape", &[3, 3]),
+                    aints("strides", &[2, 2]),
+                    aints("pads", &[1, 1, 1, 1]),
+                    ai("ceil_mode", 1),
+                ],
+            )
+        },
+    );
     case("maxpool_2x2_free", 9, &free(), (15, 13), |b, p| {
         b.node(
             "MaxPool",
@@ -304,33 +368,45 @@ fn max_pool() {
             ],
         )
     });
-    case("maxpool_same_upper_s2_free", 12, &free(), (15, 13), |b, p| {
-        b.node(
-            "MaxPool",
-            &[p],
-            vec![
-                aints("kernel_shape", &[3, 3]),
-                aints("strides", &[2, 2]),
-                astr("auto_pad", "SAME_UPPER"),
-            ],
-        )
-    });
+    case(
+        "maxpool_same_upper_s2_free",
+        12,
+        &free(),
+        (15, 13),
+        |b, p| {
+            b.node(
+                "MaxPool",
+                &[p],
+                vec![
+                    aints("kernel_shape", &[3, 3]),
+                    aints("strides", &[2, 2]),
+                    astr("auto_pad", "SAME_UPPER"),
+                ],
+            )
+        },
+    );
 }
 
 #[test]
 fn average_pool() {
-    case("avgpool_exclude_pad_ceil", 10, &fixed(15, 13), (15, 13), |b, p| {
-        b.node(
-            "AveragePool",
-            &[p],
-            vec![
-                aints("kernel_shape", &[3, 3]),
-                aints("strides", &[2, 2]),
-                aints("pads", &[1, 1, 1, 1]),
-                ai("ceil_mode", 1),
-            ],
-        )
-    });
+    case(
+        "avgpool_exclude_pad_ceil",
+        10,
+        &fixed(15, 13),
+        (15, 13),
+        |b, p| {
+            b.node(
+                "AveragePool",
+                &[p],
+                vec![
+                    aints("kernel_shape", &[3, 3]),
+                    aints("strides", &[2, 2]),
+                    aints("pads", &[1, 1, 1, 1]),
+                    ai("ceil_mode", 1),
+                ],
+            )
+        },
+    );
     case("avgpool_include_pad_free", 9, &free(), (14, 11), |b, p| {
         b.node(
             "AveragePool",
@@ -350,17 +426,23 @@ fn average_pool() {
             vec![aints("kernel_shape", &[2, 2]), aints("strides", &[2, 2])],
         )
     });
-    case("avgpool_same_upper_s2_free", 11, &free(), (15, 13), |b, p| {
-        b.node(
-            "AveragePool",
-            &[p],
-            vec![
-                aints("kernel_shape", &[3, 3]),
-                aints("strides", &[2, 2]),
-                astr("auto_pad", "SAME_UPPER"),
-            ],
-        )
-    });
+    case(
+        "avgpool_same_upper_s2_free",
+        11,
+        &free(),
+        (15, 13),
+        |b, p| {
+            b.node(
+                "AveragePool",
+                &[p],
+                vec![
+                    aints("kernel_shape", &[3, 3]),
+                    aints("strides", &[2, 2]),
+                    astr("auto_pad", "SAME_UPPER"),
+                ],
+            )
+        },
+    );
     case("avgpool_ceil_free", 11, &free(), (15, 13), |b, p| {
         b.node(
             "AveragePool",
@@ -380,17 +462,31 @@ fn global_pool_and_reductions() {
         b.node("GlobalAveragePool", &[p], vec![])
     });
     case("reduce_mean_attr_opset13", 13, &free(), (12, 10), |b, p| {
-        b.node("ReduceMean", &[p], vec![aints("axes", &[2, 3]), ai("keepdims", 0)])
+        b.node(
+            "ReduceMean",
+            &[p],
+            vec![aints("axes", &[2, 3]), ai("keepdims", 0)],
+        )
     });
-    case("reduce_mean_input_opset18", 18, &free(), (12, 10), |b, p| {
-        let a = b.ints(&[1]);
-        let r = b.node("ReduceMean", &[p, &a], vec![ai("keepdims", 0)]);
-        let r = b.node("Mul", &[&r, &r], vec![]);
-        let one = b.ints(&[1]);
-        b.node("Unsqueeze", &[&r, &one], vec![])
-    });
+    case(
+        "reduce_mean_input_opset18",
+        18,
+        &free(),
+        (12, 10),
+        |b, p| {
+            let a = b.ints(&[1]);
+            let r = b.node("ReduceMean", &[p, &a], vec![ai("keepdims", 0)]);
+            let r = b.node("Mul", &[&r, &r], vec![]);
+            let one = b.ints(&[1]);
+            b.node("Unsqueeze", &[&r, &one], vec![])
+        },
+    );
     case("reduce_sum_attr_opset11", 11, &free(), (12, 10), |b, p| {
-        b.node("ReduceSum", &[p], vec![aints("axes", &[1]), ai("keepdims", 1)])
+        b.node(
+            "ReduceSum",
+            &[p],
+            vec![aints("axes", &[1]), ai("keepdims", 1)],
+        )
     });
     case("reduce_sum_input_opset13", 13, &free(), (12, 10), |b, p| {
         let a = b.ints(&[-1]);
@@ -405,20 +501,37 @@ fn concat_and_split() {
         b.node("Concat", &[p, &r, p], vec![ai("axis", 1)])
     });
     case("split_attr_opset11", 11, &free(), (12, 10), |b, p| {
-        let s = b.node_n("Split", &[p], 2, vec![ai("axis", 1), aints("split", &[3, 5])]);
+        let s = b.node_n(
+            "Split",
+            &[p],
+            2,
+            vec![ai("axis", 1), aints("split", &[3, 5])],
+        );
         let a = b.node("Relu", &[&s[0]], vec![]);
         b.node("Concat", &[&s[1], &a], vec![ai("axis", 1)])
     });
-    case("split_input_one_output_used", 13, &free(), (12, 10), |b, p| {
-        let sizes = b.ints(&[2, 6]);
-        let s = b.node_n("Split", &[p, &sizes], 2, vec![ai("axis", 1)]);
-        b.node("Relu", &[&s[1]], vec![])
-    });
-    case("split_num_outputs_opset18", 18, &free(), (12, 10), |b, p| {
-        let s = b.node_n("Split", &[p], 3, vec![ai("axis", 1), ai("num_outputs", 3)]);
-        let a = b.node("Mul", &[&s[0], &s[1]], vec![]);
-        b.node("Concat", &[&a, &s[2]], vec![ai("axis", 1)])
-    });
+    case(
+        "split_input_one_output_used",
+        13,
+        &free(),
+        (12, 10),
+        |b, p| {
+            let sizes = b.ints(&[2, 6]);
+            let s = b.node_n("Split", &[p, &sizes], 2, vec![ai("axis", 1)]);
+            b.node("Relu", &[&s[1]], vec![])
+        },
+    );
+    case(
+        "split_num_outputs_opset18",
+        18,
+        &free(),
+        (12, 10),
+        |b, p| {
+            let s = b.node_n("Split", &[p], 3, vec![ai("axis", 1), ai("num_outputs", 3)]);
+            let a = b.node("Mul", &[&s[0], &s[1]], vec![]);
+            b.node("Concat", &[&a, &s[2]], vec![ai("axis", 1)])
+        },
+    );
 }
 
 #[test]
@@ -440,13 +553,19 @@ fn slice() {
         let a = b.ints(&[2, 1]);
         b.node("Slice", &[p, &s, &e, &a], vec![])
     });
-    case("slice_steps_and_reverse", 13, &fixed(12, 10), (12, 10), |b, p| {
-        let s = b.ints(&[-1, 1]);
-        let e = b.ints(&[-100, 100]);
-        let a = b.ints(&[1, 3]);
-        let st = b.ints(&[-1, 2]);
-        b.node("Slice", &[p, &s, &e, &a, &st], vec![])
-    });
+    case(
+        "slice_steps_and_reverse",
+        13,
+        &fixed(12, 10),
+        (12, 10),
+        |b, p| {
+            let s = b.ints(&[-1, 1]);
+            let e = b.ints(&[-100, 100]);
+            let a = b.ints(&[1, 3]);
+            let st = b.ints(&[-1, 2]);
+            b.node("Slice", &[p, &s, &e, &a, &st], vec![])
+        },
+    );
 }
 
 #[test]
@@ -504,30 +623,52 @@ fn resize_and_upsample() {
         let s = b.floats(&[4], &[1.0, 1.0, 2.0, 2.0]);
         b.node("Upsample", &[p, &s], vec![astr("mode", "linear")])
     });
-    case("resize_linear_align_corners_opset11", 11, &free(), (8, 7), |b, p| {
-        let roi = b.floats(&[0], &[]);
-        let s = b.floats(&[4], &[1.0, 1.0, 1.5, 1.7]);
-        b.node(
-            "Resize",
-            &[p, &roi, &s],
-            vec![
-                astr("mode", "linear"),
-                astr("coordinate_transformation_mode", "align_corners"),
-            ],
-        )
-    });
-    case("resize_nearest_sizes_opset13", 13, &fixed(8, 7), (8, 7), |b, p| {
-        let sizes = b.ints(&[1, 8, 13, 11]);
-        b.node("Resize", &[p, "", "", &sizes], vec![astr("mode", "nearest")])
-    });
+    case(
+        "resize_linear_align_corners_opset11",
+        11,
+        &free(),
+        (8, 7),
+        |b, p| {
+            let roi = b.floats(&[0], &[]);
+            let s = b.floats(&[4], &[1.0, 1.0, 1.5, 1.7]);
+            b.node(
+                "Resize",
+                &[p, &roi, &s],
+                vec![
+                    astr("mode", "linear"),
+                    astr("coordinate_transformation_mode", "align_corners"),
+                ],
+            )
+        },
+    );
+    case(
+        "resize_nearest_sizes_opset13",
+        13,
+        &fixed(8, 7),
+        (8, 7),
+        |b, p| {
+            let sizes = b.ints(&[1, 8, 13, 11]);
+            b.node(
+                "Resize",
+                &[p, "", "", &sizes],
+                vec![astr("mode", "nearest")],
+            )
+        },
+    );
     case("resize_cubic_opset13", 13, &free(), (8, 7), |b, p| {
         let s = b.floats(&[4], &[1.0, 1.0, 2.0, 1.5]);
         b.node("Resize", &[p, "", &s], vec![astr("mode", "cubic")])
     });
-    case("resize_nearest_x2_half_pixel", 13, &free(), (8, 7), |b, p| {
-        let s = b.floats(&[4], &[1.0, 1.0, 2.0, 2.0]);
-        b.node("Resize", &[p, "", &s], vec![astr("mode", "nearest")])
-    });
+    case(
+        "resize_nearest_x2_half_pixel",
+        13,
+        &free(),
+        (8, 7),
+        |b, p| {
+            let s = b.floats(&[4], &[1.0, 1.0, 2.0, 2.0]);
+            b.node("Resize", &[p, "", &s], vec![astr("mode", "nearest")])
+        },
+    );
     case("resize_down_linear", 13, &free(), (16, 13), |b, p| {
         let s = b.floats(&[4], &[1.0, 1.0, 0.5, 0.6]);
         b.node("Resize", &[p, "", &s], vec![astr("mode", "linear")])
@@ -548,7 +689,10 @@ fn shape_arithmetic_channel_shuffle() {
             let c = b.node(
                 "Constant",
                 &[],
-                vec![attr_tensor("value", hypna::dream::proto::make_i64("", &[3], &[1, 2, 4]))],
+                vec![attr_tensor(
+                    "value",
+                    hypna::dream::proto::make_i64("", &[3], &[1, 2, 4]),
+                )],
             );
             let s5 = b.node("Concat", &[&c, &h, &w], vec![ai("axis", 0)]);
             let r = b.node("Reshape", &[p, &s5], vec![]);
@@ -564,11 +708,17 @@ fn shape_arithmetic_channel_shuffle() {
             b.node("Mul", &[&back, &twos], vec![])
         });
     }
-    case("squeeze_unsqueeze_opset11", 11, &free(), (12, 10), |b, p| {
-        let u = b.node("Unsqueeze", &[p], vec![aints("axes", &[0])]);
-        let s = b.node("Squeeze", &[&u], vec![aints("axes", &[0])]);
-        b.node("Relu", &[&s], vec![])
-    });
+    case(
+        "squeeze_unsqueeze_opset11",
+        11,
+        &free(),
+        (12, 10),
+        |b, p| {
+            let u = b.node("Unsqueeze", &[p], vec![aints("axes", &[0])]);
+            let s = b.node("Squeeze", &[&u], vec![aints("axes", &[0])]);
+            b.node("Relu", &[&s], vec![])
+        },
+    );
 }
 
 #[test]
@@ -582,25 +732,42 @@ fn classifier_head() {
         let d = b.node("Dropout", &[&g], vec![af("ratio", 0.5)]);
         b.node("Softmax", &[&d], vec![])
     });
-    case("matmul_logsoftmax_opset13", 13, &fixed(6, 5), (6, 5), |b, p| {
-        let f = b.node("Flatten", &[p], vec![]);
-        let w = b.weight(&[240, 10], 0.1);
-        let m = b.node("MatMul", &[&f, &w], vec![]);
-        let ratio = b.floats(&[], &[0.3]);
-        let d = b.node("Dropout", &[&m, &ratio], vec![]);
-        b.node("LogSoftmax", &[&d], vec![ai("axis", 1)])
-    });
-    case("gemm_trans_a_alpha_beta", 11, &fixed(6, 5), (6, 5), |b, p| {
-        let f = b.node("Flatten", &[p], vec![]);
-        let t = b.node("Transpose", &[&f], vec![]);
-        let w = b.weight(&[10, 240], 0.1);
-        let c = b.weight(&[10], 0.1);
-        b.node(
-            "Gemm",
-            &[&t, &w, &c],
-            vec![ai("transA", 1), ai("transB", 1), af("alpha", 0.5), af("beta", 2.0)],
-        )
-    });
+    case(
+        "matmul_logsoftmax_opset13",
+        13,
+        &fixed(6, 5),
+        (6, 5),
+        |b, p| {
+            let f = b.node("Flatten", &[p], vec![]);
+            let w = b.weight(&[240, 10], 0.1);
+            let m = b.node("MatMul", &[&f, &w], vec![]);
+            let ratio = b.floats(&[], &[0.3]);
+            let d = b.node("Dropout", &[&m, &ratio], vec![]);
+            b.node("LogSoftmax", &[&d], vec![ai("axis", 1)])
+        },
+    );
+    case(
+        "gemm_trans_a_alpha_beta",
+        11,
+        &fixed(6, 5),
+        (6, 5),
+        |b, p| {
+            let f = b.node("Flatten", &[p], vec![]);
+            let t = b.node("Transpose", &[&f], vec![]);
+            let w = b.weight(&[10, 240], 0.1);
+            let c = b.weight(&[10], 0.1);
+            b.node(
+                "Gemm",
+                &[&t, &w, &c],
+                vec![
+                    ai("transA", 1),
+                    ai("transB", 1),
+                    af("alpha", 0.5),
+                    af("beta", 2.0),
+                ],
+            )
+        },
+    );
     case("softmax_4d_coerced_opset9", 9, &free(), (6, 5), |b, p| {
         b.node("Softmax", &[p], vec![ai("axis", 1)])
     });

@@ -3,6 +3,13 @@
 //! iterations unroll single steps, jitter is roll / step / roll back, a zero blur is no blur,
 //! and the objective rises. Needs ONNX Runtime and the light models (`scripts/install-ort.sh`).
 
+// Tests name values after the mathematics (x, y, g, w, h).
+#![allow(
+    clippy::many_single_char_names,
+    clippy::similar_names,
+    clippy::cast_possible_wrap
+)]
+
 mod common;
 mod dream_support;
 
@@ -94,7 +101,11 @@ fn zero_step_changes_nothing() {
     );
     assert!(obj.is_finite() && obj > 0.0, "objective {obj}");
     assert_eq!(y.shape, x.shape);
-    let same = y.data.iter().zip(&x.data).all(|(a, b)| a.to_bits() == b.to_bits());
+    let same = y
+        .data
+        .iter()
+        .zip(&x.data)
+        .all(|(a, b)| a.to_bits() == b.to_bits());
     assert!(same, "step 0 moved the image by up to {}", max_diff(&x, &y));
 }
 
@@ -172,12 +183,20 @@ fn iterations_unroll_single_steps_with_their_jitter() {
         let j = t(&jitter[2 * i..2 * i + 2]);
         (y, obj) = dream(
             &one.model,
-            &[("image", &y), ("step", &s), ("jitter", &j), ("layer_weights", &w)],
+            &[
+                ("image", &y),
+                ("step", &s),
+                ("jitter", &j),
+                ("layer_weights", &w),
+            ],
         );
     }
     let e = max_diff(&y3, &y);
     assert!(e < 1e-5, "3 unrolled iterations differ from 3 runs by {e}");
-    assert!((obj3 - obj).abs() <= 1e-4 * obj.abs(), "objective {obj3} vs {obj}");
+    assert!(
+        (obj3 - obj).abs() <= 1e-4 * obj.abs(),
+        "objective {obj3} vs {obj}"
+    );
 }
 
 #[test]
@@ -213,7 +232,10 @@ fn jitter_rolls_the_image_and_back() {
         &[("image", &rolled), ("step", &s), ("layer_weights", &w)],
     );
     let e = max_diff(&a, &roll(&b, -dy, -dx));
-    assert!(e < 1e-5, "jittered step differs from roll, step, roll back by {e}");
+    assert!(
+        e < 1e-5,
+        "jittered step differs from roll, step, roll back by {e}"
+    );
     let (plain, _) = dream(
         &without.model,
         &[("image", &x), ("step", &s), ("layer_weights", &w)],
@@ -248,14 +270,27 @@ fn zero_blur_is_no_blur_and_blur_smooths() {
     let s = t(&[0.03]);
     let (a, _) = dream(
         &smooth.model,
-        &[("image", &x), ("step", &s), ("smooth", &t(&[0.0])), ("layer_weights", &w)],
+        &[
+            ("image", &x),
+            ("step", &s),
+            ("smooth", &t(&[0.0])),
+            ("layer_weights", &w),
+        ],
     );
-    let (b, _) = dream(&sharp.model, &[("image", &x), ("step", &s), ("layer_weights", &w)]);
+    let (b, _) = dream(
+        &sharp.model,
+        &[("image", &x), ("step", &s), ("layer_weights", &w)],
+    );
     let e = max_diff(&a, &b);
     assert!(e < 1e-5, "sigma 0 differs from no smoothing by {e}");
     let (c, _) = dream(
         &smooth.model,
-        &[("image", &x), ("step", &s), ("smooth", &t(&[1.5])), ("layer_weights", &w)],
+        &[
+            ("image", &x),
+            ("step", &s),
+            ("smooth", &t(&[1.5])),
+            ("layer_weights", &w),
+        ],
     );
     // Roughness of the change: mean absolute difference between horizontal neighbours.
     let rough = |y: &Tensor| -> f32 {
@@ -296,12 +331,23 @@ fn octaves_and_iterations_raise_the_objective() {
         let j = t(&rng.fill(4, -8.0, 8.0));
         let (y, obj) = dream(
             &c.model,
-            &[("image", &x), ("step", &t(&[0.01])), ("jitter", &j), ("layer_weights", &w)],
+            &[
+                ("image", &x),
+                ("step", &t(&[0.01])),
+                ("jitter", &j),
+                ("layer_weights", &w),
+            ],
         );
-        assert!(y.data.iter().all(|v| (0.0..=1.0).contains(v)), "values leave 0..1");
+        assert!(
+            y.data.iter().all(|v| (0.0..=1.0).contains(v)),
+            "values leave 0..1"
+        );
         objs.push(obj);
         x = y;
     }
     eprintln!("objective over calls: {objs:?}");
-    assert!(objs.windows(2).all(|p| p[1] > p[0]), "objective does not rise: {objs:?}");
+    assert!(
+        objs.windows(2).all(|p| p[1] > p[0]),
+        "objective does not rise: {objs:?}"
+    );
 }

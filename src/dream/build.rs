@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use indexmap::IndexMap;
 
 use super::onnx::{AttributeProto, NodeProto, TensorProto};
-use super::proto::{NodeExt, attr_tensor, make_f32, make_i64, tensor_f32};
+use super::proto::{attr_tensor, make_f32, make_i64, tensor_f32};
 use super::shape::{Dim, Shapes};
 
 /// Nodes, constants and shapes of a graph being built.
@@ -187,8 +187,10 @@ impl Graph {
         if let Some(d) = &dims {
             let r = d.len() as i64;
             let (s, e) = (norm(start, r), norm(end, r));
-            let known: Option<Vec<i64>> =
-                d[s as usize..e.max(s) as usize].iter().map(|d| d.known()).collect();
+            let known: Option<Vec<i64>> = d[s as usize..e.max(s) as usize]
+                .iter()
+                .map(|d| d.known())
+                .collect();
             if let Some(k) = known {
                 return self.ints(&k);
             }
@@ -262,10 +264,4 @@ pub fn attrs_without(node: &NodeProto, drop: &[&str]) -> Vec<AttributeProto> {
         .filter(|a| !drop.contains(&a.name()))
         .cloned()
         .collect()
-}
-
-/// Whether the node has an attribute called `name`.
-#[must_use]
-pub fn has_attr(node: &NodeProto, name: &str) -> bool {
-    node.attr(name).is_some()
 }

@@ -1,8 +1,8 @@
 //! Canonicalisation: the nodes a dream needs, rewritten from any opset from 9 on into the
 //! forms of opset 17 (attribute forms of Slice, Pad, Clip, Split, Unsqueeze, Squeeze and
-//! ReduceSum become inputs; Upsample and Resize-10 become Resize-13; the axes inputs of opset
+//! `ReduceSum` become inputs; Upsample and Resize-10 become Resize-13; the axes inputs of opset
 //! 18 become attributes; Constant nodes become initializers; Dropout becomes Identity; old
-//! Softmax's 2-D coercion is spelled out; auto_pad becomes explicit pads where sizes are
+//! Softmax's 2-D coercion is spelled out; `auto_pad` becomes explicit pads where sizes are
 //! known), so the gradient rules and the output graph deal with one form of each operator.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -196,8 +196,8 @@ fn known_attrs(op: &str) -> Option<&'static [&'static str]> {
         | "Sum" | "Mean" | "Max" | "Min" | "Neg" | "Exp" | "Log" | "Sqrt" | "Abs" | "Erf"
         | "Reciprocal" | "Pow" | "Softplus" | "GlobalAveragePool" | "MatMul" | "Identity"
         | "Expand" | "Where" | "Size" | "Range" | "Equal" | "Greater" | "Less"
-        | "GreaterOrEqual" | "LessOrEqual" | "Not" | "And" | "Or" | "Floor" | "Ceil"
-        | "Round" | "NonZero" | "Sign" => &[],
+        | "GreaterOrEqual" | "LessOrEqual" | "Not" | "And" | "Or" | "Floor" | "Ceil" | "Round"
+        | "NonZero" | "Sign" => &[],
         _ => return None,
     })
 }
@@ -242,7 +242,7 @@ impl Model {
             .opset_import
             .iter()
             .find(|o| o.domain().is_empty() || o.domain() == "ai.onnx")
-            .map_or(1, |o| o.version());
+            .map_or(1, super::onnx::OperatorSetIdProto::version);
         if !(MIN_OPSET..=MAX_OPSET).contains(&opset) {
             return Err(DreamError::Opset {
                 version: opset,
@@ -250,7 +250,7 @@ impl Model {
                 max: MAX_OPSET,
             });
         }
-        let inits: HashSet<&str> = graph.initializer.iter().map(|t| t.name()).collect();
+        let inits: HashSet<&str> = graph.initializer.iter().map(TensorProto::name).collect();
         let candidates: Vec<_> = graph
             .input
             .iter()
@@ -267,9 +267,12 @@ impl Model {
                         names_list(candidates.iter().map(|i| i.name()))
                     ),
                 })?,
-            None => candidates.first().copied().ok_or_else(|| DreamError::Model {
-                message: "the model has no input (every graph input is an initializer)".into(),
-            })?,
+            None => candidates
+                .first()
+                .copied()
+                .ok_or_else(|| DreamError::Model {
+                    message: "the model has no input (every graph input is an initializer)".into(),
+                })?,
         };
         let (elem, dims) = declared(vi);
         let dims = dims.ok_or_else(|| DreamError::Model {
@@ -281,7 +284,10 @@ impl Model {
                     "input `{}` is {} [{}]; the dream compiler needs a float32 NCHW image [N, 3, H, W]",
                     vi.name(),
                     dtype::name(elem),
-                    dims.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                    dims.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             });
         }
@@ -388,32 +394,39 @@ impl Model {
 
 /// A comma-separated list of backquoted names.
 pub fn names_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    names.map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Rewrites the nodes that compute `wanted` into `g`, in canonical form. `g` must already
 /// know the image input's shape. `rename` maps model value names to the names used in `g`.
-pub fn canonicalise(
+pub fn canonicalise<S: std::hash::BuildHasher>(
     g: &mut Graph,
     model: &Model,
     wanted: &[String],
-    rename: &HashMap<String, String>,
+    rename: &HashMap<String, String, S>,
 ) -> Result<(), DreamError> {
     canonicalise_with(g, model, wanted, rename, None)
 }
 
 /// As [`canonicalise`], but with `problems` given a node that cannot be rewritten is noted
 /// there (its outputs get unknown shapes) instead of stopping: for listing layers.
-pub fn canonicalise_with(
+pub fn canonicalise_with<S: std::hash::BuildHasher>(
     g: &mut Graph,
     model: &Model,
     wanted: &[String],
-    rename: &HashMap<String, String>,
+    rename: &HashMap<String, String, S>,
     mut problems: Option<&mut Vec<DreamError>>,
 ) -> Result<(), DreamError> {
-    let graph = model.proto.graph.as_ref().ok_or_else(|| DreamError::Model {
-        message: "the file has no graph".into(),
-    })?;
+    let graph = model
+        .proto
+        .graph
+        .as_ref()
+        .ok_or_else(|| DreamError::Model {
+            message: "the file has no graph".into(),
+        })?;
     let order = model.needed(wanted)?;
     let inits: HashMap<&str, &TensorProto> =
         graph.initializer.iter().map(|t| (t.name(), t)).collect();
@@ -439,8 +452,16 @@ pub fn canonicalise_with(
     for &k in &order {
         let src = &graph.node[k];
         let mut node = src.clone();
-        node.input = src.input.iter().map(|i| if i.is_empty() { String::new() } else { map(i) }).collect();
-        node.output = src.output.iter().map(|o| if o.is_empty() { String::new() } else { map(o) }).collect();
+        node.input = src
+            .input
+            .iter()
+            .map(|i| if i.is_empty() { String::new() } else { map(i) })
+            .collect();
+        node.output = src
+            .output
+            .iter()
+            .map(|o| if o.is_empty() { String::new() } else { map(o) })
+            .collect();
         if node.name().is_empty() {
             node.name = None;
         }
@@ -495,7 +516,10 @@ fn canonical_node(
     if !(src.domain().is_empty() || src.domain() == "ai.onnx") {
         return Err(unsupported(
             src,
-            &format!("operators of domain `{}` are not standard ONNX", src.domain()),
+            &format!(
+                "operators of domain `{}` are not standard ONNX",
+                src.domain()
+            ),
         ));
     }
     let Some(known) = known_attrs(&op) else {
@@ -509,7 +533,10 @@ fn canonical_node(
             ));
         }
         if a.ref_attr_name.is_some() {
-            return Err(unsupported(src, "attributes referring to a function's attributes"));
+            return Err(unsupported(
+                src,
+                "attributes referring to a function's attributes",
+            ));
         }
     }
     let only_first = |src: &NodeProto, unused: &[bool]| -> Result<(), DreamError> {
@@ -524,7 +551,10 @@ fn canonical_node(
     };
     let rank_of = |g: &Graph, x: &str| -> Result<usize, DreamError> {
         g.rank(x).ok_or_else(|| {
-            unsupported(src, &format!("the rank of its input `{x}` cannot be inferred"))
+            unsupported(
+                src,
+                &format!("the rank of its input `{x}` cannot be inferred"),
+            )
         })
     };
     match op.as_str() {
@@ -541,7 +571,10 @@ fn canonical_node(
             } else if let Some(a) = src.ints("value_ints") {
                 make_i64("", &[a.len() as i64], &a)
             } else {
-                return Err(unsupported(src, "only tensor, float and int constants are supported"));
+                return Err(unsupported(
+                    src,
+                    "only tensor, float and int constants are supported",
+                ));
             };
             let mut t = t;
             t.name = Some(out);
@@ -570,7 +603,10 @@ fn canonical_node(
                 return Err(unsupported(src, "spatial=0 is not supported"));
             }
             node.output.truncate(1);
-            node.attribute = vec![super::proto::attr_float("epsilon", src.float("epsilon", 1e-5))];
+            node.attribute = vec![super::proto::attr_float(
+                "epsilon",
+                src.float("epsilon", 1e-5),
+            )];
         }
         "Clip" if opset < 11 => {
             let mut inputs = vec![node.input[0].clone()];
@@ -608,12 +644,18 @@ fn canonical_node(
             let (pads, value) = if opset < 11 {
                 let p = src.ints("pads").unwrap_or_default();
                 let v = src.float("value", 0.0);
-                (g.ints(&p), if v == 0.0 { String::new() } else { g.float_scalar(v) })
+                (
+                    g.ints(&p),
+                    if v == 0.0 {
+                        String::new()
+                    } else {
+                        g.float_scalar(v)
+                    },
+                )
             } else {
                 let mut pads = node.input(1).to_string();
                 if !node.input(3).is_empty() {
-                    let (Some(axes), Some(p)) =
-                        (g.const_ints(node.input(3)), g.const_ints(&pads))
+                    let (Some(axes), Some(p)) = (g.const_ints(node.input(3)), g.const_ints(&pads))
                     else {
                         return Err(unsupported(src, "its `axes` and `pads` must be constants"));
                     };
@@ -736,14 +778,11 @@ fn canonical_node(
         }
         "Concat" | "Flatten" | "Gather" => {
             let x = node.input[0].clone();
-            let default = if op == "Flatten" { 1 } else { 0 };
+            let default = i64::from(op == "Flatten");
             let r = rank_of(g, &x)? as i64;
             let r = if op == "Flatten" { r } else { r.max(1) };
             let a = src.int("axis", default);
-            node.attribute = vec![attr_int(
-                "axis",
-                if a < 0 { a + r } else { a },
-            )];
+            node.attribute = vec![attr_int("axis", if a < 0 { a + r } else { a })];
         }
         "Transpose" => {
             let r = rank_of(g, node.input(0))? as i64;
@@ -786,15 +825,25 @@ fn canonical_resize(
         return Ok(());
     }
     if src.int("antialias", 0) != 0 {
-        return Err(unsupported(src, "antialiased Resize (opset 18) cannot be written in opset 17"));
+        return Err(unsupported(
+            src,
+            "antialiased Resize (opset 18) cannot be written in opset 17",
+        ));
     }
     if src.string("keep_aspect_ratio_policy", "stretch") != "stretch" {
-        return Err(unsupported(src, "only keep_aspect_ratio_policy `stretch` is supported"));
+        return Err(unsupported(
+            src,
+            "only keep_aspect_ratio_policy `stretch` is supported",
+        ));
     }
     let ctm = src.string("coordinate_transformation_mode", "half_pixel");
     if !matches!(
         ctm.as_str(),
-        "half_pixel" | "pytorch_half_pixel" | "align_corners" | "asymmetric" | "tf_half_pixel_for_nn"
+        "half_pixel"
+            | "pytorch_half_pixel"
+            | "align_corners"
+            | "asymmetric"
+            | "tf_half_pixel_for_nn"
     ) {
         return Err(unsupported(
             src,
@@ -803,7 +852,9 @@ fn canonical_resize(
     }
     let empty = |g: &Graph, n: &str| {
         n.is_empty()
-            || g.inits.get(n).is_some_and(|t| super::proto::numel(&t.dims) == 0)
+            || g.inits
+                .get(n)
+                .is_some_and(|t| super::proto::numel(&t.dims) == 0)
     };
     let mut scales = node.input(2).to_string();
     let mut sizes = node.input(3).to_string();
@@ -814,10 +865,15 @@ fn canonical_resize(
         sizes = String::new();
     }
     if let Some(axes) = src.ints("axes") {
-        let r = g.rank(&x).ok_or_else(|| unsupported(src, "its input's rank is unknown"))?;
+        let r = g
+            .rank(&x)
+            .ok_or_else(|| unsupported(src, "its input's rank is unknown"))?;
         if !scales.is_empty() {
             let Some(s) = g.const_floats(&scales) else {
-                return Err(unsupported(src, "with `axes`, its scales must be constants"));
+                return Err(unsupported(
+                    src,
+                    "with `axes`, its scales must be constants",
+                ));
             };
             let mut full = vec![1.0f32; r];
             for (j, &a) in axes.iter().enumerate() {
@@ -830,7 +886,10 @@ fn canonical_resize(
                 return Err(unsupported(src, "with `axes`, its sizes must be constants"));
             };
             let Some(d) = g.shapes.get(&x).known_dims() else {
-                return Err(unsupported(src, "with `axes` and `sizes`, the input size must be known"));
+                return Err(unsupported(
+                    src,
+                    "with `axes` and `sizes`, the input size must be known",
+                ));
             };
             let mut full = d;
             for (j, &a) in axes.iter().enumerate() {
@@ -849,7 +908,11 @@ fn canonical_resize(
 
 /// Conv and pooling: explicit kernel, strides, dilations and pads; `auto_pad` SAME stays only
 /// when the input size is unknown and a stride is above 1 (the pads then depend on the size).
-fn canonical_window(g: &mut Graph, node: &mut NodeProto, src: &NodeProto) -> Result<(), DreamError> {
+fn canonical_window(
+    g: &mut Graph,
+    node: &mut NodeProto,
+    src: &NodeProto,
+) -> Result<(), DreamError> {
     let op = src.op_type();
     let x = node.input(0).to_string();
     let xd = g
@@ -870,7 +933,10 @@ fn canonical_window(g: &mut Graph, node: &mut NodeProto, src: &NodeProto) -> Res
     let strides = src.ints("strides").unwrap_or_else(|| vec![1; sp]);
     let dil = src.ints("dilations").unwrap_or_else(|| vec![1; sp]);
     if op == "AveragePool" && dil.iter().any(|&d| d != 1) {
-        return Err(unsupported(src, "dilated AveragePool (opset 19) is not supported"));
+        return Err(unsupported(
+            src,
+            "dilated AveragePool (opset 19) is not supported",
+        ));
     }
     let mut pads = src.ints("pads").unwrap_or_else(|| vec![0; 2 * sp]);
     let auto = src.string("auto_pad", "NOTSET");
@@ -908,7 +974,12 @@ fn canonical_window(g: &mut Graph, node: &mut NodeProto, src: &NodeProto) -> Res
                 pads[i + sp] = e;
             }
         }
-        other => return Err(unsupported(src, &format!("auto_pad `{other}` is not supported"))),
+        other => {
+            return Err(unsupported(
+                src,
+                &format!("auto_pad `{other}` is not supported"),
+            ));
+        }
     }
     let mut attrs = vec![
         attr_ints("kernel_shape", &kernel),
@@ -930,7 +1001,10 @@ fn canonical_window(g: &mut Graph, node: &mut NodeProto, src: &NodeProto) -> Res
         }
         _ => {
             attrs.push(attr_int("ceil_mode", src.int("ceil_mode", 0)));
-            attrs.push(attr_int("count_include_pad", src.int("count_include_pad", 0)));
+            attrs.push(attr_int(
+                "count_include_pad",
+                src.int("count_include_pad", 0),
+            ));
         }
     }
     node.attribute = attrs;

@@ -10,9 +10,7 @@ use super::build::Graph;
 use super::canon::{self, Model, OPSET};
 use super::grad::backprop;
 use super::layers::closest_names;
-use super::onnx::{
-    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
-};
+use super::onnx::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto};
 use super::proto::{
     DimSpec, attr_int, attr_ints, attr_str, dtype, encode_model, load_model, value_info,
 };
@@ -149,7 +147,11 @@ fn find_logits(model: &Model, opts: &Options) -> Result<String, DreamError> {
     if let Some(l) = &opts.logits {
         return resolve(model, l);
     }
-    let graph = model.proto.graph.as_ref().ok_or_else(|| options_error("no graph"))?;
+    let graph = model
+        .proto
+        .graph
+        .as_ref()
+        .ok_or_else(|| options_error("no graph"))?;
     let out = graph
         .output
         .first()
@@ -164,7 +166,7 @@ fn find_logits(model: &Model, opts: &Options) -> Result<String, DreamError> {
         let n = &graph.node[k];
         match n.op_type() {
             "Softmax" | "LogSoftmax" => return Ok(n.input[0].clone()),
-            "Identity" | "Reshape" | "Flatten" | "Squeeze" | "Dropout" => v = n.input[0].clone(),
+            "Identity" | "Reshape" | "Flatten" | "Squeeze" | "Dropout" => v.clone_from(&n.input[0]),
             _ => break,
         }
     }
@@ -200,7 +202,11 @@ pub fn compile(proto: ModelProto, opts: &Options) -> Result<Compiled, DreamError
     } else {
         None
     };
-    let mut wanted: Vec<String> = if use_layer { layers.clone() } else { Vec::new() };
+    let mut wanted: Vec<String> = if use_layer {
+        layers.clone()
+    } else {
+        Vec::new()
+    };
     wanted.extend(channels.iter().cloned());
     wanted.extend(logits.iter().cloned());
 
@@ -284,7 +290,11 @@ pub fn compile(proto: ModelProto, opts: &Options) -> Result<Compiled, DreamError
         for (i, layer) in layers.iter().enumerate() {
             let a = map(layer);
             let idx = g.int_scalar(i as i64);
-            let w = g.op("Gather", &["layer_weights", &idx], vec![attr_int("axis", 0)]);
+            let w = g.op(
+                "Gather",
+                &["layer_weights", &idx],
+                vec![attr_int("axis", 0)],
+            );
             let sq = g.op("Mul", &[&a, &a], vec![]);
             let e = g.op("ReduceMean", &[&sq], vec![attr_int("keepdims", 0)]);
             terms.push(g.op("Mul", &[&w, &e], vec![]));
@@ -354,7 +364,7 @@ pub fn compile(proto: ModelProto, opts: &Options) -> Result<Compiled, DreamError
         (std::mem::take(&mut g.nodes), std::mem::take(&mut g.inits))
     } else {
         let mut s = Steps::new(g, gradient, objective, opts);
-        let dreamed = s.dream()?;
+        let dreamed = s.dream();
         identity(&mut s.out, &dreamed, "dreamed");
         let obj = s.last_objective.clone();
         identity(&mut s.out, &obj, "objective");
@@ -382,7 +392,10 @@ pub fn compile(proto: ModelProto, opts: &Options) -> Result<Compiled, DreamError
             image_dims.clone(),
             "the image after the ascent steps, in 0..1".into(),
         ));
-        (std::mem::take(&mut s.out.nodes), std::mem::take(&mut s.out.inits))
+        (
+            std::mem::take(&mut s.out.nodes),
+            std::mem::take(&mut s.out.inits),
+        )
     };
     outputs.push((
         "objective".into(),
@@ -447,6 +460,7 @@ fn per_channel(
 }
 
 /// `image` (RGB 0..1) to the classifier's input `target`: channel order, scale, mean, std.
+#[allow(clippy::float_cmp)] // exact: an identity mapping adds no node
 fn map_input(g: &mut Graph, opts: &Options, target: &str) {
     let m = &opts.mapping;
     let mut x = "image".to_string();
@@ -554,7 +568,11 @@ impl<'o> Steps<'o> {
     /// Rolls `x` by `shift` (an int64 `[1]`) along `axis`, as numpy.roll does.
     fn roll(&mut self, x: &str, shift: &str, axis: i64) -> String {
         let g = &mut self.out;
-        let n = g.op("Shape", &[x], vec![attr_int("start", axis), attr_int("end", axis + 1)]);
+        let n = g.op(
+            "Shape",
+            &[x],
+            vec![attr_int("start", axis), attr_int("end", axis + 1)],
+        );
         let s = g.op("Mod", &[shift, &n], vec![]);
         let cut = g.op("Sub", &[&n, &s], vec![]);
         let zero = g.ints(&[0]);
@@ -651,7 +669,11 @@ impl<'o> Steps<'o> {
 
     fn resize_to(&mut self, x: &str, hw: &str) -> String {
         let g = &mut self.out;
-        let nc = g.op("Shape", &[x], vec![attr_int("start", 0), attr_int("end", 2)]);
+        let nc = g.op(
+            "Shape",
+            &[x],
+            vec![attr_int("start", 0), attr_int("end", 2)],
+        );
         let sizes = g.op("Concat", &[&nc, hw], vec![attr_int("axis", 0)]);
         g.op(
             "Resize",
@@ -664,7 +686,7 @@ impl<'o> Steps<'o> {
     }
 
     /// Octaves and iterations; returns the dreamed image.
-    fn dream(&mut self) -> Result<String, DreamError> {
+    fn dream(&mut self) -> String {
         let opts = self.opts;
         let octaves = opts.octaves as usize;
         // Each octave's size: the image's size divided by octave_scale^k, at least 1.
@@ -672,7 +694,11 @@ impl<'o> Steps<'o> {
         let mut sizes = vec![String::new()];
         if octaves > 1 {
             let g = &mut self.out;
-            let hw = g.op("Shape", &["image"], vec![attr_int("start", 2), attr_int("end", 4)]);
+            let hw = g.op(
+                "Shape",
+                &["image"],
+                vec![attr_int("start", 2), attr_int("end", 4)],
+            );
             let hwf = g.op("Cast", &[&hw], vec![attr_int("to", 1)]);
             sizes[0] = hw;
             for k in 1..octaves {
@@ -702,7 +728,7 @@ impl<'o> Steps<'o> {
                 x = self.step(&x, i);
             }
         }
-        Ok(x)
+        x
     }
 }
 
@@ -778,7 +804,10 @@ pub fn truncate(proto: &ModelProto, values: &[String]) -> Result<ModelProto, Dre
         resolve(&model, v)?;
     }
     let order = model.needed(values)?;
-    let src = proto.graph.as_ref().ok_or_else(|| options_error("no graph"))?;
+    let src = proto
+        .graph
+        .as_ref()
+        .ok_or_else(|| options_error("no graph"))?;
     let nodes: Vec<NodeProto> = order.iter().map(|&k| src.node[k].clone()).collect();
     let used: HashSet<String> = nodes.iter().flat_map(|n| n.input.iter().cloned()).collect();
     let mut graph = src.clone();

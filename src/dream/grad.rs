@@ -12,7 +12,9 @@ use super::DreamError;
 use super::build::{Graph, norm};
 use super::canon::{DIFFERENTIABLE, supported_list};
 use super::onnx::NodeProto;
-use super::proto::{NodeExt, attr_float, attr_int, attr_ints, attr_str, attr_tensor, dtype, make_f32};
+use super::proto::{
+    NodeExt, attr_float, attr_int, attr_ints, attr_str, attr_tensor, dtype, make_f32,
+};
 use super::shape::{Dim, slice_range};
 
 /// Operators whose output is piecewise constant: no gradient flows through them.
@@ -128,13 +130,11 @@ fn unsupported(node: &NodeProto, why: &str) -> DreamError {
 
 impl Diff<'_> {
     fn sum(&mut self, parts: &[String]) -> String {
-        match parts {
-            [one] => one.clone(),
-            _ => {
-                let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-                self.g.op("Sum", &refs, vec![])
-            }
+        if let [one] = parts {
+            return one.clone();
         }
+        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        self.g.op("Sum", &refs, vec![])
     }
 
     fn op(&mut self, op: &str, inputs: &[&str]) -> String {
@@ -152,7 +152,11 @@ impl Diff<'_> {
     /// `a` where `mask` holds, else 0 (as a product with the mask cast to float, which ONNX
     /// Runtime runs faster than `Where` with a broadcast zero).
     fn masked(&mut self, mask: &str, a: &str) -> String {
-        let f = self.g.op("Cast", &[mask], vec![attr_int("to", i64::from(dtype::FLOAT))]);
+        let f = self.g.op(
+            "Cast",
+            &[mask],
+            vec![attr_int("to", i64::from(dtype::FLOAT))],
+        );
         self.mul(a, &f)
     }
 
@@ -163,7 +167,13 @@ impl Diff<'_> {
     }
 
     /// Sums `grad` (shaped like `y`) over the axes along which `x` was broadcast to `y`.
-    fn unbroadcast(&mut self, node: &NodeProto, grad: &str, x: &str, y: &str) -> Result<String, DreamError> {
+    fn unbroadcast(
+        &mut self,
+        node: &NodeProto,
+        grad: &str,
+        x: &str,
+        y: &str,
+    ) -> Result<String, DreamError> {
         let (xd, yd) = (self.g.dims(x), self.g.dims(y));
         if let (Some(xd), Some(yd)) = (&xd, &yd) {
             if xd == yd {
@@ -186,7 +196,9 @@ impl Diff<'_> {
                 let mut r = grad.to_string();
                 if !axes.is_empty() {
                     let a = self.g.ints(&axes);
-                    r = self.g.op("ReduceSum", &[grad, &a], vec![attr_int("keepdims", 1)]);
+                    r = self
+                        .g
+                        .op("ReduceSum", &[grad, &a], vec![attr_int("keepdims", 1)]);
                 }
                 return Ok(self.g.reshape_like(&r, x));
             }
@@ -198,7 +210,8 @@ impl Diff<'_> {
         let sy = self.g.shape(y);
         let padded = if ry > rx {
             let ones = self.g.ints(&vec![1; ry - rx]);
-            self.g.op("Concat", &[&ones, &sx], vec![attr_int("axis", 0)])
+            self.g
+                .op("Concat", &[&ones, &sx], vec![attr_int("axis", 0)])
         } else {
             sx.clone()
         };
@@ -228,16 +241,24 @@ impl Diff<'_> {
         let y = node.output[0].clone();
         let dy = dys[0].clone();
         let w = |i: usize| want.get(i).copied().unwrap_or(false);
-        let Some(dy) = dy.or_else(|| if op == "Split" { Some(String::new()) } else { None }) else {
+        let Some(dy) = dy.or_else(|| {
+            if op == "Split" {
+                Some(String::new())
+            } else {
+                None
+            }
+        }) else {
             return Ok(vec![]);
         };
         let one = |d: String| Ok(vec![Some(d)]);
         match op {
-            "Identity" => one(dy),
+            "Identity" | "Dropout" => one(dy),
             "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" => one(self.g.reshape_like(&dy, &x)),
             "Cast" => {
                 let to = self.g.shapes.get(&x).elem;
-                one(self.g.op("Cast", &[&dy], vec![attr_int("to", i64::from(to))]))
+                one(self
+                    .g
+                    .op("Cast", &[&dy], vec![attr_int("to", i64::from(to))]))
             }
             "Relu" => {
                 // The mask from the output, so the forward input is not kept alive and ONNX
@@ -327,7 +348,11 @@ impl Diff<'_> {
             "Elu" | "Selu" => {
                 let z = self.zero.clone();
                 let alpha = node.float("alpha", if op == "Elu" { 1.0 } else { 1.673_263_2 });
-                let gamma = if op == "Elu" { 1.0 } else { node.float("gamma", 1.050_701) };
+                let gamma = if op == "Elu" {
+                    1.0
+                } else {
+                    node.float("gamma", 1.050_701)
+                };
                 let m = self.op("Greater", &[&x, &z]);
                 let ag = self.scalar(alpha * gamma);
                 let neg_slope = self.op("Add", &[&y, &ag]);
@@ -414,7 +439,11 @@ impl Diff<'_> {
                     _ => return Err(unsupported(node, "only one or two inputs are supported")),
                 }
                 let b = node.input(1).to_string();
-                let cmp = if op == "Max" { "GreaterOrEqual" } else { "LessOrEqual" };
+                let cmp = if op == "Max" {
+                    "GreaterOrEqual"
+                } else {
+                    "LessOrEqual"
+                };
                 let m = self.op(cmp, &[&x, &b]);
                 let z = self.zero.clone();
                 let mut out = vec![None, None];
@@ -449,20 +478,26 @@ impl Diff<'_> {
                 for (i, &p) in perm.iter().enumerate() {
                     inv[p as usize] = i as i64;
                 }
-                one(self.g.op("Transpose", &[&dy], vec![attr_ints("perm", &inv)]))
+                one(self
+                    .g
+                    .op("Transpose", &[&dy], vec![attr_ints("perm", &inv)]))
             }
             "Softmax" => {
                 let axis = node.int("axis", -1);
                 let a = self.g.ints(&[axis]);
                 let p = self.mul(&dy, &y);
-                let s = self.g.op("ReduceSum", &[&p, &a], vec![attr_int("keepdims", 1)]);
+                let s = self
+                    .g
+                    .op("ReduceSum", &[&p, &a], vec![attr_int("keepdims", 1)]);
                 let d = self.op("Sub", &[&dy, &s]);
                 one(self.mul(&y, &d))
             }
             "LogSoftmax" => {
                 let axis = node.int("axis", -1);
                 let a = self.g.ints(&[axis]);
-                let s = self.g.op("ReduceSum", &[&dy, &a], vec![attr_int("keepdims", 1)]);
+                let s = self
+                    .g
+                    .op("ReduceSum", &[&dy, &a], vec![attr_int("keepdims", 1)]);
                 let e = self.op("Exp", &[&y]);
                 let p = self.mul(&e, &s);
                 one(self.op("Sub", &[&dy, &p]))
@@ -475,12 +510,17 @@ impl Diff<'_> {
                 let eps = node.float("epsilon", 1e-5);
                 let mut shape = vec![-1i64];
                 shape.extend(std::iter::repeat_n(1, r.saturating_sub(2)));
-                let factor = match (self.g.const_floats(node.input(1)), self.g.const_floats(node.input(4))) {
+                let factor = match (
+                    self.g.const_floats(node.input(1)),
+                    self.g.const_floats(node.input(4)),
+                ) {
                     (Some(s), Some(v)) if s.len() == v.len() => {
                         let f: Vec<f32> = s
                             .iter()
                             .zip(&v)
-                            .map(|(&s, &v)| (f64::from(s) / (f64::from(v) + f64::from(eps)).sqrt()) as f32)
+                            .map(|(&s, &v)| {
+                                (f64::from(s) / (f64::from(v) + f64::from(eps)).sqrt()) as f32
+                            })
                             .collect();
                         shape[0] = f.len() as i64;
                         self.g.floats(&shape, &f)
@@ -501,7 +541,10 @@ impl Diff<'_> {
                 let b = node.input(1).to_string();
                 let (ra, rb) = (self.rank(node, &x)?, self.rank(node, &b)?);
                 if ra < 2 || rb < 2 {
-                    return Err(unsupported(node, "MatMul of vectors (rank 1) is not supported"));
+                    return Err(unsupported(
+                        node,
+                        "MatMul of vectors (rank 1) is not supported",
+                    ));
                 }
                 let swap = |r: usize| -> Vec<i64> {
                     let mut p: Vec<i64> = (0..r as i64).collect();
@@ -510,12 +553,16 @@ impl Diff<'_> {
                 };
                 let mut out = vec![None, None];
                 if w(0) {
-                    let bt = self.g.op("Transpose", &[&b], vec![attr_ints("perm", &swap(rb))]);
+                    let bt = self
+                        .g
+                        .op("Transpose", &[&b], vec![attr_ints("perm", &swap(rb))]);
                     let g = self.op("MatMul", &[&dy, &bt]);
                     out[0] = Some(self.unbroadcast_matmul(node, &g, &x)?);
                 }
                 if w(1) {
-                    let at = self.g.op("Transpose", &[&x], vec![attr_ints("perm", &swap(ra))]);
+                    let at = self
+                        .g
+                        .op("Transpose", &[&x], vec![attr_ints("perm", &swap(ra))]);
                     let g = self.op("MatMul", &[&at, &dy]);
                     out[1] = Some(self.unbroadcast_matmul(node, &g, &b)?);
                 }
@@ -566,7 +613,10 @@ impl Diff<'_> {
             "Conv" => self.conv(node, &dy, want),
             "ConvTranspose" => {
                 if w(1) {
-                    return Err(unsupported(node, "weights computed from the image are not supported"));
+                    return Err(unsupported(
+                        node,
+                        "weights computed from the image are not supported",
+                    ));
                 }
                 let attrs: Vec<_> = node
                     .attribute
@@ -576,23 +626,27 @@ impl Diff<'_> {
                     .collect();
                 Ok(vec![Some(self.g.op("Conv", &[&dy, node.input(1)], attrs))])
             }
-            "MaxPool" => one(self.max_pool(k, node, &dy)?),
-            "AveragePool" => one(self.avg_pool(node, &dy)?),
+            "MaxPool" => one(self.max_pool(k, node, &dy)),
+            "AveragePool" => one(self.avg_pool(node, &dy)),
             "GlobalAveragePool" => {
                 let s = self.g.shape(&x);
                 let e = self.op("Expand", &[&dy, &s]);
-                let hw = self.spatial_count(&x)?;
+                let hw = self.spatial_count(&x);
                 one(self.op("Div", &[&e, &hw]))
             }
             "ReduceMean" | "ReduceSum" => one(self.reduce(node, &dy)?),
             "LRN" => one(self.lrn(node, &dy)?),
             "Resize" => one(self.resize(node, &dy)?),
-            "Dropout" => one(dy),
             _ => Err(unsupported(node, "it has no gradient rule")),
         }
     }
 
-    fn arith(&mut self, node: &NodeProto, dy: &str, want: &[bool]) -> Result<Vec<Option<String>>, DreamError> {
+    fn arith(
+        &mut self,
+        node: &NodeProto,
+        dy: &str,
+        want: &[bool],
+    ) -> Result<Vec<Option<String>>, DreamError> {
         let (a, b, y) = (node.input(0), node.input(1), node.output[0].as_str());
         let w = |i: usize| want.get(i).copied().unwrap_or(false);
         let mut out = vec![None, None];
@@ -639,7 +693,12 @@ impl Diff<'_> {
         Ok(out)
     }
 
-    fn unbroadcast_matmul(&mut self, node: &NodeProto, g: &str, x: &str) -> Result<String, DreamError> {
+    fn unbroadcast_matmul(
+        &mut self,
+        node: &NodeProto,
+        g: &str,
+        x: &str,
+    ) -> Result<String, DreamError> {
         let (gd, xd) = (self.g.dims(g), self.g.dims(x));
         match (gd, xd) {
             (Some(gd), Some(xd)) if gd == xd => Ok(g.to_string()),
@@ -655,15 +714,24 @@ impl Diff<'_> {
                     g.to_string()
                 } else {
                     let a = self.g.ints(&axes);
-                    self.g.op("ReduceSum", &[g, &a], vec![attr_int("keepdims", 1)])
+                    self.g
+                        .op("ReduceSum", &[g, &a], vec![attr_int("keepdims", 1)])
                 };
                 Ok(self.g.reshape_like(&r, x))
             }
-            _ => Err(unsupported(node, "the shapes of its inputs cannot be inferred")),
+            _ => Err(unsupported(
+                node,
+                "the shapes of its inputs cannot be inferred",
+            )),
         }
     }
 
-    fn gemm(&mut self, node: &NodeProto, dy: &str, want: &[bool]) -> Result<Vec<Option<String>>, DreamError> {
+    fn gemm(
+        &mut self,
+        node: &NodeProto,
+        dy: &str,
+        want: &[bool],
+    ) -> Result<Vec<Option<String>>, DreamError> {
         let w = |i: usize| want.get(i).copied().unwrap_or(false);
         let (a, b) = (node.input(0).to_string(), node.input(1).to_string());
         let alpha = node.float("alpha", 1.0);
@@ -705,20 +773,30 @@ impl Diff<'_> {
     }
 
     /// The number of elements in the spatial axes (2..) of `x`, as a float32 scalar.
-    fn spatial_count(&mut self, x: &str) -> Result<String, DreamError> {
+    fn spatial_count(&mut self, x: &str) -> String {
         if let Some(d) = self.g.dims(x)
             && let Some(n) = d[2..].iter().map(|d| d.known()).product::<Option<i64>>()
         {
-            return Ok(self.scalar(n as f32));
+            return self.scalar(n as f32);
         }
         let s = self.g.shape_range(x, 2, i64::MAX);
-        let p = self.g.op("ReduceProd", &[&s], vec![attr_int("keepdims", 0)]);
-        Ok(self.g.op("Cast", &[&p], vec![attr_int("to", 1)]))
+        let p = self
+            .g
+            .op("ReduceProd", &[&s], vec![attr_int("keepdims", 0)]);
+        self.g.op("Cast", &[&p], vec![attr_int("to", 1)])
     }
 
-    fn conv(&mut self, node: &NodeProto, dy: &str, want: &[bool]) -> Result<Vec<Option<String>>, DreamError> {
+    fn conv(
+        &mut self,
+        node: &NodeProto,
+        dy: &str,
+        want: &[bool],
+    ) -> Result<Vec<Option<String>>, DreamError> {
         if want.get(1).copied().unwrap_or(false) {
-            return Err(unsupported(node, "weights computed from the image are not supported"));
+            return Err(unsupported(
+                node,
+                "weights computed from the image are not supported",
+            ));
         }
         let x = node.input(0);
         let wname = node.input(1).to_string();
@@ -728,7 +806,7 @@ impl Diff<'_> {
             && win.pads.as_ref().is_some_and(|p| {
                 (0..win.kernel.len()).all(|i| {
                     let keff = win.keff(i);
-                    p[i] <= keff - 1 && p[i + win.kernel.len()] <= keff - 1
+                    p[i] < keff && p[i + win.kernel.len()] < keff
                 })
             });
         let weights = self.g.inits.get(&wname).and_then(super::proto::tensor_f32);
@@ -762,23 +840,22 @@ impl Diff<'_> {
             );
             return Ok(vec![Some(dx)]);
         }
-        let dx = self.window_adjoint(node, dy, &wname, group, &win, x, &node.output[0])?;
+        let dx = self.window_adjoint(dy, &wname, group, &win, x, &node.output[0]);
         Ok(vec![Some(dx)])
     }
 
     /// The adjoint of a sliding window with kernel `w` (a convolution, or a pooling window
-    /// as a 1-channel convolution): a ConvTranspose, sized to `x` exactly.
+    /// as a 1-channel convolution): a `ConvTranspose`, sized to `x` exactly.
     #[allow(clippy::too_many_arguments)]
     fn window_adjoint(
         &mut self,
-        node: &NodeProto,
         dy: &str,
         w: &str,
         group: i64,
         win: &Window,
         x: &str,
         y: &str,
-    ) -> Result<String, DreamError> {
+    ) -> String {
         let sp = win.kernel.len();
         let base = vec![
             attr_ints("kernel_shape", &win.kernel),
@@ -807,7 +884,7 @@ impl Diff<'_> {
                     let mut attrs = base;
                     attrs.push(attr_ints("pads", p));
                     attrs.push(attr_ints("output_padding", &op));
-                    return Ok(self.g.op("ConvTranspose", &[dy, w], attrs));
+                    return self.g.op("ConvTranspose", &[dy, w], attrs);
                 }
             }
         }
@@ -822,45 +899,44 @@ impl Diff<'_> {
                 pads[r + 2 + i] = i64::from(win.strides[i] > 1);
             }
             let p = self.g.ints(&pads);
-            self.g.op("Pad", &[dy, &p], vec![attr_str("mode", "constant")])
+            self.g
+                .op("Pad", &[dy, &p], vec![attr_str("mode", "constant")])
         } else {
             dy.to_string()
         };
         let z = self.g.op("ConvTranspose", &[&dy_ext, w], base);
-        let begin = match &win.pads {
-            Some(p) => self.g.ints(&p[..sp]),
-            None => {
-                // auto_pad SAME with a stride: the padding depends on the size.
-                let xs = self.g.shape_range(x, 2, i64::MAX);
-                let ys = self.g.shape_range(y, 2, i64::MAX);
-                let one = self.g.ints(&[1]);
-                let s = self.g.ints(&win.strides);
-                let keff: Vec<i64> = (0..sp).map(|i| win.keff(i)).collect();
-                let k = self.g.ints(&keff);
-                let ym1 = self.op("Sub", &[&ys, &one]);
-                let t = self.op("Mul", &[&ym1, &s]);
-                let t = self.op("Add", &[&t, &k]);
-                let t = self.op("Sub", &[&t, &xs]);
-                let zero = self.g.ints(&[0]);
-                let total = self.op("Max", &[&t, &zero]);
-                let two = self.g.ints(&[2]);
-                if win.auto == "SAME_LOWER" {
-                    let t1 = self.op("Add", &[&total, &one]);
-                    self.op("Div", &[&t1, &two])
-                } else {
-                    self.op("Div", &[&total, &two])
-                }
+        let begin = if let Some(p) = &win.pads {
+            self.g.ints(&p[..sp])
+        } else {
+            // auto_pad SAME with a stride: the padding depends on the size.
+            let xs = self.g.shape_range(x, 2, i64::MAX);
+            let ys = self.g.shape_range(y, 2, i64::MAX);
+            let one = self.g.ints(&[1]);
+            let s = self.g.ints(&win.strides);
+            let keff: Vec<i64> = (0..sp).map(|i| win.keff(i)).collect();
+            let k = self.g.ints(&keff);
+            let ym1 = self.op("Sub", &[&ys, &one]);
+            let t = self.op("Mul", &[&ym1, &s]);
+            let t = self.op("Add", &[&t, &k]);
+            let t = self.op("Sub", &[&t, &xs]);
+            let zero = self.g.ints(&[0]);
+            let total = self.op("Max", &[&t, &zero]);
+            let two = self.g.ints(&[2]);
+            if win.auto == "SAME_LOWER" {
+                let t1 = self.op("Add", &[&total, &one]);
+                self.op("Div", &[&t1, &two])
+            } else {
+                self.op("Div", &[&total, &two])
             }
         };
         let xs = self.g.shape_range(x, 2, i64::MAX);
         let end = self.op("Add", &[&begin, &xs]);
         let axes: Vec<i64> = (2..r as i64).collect();
         let axes = self.g.ints(&axes);
-        let _ = node;
-        Ok(self.op("Slice", &[&z, &begin, &end, &axes]))
+        self.op("Slice", &[&z, &begin, &end, &axes])
     }
 
-    fn max_pool(&mut self, k: usize, node: &NodeProto, dy: &str) -> Result<String, DreamError> {
+    fn max_pool(&mut self, k: usize, node: &NodeProto, dy: &str) -> String {
         let x = node.input(0).to_string();
         // The forward MaxPool also returns the flat index of each maximum.
         let idx = if let Some(i) = node.output.get(1).filter(|s| !s.is_empty()) {
@@ -884,10 +960,10 @@ impl Diff<'_> {
             vec![attr_int("axis", 0), attr_str("reduction", "add")],
         );
         let sh = self.g.shape(&x);
-        Ok(self.op("Reshape", &[&s, &sh]))
+        self.op("Reshape", &[&s, &sh])
     }
 
-    fn avg_pool(&mut self, node: &NodeProto, dy: &str) -> Result<String, DreamError> {
+    fn avg_pool(&mut self, node: &NodeProto, dy: &str) -> String {
         let x = node.input(0).to_string();
         let y = node.output[0].clone();
         let win = Window::of(node);
@@ -896,12 +972,16 @@ impl Diff<'_> {
         let padded = win.pads.as_ref().is_none_or(|p| p.iter().any(|&v| v != 0));
         let mut kdims = vec![1i64, 1];
         kdims.extend(&win.kernel);
-        let ones_k = self.g.floats(&kdims, &vec![1.0; super::proto::numel(&kdims)]);
+        let ones_k = self
+            .g
+            .floats(&kdims, &vec![1.0; super::proto::numel(&kdims)]);
         let scaled = if padded || ceil {
             // The divisor of each window, as ONNX Runtime's own pooling of ones gives it.
-            let one2 = self.g.ints(&[1, 1]);
+            let lead = self.g.ints(&[1, 1]);
             let xs = self.g.shape_range(&x, 2, i64::MAX);
-            let s1 = self.g.op("Concat", &[&one2, &xs], vec![attr_int("axis", 0)]);
+            let s1 = self
+                .g
+                .op("Concat", &[&lead, &xs], vec![attr_int("axis", 0)]);
             let ones = self.g.op(
                 "ConstantOfShape",
                 &[&s1],
@@ -948,9 +1028,9 @@ impl Diff<'_> {
         let mut win1 = win.clone();
         win1.dilations = vec![1; sp];
         // `x` and `y` give the spatial sizes; their batch and channels do not matter here.
-        let z = self.window_adjoint(node, &r, &ones_k, 1, &win1, &x, &y)?;
+        let z = self.window_adjoint(&r, &ones_k, 1, &win1, &x, &y);
         let sh = self.g.shape(&x);
-        Ok(self.op("Reshape", &[&z, &sh]))
+        self.op("Reshape", &[&z, &sh])
     }
 
     fn reduce(&mut self, node: &NodeProto, dy: &str) -> Result<String, DreamError> {
@@ -998,7 +1078,9 @@ impl Diff<'_> {
         } else {
             let a = self.g.ints(&axes);
             let gathered = self.g.op("Gather", &[&s, &a], vec![attr_int("axis", 0)]);
-            let p = self.g.op("ReduceProd", &[&gathered], vec![attr_int("keepdims", 0)]);
+            let p = self
+                .g
+                .op("ReduceProd", &[&gathered], vec![attr_int("keepdims", 0)]);
             self.g.op("Cast", &[&p], vec![attr_int("to", 1)])
         };
         Ok(self.op("Div", &[&e, &count]))
@@ -1076,7 +1158,9 @@ impl Diff<'_> {
             }
             if ok {
                 let p = self.g.ints(&pads);
-                return Ok(self.g.op("Pad", &[dy, &p], vec![attr_str("mode", "constant")]));
+                return Ok(self
+                    .g
+                    .op("Pad", &[dy, &p], vec![attr_str("mode", "constant")]));
             }
         }
         let (idx, n) = self.index_map(&x);
@@ -1105,7 +1189,9 @@ impl Diff<'_> {
             if p.iter().any(|&v| v < 0) {
                 let back: Vec<i64> = p.iter().map(|&v| (-v).max(0)).collect();
                 let b = self.g.ints(&back);
-                g = self.g.op("Pad", &[&g, &b], vec![attr_str("mode", "constant")]);
+                g = self
+                    .g
+                    .op("Pad", &[&g, &b], vec![attr_str("mode", "constant")]);
             }
             return Ok(g);
         }
@@ -1143,7 +1229,10 @@ impl Diff<'_> {
             let c = d.g.op(
                 "Conv",
                 &[&u, &ones],
-                vec![attr_ints("kernel_shape", &kd[2..]), attr_ints("pads", &pads)],
+                vec![
+                    attr_ints("kernel_shape", &kd[2..]),
+                    attr_ints("pads", &pads),
+                ],
             );
             d.op("Squeeze", &[&c, &one])
         };
@@ -1170,7 +1259,10 @@ impl Diff<'_> {
         let x = node.input(0).to_string();
         let r = self.rank(node, &x)?;
         if r != 4 {
-            return Err(unsupported(node, "only 4-D (NCHW) Resize has a gradient rule"));
+            return Err(unsupported(
+                node,
+                "only 4-D (NCHW) Resize has a gradient rule",
+            ));
         }
         let mode = node.string("mode", "nearest");
         let ctm = node.string("coordinate_transformation_mode", "half_pixel");
@@ -1179,11 +1271,13 @@ impl Diff<'_> {
             return Err(unsupported(node, "tf_crop_and_resize has no gradient rule"));
         }
         let scales = self.g.const_floats(node.input(2));
-        if scales
-            .as_ref()
-            .is_some_and(|s| s.len() == 4 && (s[0] != 1.0 || s[1] != 1.0))
-        {
-            return Err(unsupported(node, "resizing the batch or channel axis has no gradient rule"));
+        if scales.as_ref().is_some_and(|s| {
+            s.len() == 4 && (s[0].to_bits() != 1f32.to_bits() || s[1].to_bits() != 1f32.to_bits())
+        }) {
+            return Err(unsupported(
+                node,
+                "resizing the batch or channel axis has no gradient rule",
+            ));
         }
         // Nearest upsampling by whole factors copies each pixel into a block: the adjoint sums
         // the blocks.
@@ -1212,16 +1306,23 @@ impl Diff<'_> {
         // matrices come from ONNX Runtime's own Resize applied to one-hot columns, so every
         // mode and coordinate transformation is matched exactly; the adjoint is
         // dX = Mh^T dY Mw.
-        let mh_t = self.resize_matrix(node, &x, 2)?; // [H, Ho]
-        let mw_t = self.resize_matrix(node, &x, 3)?; // [W, Wo]
-        let mw = self.g.op("Transpose", &[&mw_t], vec![attr_ints("perm", &[1, 0])]);
-        let a = self.op("MatMul", &[&mh_t, dy]);
+        let rows_t = self.resize_matrix(node, &x, 2)?; // [H, Ho]
+        let cols_t = self.resize_matrix(node, &x, 3)?; // [W, Wo]
+        let mw = self
+            .g
+            .op("Transpose", &[&cols_t], vec![attr_ints("perm", &[1, 0])]);
+        let a = self.op("MatMul", &[&rows_t, dy]);
         Ok(self.op("MatMul", &[&a, &mw]))
     }
 
     /// The transposed interpolation matrix of one axis (2: height, 3: width) of a Resize:
     /// `[in, out]`, by resizing a batch of one-hot vectors along that axis alone.
-    fn resize_matrix(&mut self, node: &NodeProto, x: &str, axis: usize) -> Result<String, DreamError> {
+    fn resize_matrix(
+        &mut self,
+        node: &NodeProto,
+        x: &str,
+        axis: usize,
+    ) -> Result<String, DreamError> {
         let n = self.g.shape_range(x, axis as i64, axis as i64 + 1); // [n]
         let nn = self.g.op("Concat", &[&n, &n], vec![attr_int("axis", 0)]);
         let z = self.g.op(
@@ -1244,7 +1345,9 @@ impl Diff<'_> {
         let sizes = node.input(3);
         if !sizes.is_empty() {
             let ax = self.g.ints(&[axis as i64]);
-            let out = self.g.op("Gather", &[sizes, &ax], vec![attr_int("axis", 0)]);
+            let out = self
+                .g
+                .op("Gather", &[sizes, &ax], vec![attr_int("axis", 0)]);
             let s_parts: Vec<&str> = if axis == 2 {
                 vec![&n, &one, &out, &one]
             } else {
@@ -1256,7 +1359,9 @@ impl Diff<'_> {
         } else if !scales.is_empty() {
             let f1 = self.g.floats(&[1], &[1.0]);
             let ax = self.g.ints(&[axis as i64]);
-            let sc = self.g.op("Gather", &[scales, &ax], vec![attr_int("axis", 0)]);
+            let sc = self
+                .g
+                .op("Gather", &[scales, &ax], vec![attr_int("axis", 0)]);
             let s_parts: Vec<&str> = if axis == 2 {
                 vec![&f1, &f1, &sc, &f1]
             } else {
@@ -1274,13 +1379,13 @@ impl Diff<'_> {
     }
 }
 
-/// The sliding-window attributes of a canonical Conv, ConvTranspose or pooling node.
+/// The sliding-window attributes of a canonical `Conv`, `ConvTranspose` or pooling node.
 #[derive(Debug, Clone)]
 struct Window {
     kernel: Vec<i64>,
     strides: Vec<i64>,
     dilations: Vec<i64>,
-    /// Explicit pads, or `None` for auto_pad SAME (sizes known only when running).
+    /// Explicit pads, or `None` for `auto_pad` SAME (sizes known only when running).
     pads: Option<Vec<i64>>,
     auto: String,
 }

@@ -51,7 +51,10 @@ const FOLLOWERS: &[&str] = &[
 /// The candidate layers of a model: float feature maps (rank 4) computed from the image, and
 /// the logits; shapes for an image of `size` = (width, height) where the model leaves it
 /// free (default 224x224).
-pub fn layers(proto: &ModelProto, size: Option<(i64, i64)>) -> Result<(Vec<LayerInfo>, String), DreamError> {
+pub fn layers(
+    proto: &ModelProto,
+    size: Option<(i64, i64)>,
+) -> Result<(Vec<LayerInfo>, String), DreamError> {
     let model = Model::new(proto.clone(), None)?;
     let graph = proto.graph.as_ref().ok_or_else(|| DreamError::Model {
         message: "the file has no graph".into(),
@@ -84,7 +87,13 @@ pub fn layers(proto: &ModelProto, size: Option<(i64, i64)>) -> Result<(Vec<Layer
     );
     let outputs: Vec<String> = graph.output.iter().map(|o| o.name().to_string()).collect();
     let mut problems = Vec::new();
-    canon::canonicalise_with(&mut g, &model, &outputs, &HashMap::new(), Some(&mut problems))?;
+    canon::canonicalise_with(
+        &mut g,
+        &model,
+        &outputs,
+        &HashMap::new(),
+        Some(&mut problems),
+    )?;
 
     // Which values depend on the image, their depth, and who reads them.
     let mut depth: HashMap<&str, usize> = HashMap::from([(model.image.as_str(), 0)]);
@@ -93,7 +102,12 @@ pub fn layers(proto: &ModelProto, size: Option<(i64, i64)>) -> Result<(Vec<Layer
         for i in &n.input {
             consumers.entry(i.as_str()).or_default().push(k);
         }
-        let d = n.input.iter().filter_map(|i| depth.get(i.as_str())).max().copied();
+        let d = n
+            .input
+            .iter()
+            .filter_map(|i| depth.get(i.as_str()))
+            .max()
+            .copied();
         if let Some(d) = d {
             let add = usize::from(matches!(
                 n.op_type(),
@@ -108,7 +122,9 @@ pub fn layers(proto: &ModelProto, size: Option<(i64, i64)>) -> Result<(Vec<Layer
     let mut list = Vec::new();
     for (k, n) in graph.node.iter().enumerate() {
         let Some(o) = n.output.first() else { continue };
-        let Some(&d) = depth.get(o.as_str()) else { continue };
+        let Some(&d) = depth.get(o.as_str()) else {
+            continue;
+        };
         let info = g.shapes.get(o);
         let rank = info.rank();
         if info.elem != dtype::FLOAT && info.elem != 0 {
@@ -179,7 +195,9 @@ pub fn layer_table(path: &Path, size: Option<(i64, i64)>) -> Result<String, Drea
         dims.join(", ")
     );
     let (w, h) = size.unwrap_or((224, 224));
-    let free = model.image_dims[2..].iter().any(|d| matches!(d, DimSpec::Named(_)));
+    let free = model.image_dims[2..]
+        .iter()
+        .any(|d| matches!(d, DimSpec::Named(_)));
     let _ = writeln!(
         s,
         "candidate layers ({}; depth: convolutions from the image; stride: image height / layer height):",

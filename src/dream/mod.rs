@@ -1,4 +1,4 @@
-//! The dream compiler (`hypna dreamify`): an ONNX image classifier in, a DeepDream model out.
+//! The dream compiler (`hypna dreamify`): an ONNX image classifier in, a `DeepDream` model out.
 //!
 //! The classifier's graph up to the chosen layers is rewritten into opset 17 ([`canon`]), an
 //! objective is put on those layers (layer energy, channel weights or class logits), its
@@ -7,6 +7,11 @@
 //! iterations ([`compile`]). Objective weights, step size, jitter and smoothing are model
 //! inputs, so a scene steers the dream live. Pure graph rewriting: no GPU and no ONNX Runtime
 //! (the tests run the results through ONNX Runtime). See `docs/dream.md`.
+
+// Graph code converts between ONNX's i64 sizes and Rust's usize indices everywhere; ranks,
+// axes and tensor sizes are far below 2^63. The gradient rules name values after the
+// mathematics they implement (x, y, dy, w, g).
+#![allow(clippy::cast_possible_wrap, clippy::many_single_char_names)]
 
 mod build;
 pub mod canon;
@@ -76,7 +81,9 @@ pub enum DreamError {
         message: String,
     },
     /// A node the dream needs cannot be rewritten or differentiated.
-    #[error("node `{node}` ({op}) cannot be differentiated: {why}; supported operators: {supported}")]
+    #[error(
+        "node `{node}` ({op}) cannot be differentiated: {why}; supported operators: {supported}"
+    )]
     Unsupported {
         /// The node's name (or its first output).
         node: String,

@@ -271,9 +271,10 @@ pub fn tensor_i64(t: &TensorProto) -> Option<Vec<i64>> {
             .chunks_exact(4)
             .map(|c| i64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
             .collect(),
-        (dtype::INT32 | dtype::INT16 | dtype::UINT16 | dtype::INT8 | dtype::UINT8 | dtype::BOOL, None) => {
-            t.int32_data.iter().map(|&d| i64::from(d)).collect()
-        }
+        (
+            dtype::INT32 | dtype::INT16 | dtype::UINT16 | dtype::INT8 | dtype::UINT8 | dtype::BOOL,
+            None,
+        ) => t.int32_data.iter().map(|&d| i64::from(d)).collect(),
         (dtype::UINT32, None) => t.uint64_data.iter().map(|&d| d as i64).collect(),
         _ => return None,
     };
@@ -381,9 +382,10 @@ pub trait NodeExt {
     }
     /// A string attribute, or `default`.
     fn string(&self, name: &str, default: &str) -> String {
-        self.attr(name)
-            .and_then(|a| a.s.as_ref())
-            .map_or_else(|| default.to_string(), |s| String::from_utf8_lossy(s).into_owned())
+        self.attr(name).and_then(|a| a.s.as_ref()).map_or_else(
+            || default.to_string(),
+            |s| String::from_utf8_lossy(s).into_owned(),
+        )
     }
     /// The `i`th input's name, "" when absent.
     fn input(&self, i: usize) -> &str;
@@ -402,7 +404,10 @@ impl NodeExt for NodeProto {
 
     fn label(&self) -> String {
         if self.name().is_empty() {
-            format!("(output `{}`)", self.output.first().map_or("", String::as_str))
+            format!(
+                "(output `{}`)",
+                self.output.first().map_or("", String::as_str)
+            )
         } else {
             self.name().to_string()
         }

@@ -133,7 +133,10 @@ impl Shapes {
         match self.get(name).dims {
             Some(d) => format!(
                 "[{}]",
-                d.iter().map(|&x| self.show(x)).collect::<Vec<_>>().join(", ")
+                d.iter()
+                    .map(|&x| self.show(x))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             None => "[?]".into(),
         }
@@ -232,9 +235,9 @@ impl Shapes {
         };
         match node.op_type() {
             "Relu" | "Sigmoid" | "Tanh" | "HardSigmoid" | "HardSwish" | "LeakyRelu" | "Elu"
-            | "Selu" | "Softplus" | "PRelu" | "Clip" | "BatchNormalization" | "LRN"
-            | "Softmax" | "LogSoftmax" | "Dropout" | "Neg" | "Exp" | "Log" | "Sqrt" | "Abs"
-            | "Erf" | "Reciprocal" | "Floor" | "Ceil" | "Round" | "Sign" => {
+            | "Selu" | "Softplus" | "PRelu" | "Clip" | "BatchNormalization" | "LRN" | "Softmax"
+            | "LogSoftmax" | "Dropout" | "Neg" | "Exp" | "Log" | "Sqrt" | "Abs" | "Erf"
+            | "Reciprocal" | "Floor" | "Ceil" | "Round" | "Sign" => {
                 let mut i = same(self);
                 if node.op_type() == "Neg" {
                     i.ints = i.ints.map(|v| v.iter().map(|a| -a).collect());
@@ -243,7 +246,7 @@ impl Shapes {
                 }
                 vec![i]
             }
-            "Identity" => vec![same(self)],
+            "Identity" | "EyeLike" => vec![same(self)],
             "Cast" => {
                 let to = node.int("to", 0) as i32;
                 let mut i = same(self);
@@ -296,10 +299,13 @@ impl Shapes {
                 };
                 let sp = xd.len().saturating_sub(2);
                 let g = node.int("group", 1);
-                let mut out = vec![xd[0], w.get(1).map_or(Dim::N(0), |d| match d {
-                    Dim::N(n) => Dim::N(n * g),
-                    s @ Dim::S(_) => *s,
-                })];
+                let mut out = vec![
+                    xd[0],
+                    w.get(1).map_or(Dim::N(0), |d| match d {
+                        Dim::N(n) => Dim::N(n * g),
+                        s @ Dim::S(_) => *s,
+                    }),
+                ];
                 let strides = node.ints("strides").unwrap_or_else(|| vec![1; sp]);
                 let dil = node.ints("dilations").unwrap_or_else(|| vec![1; sp]);
                 let pads = node.ints("pads").unwrap_or_else(|| vec![0; 2 * sp]);
@@ -352,7 +358,9 @@ impl Shapes {
                     }
                     (0..xd.len()).collect()
                 } else {
-                    axes.iter().map(|&a| (if a < 0 { a + r } else { a }) as usize).collect()
+                    axes.iter()
+                        .map(|&a| (if a < 0 { a + r } else { a }) as usize)
+                        .collect()
                 };
                 let keep = node.int("keepdims", 1) == 1;
                 let mut out = Vec::new();
@@ -513,8 +521,10 @@ impl Shapes {
                 let dims = match (xd, axes) {
                     (Some(d), Some(axes)) if node.op_type() == "Unsqueeze" => {
                         let r = (d.len() + axes.len()) as i64;
-                        let axes: Vec<i64> =
-                            axes.iter().map(|&a| if a < 0 { a + r } else { a }).collect();
+                        let axes: Vec<i64> = axes
+                            .iter()
+                            .map(|&a| if a < 0 { a + r } else { a })
+                            .collect();
                         let mut it = d.into_iter();
                         Some(
                             (0..r)
@@ -530,8 +540,10 @@ impl Shapes {
                     }
                     (Some(d), Some(axes)) => {
                         let r = d.len() as i64;
-                        let axes: Vec<i64> =
-                            axes.iter().map(|&a| if a < 0 { a + r } else { a }).collect();
+                        let axes: Vec<i64> = axes
+                            .iter()
+                            .map(|&a| if a < 0 { a + r } else { a })
+                            .collect();
                         Some(
                             d.into_iter()
                                 .enumerate()
@@ -620,10 +632,11 @@ impl Shapes {
                     let n = ((v[1] - v[0]) as f64 / v[2] as f64).ceil().max(0.0) as usize;
                     (n <= MAX_TRACKED).then(|| (0..n as i64).map(|i| v[0] + i * v[2]).collect())
                 });
-                let dims = Some(vec![
-                    ints.as_ref()
-                        .map_or_else(|| self.fresh(), |v: &Vec<i64>| Dim::N(v.len() as i64)),
-                ]);
+                let dims =
+                    Some(vec![ints.as_ref().map_or_else(
+                        || self.fresh(),
+                        |v: &Vec<i64>| Dim::N(v.len() as i64),
+                    )]);
                 vec![Info {
                     elem,
                     dims,
@@ -654,8 +667,16 @@ impl Shapes {
                 let (a, b) = (xd, self.dims_of(node.input(1)));
                 let dims = match (a, b) {
                     (Some(a), Some(b)) if a.len() == 2 && b.len() == 2 => {
-                        let m = if node.int("transA", 0) == 1 { a[1] } else { a[0] };
-                        let n = if node.int("transB", 0) == 1 { b[0] } else { b[1] };
+                        let m = if node.int("transA", 0) == 1 {
+                            a[1]
+                        } else {
+                            a[0]
+                        };
+                        let n = if node.int("transB", 0) == 1 {
+                            b[0]
+                        } else {
+                            b[1]
+                        };
                         Some(vec![m, n])
                     }
                     _ => None,
@@ -701,8 +722,7 @@ impl Shapes {
                 };
                 vec![dims_only(elem, dims)]
             }
-            "EyeLike" => vec![same(self)],
-            "Not" => vec![dims_only(dtype::BOOL, xd)],
+                        "Not" => vec![dims_only(dtype::BOOL, xd)],
             "NonZero" => vec![dims_only(dtype::INT64, None)],
             _ => vec![dims_only(elem, None); node.output.len().max(1)],
         }
@@ -729,11 +749,11 @@ impl Shapes {
             }
             acc
         });
-        let ints = self.fold_ints(op, &ins, dims.as_deref());
+        let folded = self.fold_ints(op, &ins, dims.as_deref());
         vec![Info {
             elem,
             dims,
-            ints,
+            ints: folded,
             floats: None,
         }]
     }
@@ -808,8 +828,8 @@ impl Shapes {
                 },
                 "VALID" => self.window(d, -keff, s),
                 _ => {
-                    let total = pads.get(i).copied().unwrap_or(0)
-                        + pads.get(i + sp).copied().unwrap_or(0);
+                    let total =
+                        pads.get(i).copied().unwrap_or(0) + pads.get(i + sp).copied().unwrap_or(0);
                     if ceil {
                         let floor = self.window(d, total - keff, s);
                         let ceiled = self.window(d, total - keff + s - 1, s);

@@ -1,6 +1,11 @@
 //! Helpers of the dream compiler tests: a seeded random source, a small ONNX graph builder,
 //! running models through ONNX Runtime, and the finite-difference check of a gradient.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::many_single_char_names,
+    clippy::similar_names,
+    clippy::cast_possible_wrap
+)]
 
 use std::path::PathBuf;
 
@@ -22,7 +27,11 @@ pub fn root() -> PathBuf {
 /// ONNX Runtime, or a skip (a failure under `make test`).
 pub fn ort(test: &str) -> bool {
     let found = hypna::infer::init(&hypna::infer::InitOptions::default());
-    let why = found.as_ref().err().map(ToString::to_string).unwrap_or_default();
+    let why = found
+        .as_ref()
+        .err()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     super::common::prerequisite(
         test,
         &format!("ONNX Runtime ({why})"),
@@ -74,7 +83,9 @@ impl Rng {
 
     /// `n` values uniform in [lo, hi).
     pub fn fill(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f32> {
-        (0..n).map(|_| (lo + (hi - lo) * self.uniform()) as f32).collect()
+        (0..n)
+            .map(|_| (lo + (hi - lo) * self.uniform()) as f32)
+            .collect()
     }
 
     /// `n` normal values with standard deviation `sd`.
@@ -83,9 +94,9 @@ impl Rng {
     }
 }
 
-/// Replaces every float weight of a model (initializers and ConstantOfShape outputs fed by
+/// Replaces every float weight of a model (initializers and `ConstantOfShape` outputs fed by
 /// constant shapes, as the light models store them) with seeded random values: He-scaled
-/// kernels, positive BatchNorm scales and variances, small biases and means, scales near 1.
+/// kernels, positive `BatchNorm` scales and variances, small biases and means, scales near 1.
 /// (The light models hold the constant 0.02 everywhere, which makes every channel alike.)
 pub fn randomize(model: &mut ModelProto, seed: u64) {
     let mut rng = Rng::new(seed);
@@ -96,7 +107,8 @@ pub fn randomize(model: &mut ModelProto, seed: u64) {
         .filter_map(|t| Some((t.name().to_string(), tensor_i64(t)?)))
         .collect();
     // Role of each float constant, from the first node that reads it.
-    let mut role: std::collections::HashMap<String, (String, usize)> = Default::default();
+    let mut role: std::collections::HashMap<String, (String, usize)> =
+        std::collections::HashMap::default();
     for n in graph.node.iter().rev() {
         for (i, inp) in n.input.iter().enumerate() {
             // Through a reshape of a constant, the role is that of the reshaped value.
@@ -105,7 +117,10 @@ pub fn randomize(model: &mut ModelProto, seed: u64) {
             } else {
                 None
             };
-            role.insert(inp.clone(), r.unwrap_or_else(|| (n.op_type().to_string(), i)));
+            role.insert(
+                inp.clone(),
+                r.unwrap_or_else(|| (n.op_type().to_string(), i)),
+            );
         }
     }
     let mut weights: Vec<(String, Vec<i64>)> = Vec::new();
@@ -137,8 +152,7 @@ pub fn randomize(model: &mut ModelProto, seed: u64) {
         let v = match (op.as_str(), idx) {
             ("Conv", 1) => rng.gauss(n, (2.0 / fan_in(&dims)).sqrt()),
             ("Gemm", 1) => rng.gauss(n, (1.0 / dims[dims.len() - 1].max(1) as f64).sqrt()),
-            ("BatchNormalization", 1 | 4) => rng.fill(n, 0.5, 1.5),
-            ("Mul", _) => rng.fill(n, 0.5, 1.5),
+            ("BatchNormalization", 1 | 4) | ("Mul", _) => rng.fill(n, 0.5, 1.5),
             // Small offsets (biases, BatchNorm means): large ones would bury the image's
             // signal under constants as the network gets deeper.
             _ => rng.gauss(n, 0.01),
@@ -150,8 +164,11 @@ pub fn randomize(model: &mut ModelProto, seed: u64) {
 /// Declares the model's image input free in height and width (for runs at other sizes).
 pub fn free_input(model: &mut ModelProto) {
     let graph = model.graph.as_mut().expect("graph");
-    let inits: std::collections::HashSet<String> =
-        graph.initializer.iter().map(|t| t.name().to_string()).collect();
+    let inits: std::collections::HashSet<String> = graph
+        .initializer
+        .iter()
+        .map(|t| t.name().to_string())
+        .collect();
     let input = graph
         .input
         .iter_mut()
@@ -216,9 +233,17 @@ impl Builder {
     }
 
     /// A node with `n` outputs named after its operator.
-    pub fn node_n(&mut self, op: &str, inputs: &[&str], n: usize, attrs: Vec<AttributeProto>) -> Vec<String> {
+    pub fn node_n(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        n: usize,
+        attrs: Vec<AttributeProto>,
+    ) -> Vec<String> {
         self.count += 1;
-        let outs: Vec<String> = (0..n).map(|i| format!("{}{}_{i}", op.to_lowercase(), self.count)).collect();
+        let outs: Vec<String> = (0..n)
+            .map(|i| format!("{}{}_{i}", op.to_lowercase(), self.count))
+            .collect();
         self.nodes.push(NodeProto {
             name: Some(format!("{op}_{}", self.count)),
             op_type: Some(op.into()),
@@ -272,7 +297,10 @@ impl Builder {
         self.node(
             "Conv",
             &[x, &w, &b],
-            vec![attr_ints("kernel_shape", &[k, k]), attr_ints("pads", &[k / 2; 4])],
+            vec![
+                attr_ints("kernel_shape", &[k, k]),
+                attr_ints("pads", &[k / 2; 4]),
+            ],
         )
     }
 
@@ -356,9 +384,8 @@ fn objective_f64(
     outs: &[Tensor],
     weights: &[(String, Tensor)],
 ) -> f64 {
-    let w = |name: &str| -> &Tensor {
-        &weights.iter().find(|(n, _)| n == name).expect("weights").1
-    };
+    let w =
+        |name: &str| -> &Tensor { &weights.iter().find(|(n, _)| n == name).expect("weights").1 };
     let mut total = 0.0;
     let mut k = 0;
     let use_layer = opts.objectives.contains(&hypna::dream::Objective::Layer);
@@ -366,7 +393,11 @@ fn objective_f64(
         let lw = w("layer_weights");
         for (i, _) in opts.layers.iter().enumerate() {
             let a = &outs[k];
-            let e: f64 = a.data.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>()
+            let e: f64 = a
+                .data
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>()
                 / a.data.len() as f64;
             total += f64::from(lw.data[i]) * e;
             k += 1;
@@ -454,7 +485,10 @@ pub fn check_gradient(
                 DimSpec::Fixed(l) => l as usize,
                 DimSpec::Named(_) => 1,
             };
-            (name.clone(), Tensor::new(vec![len], rng.fill(len, 0.5, 1.5)))
+            (
+                name.clone(),
+                Tensor::new(vec![len], rng.fill(len, 0.5, 1.5)),
+            )
         })
         .collect();
     let mut inputs: Vec<(&str, &Tensor)> = vec![("image", &x)];
@@ -482,7 +516,7 @@ pub fn check_gradient(
     let input = {
         let graph = model.graph.as_ref().expect("graph");
         let inits: std::collections::HashSet<&str> =
-            graph.initializer.iter().map(|t| t.name()).collect();
+            graph.initializer.iter().map(TensorProto::name).collect();
         graph
             .input
             .iter()
@@ -497,7 +531,12 @@ pub fn check_gradient(
         objective_f64(&opts, &wanted, &outs, &weights)
     };
     let f0 = f(&x);
-    let gnorm = g.data.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+    let gnorm = g
+        .data
+        .iter()
+        .map(|&v| f64::from(v).powi(2))
+        .sum::<f64>()
+        .sqrt();
     assert!(gnorm.is_finite() && gnorm > 0.0, "gradient norm {gnorm}");
     let mut dirs: Vec<Vec<f64>> = (0..directions)
         .map(|_| {
@@ -520,32 +559,40 @@ pub fn check_gradient(
         // rounding noise allows smaller steps, which cross fewer kinks: the best of three
         // steps (a wrong gradient fails at all of them; a trained network's saturated ReLU6
         // units need the small ones).
-        let steps: &[f64] = if i < directions { &[1.0] } else { &[1.0, 0.3, 0.1] };
-        for &scale_eps in steps {
-        let eps = eps * scale_eps;
-        let shifted = |s: f64| {
-            Tensor::new(
-                x.shape.clone(),
-                x.data.iter().zip(d).map(|(&v, &dv)| (f64::from(v) + s * dv) as f32).collect(),
-            )
-        };
-        // The step actually taken, after rounding to float32.
-        let (xp, xm) = (shifted(eps), shifted(-eps));
-        let fd = (f(&xp) - f(&xm)) / (2.0 * eps);
-        // The gradient along the displacement actually taken (after rounding to float32).
-        let an: f64 = g
-            .data
-            .iter()
-            .zip(xp.data.iter().zip(&xm.data))
-            .map(|(&gv, (&p, &m))| f64::from(gv) * (f64::from(p) - f64::from(m)))
-            .sum::<f64>()
-            / (2.0 * eps);
-        if i < directions {
-            let scale = gnorm / (n as f64).sqrt();
-            random = random.max((fd - an).abs() / scale);
+        let steps: &[f64] = if i < directions {
+            &[1.0]
         } else {
-            along = along.min((fd - an).abs() / gnorm);
-        }
+            &[1.0, 0.3, 0.1]
+        };
+        for &scale_eps in steps {
+            let eps = eps * scale_eps;
+            let shifted = |s: f64| {
+                Tensor::new(
+                    x.shape.clone(),
+                    x.data
+                        .iter()
+                        .zip(d)
+                        .map(|(&v, &dv)| (f64::from(v) + s * dv) as f32)
+                        .collect(),
+                )
+            };
+            // The step actually taken, after rounding to float32.
+            let (xp, xm) = (shifted(eps), shifted(-eps));
+            let fd = (f(&xp) - f(&xm)) / (2.0 * eps);
+            // The gradient along the displacement actually taken (after rounding to float32).
+            let an: f64 = g
+                .data
+                .iter()
+                .zip(xp.data.iter().zip(&xm.data))
+                .map(|(&gv, (&p, &m))| f64::from(gv) * (f64::from(p) - f64::from(m)))
+                .sum::<f64>()
+                / (2.0 * eps);
+            if i < directions {
+                let scale = gnorm / (n as f64).sqrt();
+                random = random.max((fd - an).abs() / scale);
+            } else {
+                along = along.min((fd - an).abs() / gnorm);
+            }
         }
     }
     Check {
