@@ -102,7 +102,7 @@ enum Command {
         #[command(flatten)]
         models: ModelArgs,
     },
-    /// Compile a DeepDream model from an ONNX image classifier (see docs/dream.md).
+    /// Compile a dream model (deep dreaming) from an ONNX image classifier (see docs/dream.md).
     Dreamify(Box<DreamifyArgs>),
     /// Validate scenes, their shaders (naga), references and model bindings, without a GPU.
     Check {
@@ -175,8 +175,8 @@ struct DreamifyArgs {
     /// Where to write the dream model.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
-    /// Objectives, summed (repeatable): layer (input layer_weights), channels (input
-    /// channel_weights), class (input class_weights).
+    /// Objectives, summed (repeatable): layer (input `layer_weights`), channels (input
+    /// `channel_weights`), class (input `class_weights`).
     #[arg(long = "objective", value_enum, default_values_t = [ObjectiveArg::Layer])]
     objectives: Vec<ObjectiveArg>,
     /// The layer of the `channels` objective (default: the only --layer).

@@ -217,3 +217,107 @@ fn contradictory_options_are_explained() {
         assert!(text.contains(want), "wanted {want:?} in: {text}");
     }
 }
+
+/// The light Inception v1 file (a prerequisite, no ONNX Runtime needed).
+fn inception_file(test: &str) -> Option<std::path::PathBuf> {
+    let path = dream_support::root().join(".hypna/testdata/light_inception_v1.onnx");
+    common::prerequisite(
+        test,
+        &path.display().to_string(),
+        path.is_file(),
+        "scripts/install-ort.sh extracts it",
+    )
+    .then_some(path)
+}
+
+fn hypna(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hypna"))
+        .args(args)
+        .output()
+        .expect("hypna runs")
+}
+
+#[test]
+fn cli_inspect_layers_and_dreamify() {
+    let Some(model) = inception_file("cli_inspect_layers_and_dreamify") else {
+        return;
+    };
+    let m = model.as_os_str();
+    let out = hypna(&[
+        "inspect".as_ref(),
+        m,
+        "--layers".as_ref(),
+        "--size".as_ref(),
+        "320x240".as_ref(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for part in [
+        "opset 9",
+        "r40",
+        "[1, 192, 13, 13]",
+        "Conv+Relu",
+        "LRN",
+        "prob_1",
+    ] {
+        assert!(text.contains(part), "missing {part:?} in:\n{text}");
+    }
+    assert!(text.lines().count() < 120, "too long to read:\n{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("dream.onnx");
+    let out = hypna(&[
+        "dreamify".as_ref(),
+        m,
+        "--layer".as_ref(),
+        "r40".as_ref(),
+        "--layer".as_ref(),
+        "r25".as_ref(),
+        "--free-size".as_ref(),
+        "--bgr".as_ref(),
+        "--scale".as_ref(),
+        "255".as_ref(),
+        "--mean".as_ref(),
+        "104,117,123".as_ref(),
+        "--iterations".as_ref(),
+        "2".as_ref(),
+        "--octaves".as_ref(),
+        "3".as_ref(),
+        "--out".as_ref(),
+        dest.as_os_str(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for part in [
+        "image: float32 [1, 3, height, width]",
+        "jitter: float32 [4]",
+        "layer_weights: float32 [2]",
+        "dreamed",
+    ] {
+        assert!(text.contains(part), "missing {part:?} in:\n{text}");
+    }
+    assert!(dest.is_file());
+
+    let out = hypna(&[
+        "dreamify".as_ref(),
+        m,
+        "--layer".as_ref(),
+        "r400".as_ref(),
+        "--out".as_ref(),
+        dest.as_os_str(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("no value `r400`") && err.contains("`r40`"),
+        "{err}"
+    );
+}

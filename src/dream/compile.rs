@@ -750,10 +750,19 @@ fn assemble(
         }
     }
     let source = model.proto.graph.as_ref().map_or("", |g| g.name());
+    // Constants made along the way that no node reads (ONNX Runtime warns about them).
+    let read: HashSet<&str> = nodes
+        .iter()
+        .flat_map(|n| n.input.iter().map(String::as_str))
+        .collect();
+    let initializer = inits
+        .into_values()
+        .filter(|t| read.contains(t.name()))
+        .collect();
     let graph = GraphProto {
         name: Some(format!("dream of {source}")),
         node: nodes,
-        initializer: inits.into_values().collect(),
+        initializer,
         input: inputs
             .iter()
             .map(|(n, d, _)| value_info(n, dtype::FLOAT, d))

@@ -722,7 +722,7 @@ impl Shapes {
                 };
                 vec![dims_only(elem, dims)]
             }
-                        "Not" => vec![dims_only(dtype::BOOL, xd)],
+            "Not" => vec![dims_only(dtype::BOOL, xd)],
             "NonZero" => vec![dims_only(dtype::INT64, None)],
             _ => vec![dims_only(elem, None); node.output.len().max(1)],
         }
