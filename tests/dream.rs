@@ -50,10 +50,10 @@ fn free(mut o: Options) -> Options {
 // Tolerances (see `check_gradient` and docs/dream.md). A step of 1e-5 per pixel puts the
 // float32 rounding noise of the objective (about 1e-8 of it, measured: about 1e-3 of the
 // step's effect) and the ReLU and max-pool kinks crossed at about 1-3% of |g| / sqrt(n),
-// the size of g.d along a random unit direction (measured 0.9-3.5% over the nine models), so
+// the size of g.d along a random unit direction (measured 0.5-2.8% over the nine models), so
 // 10% leaves room for other seeds; a wrong rule for an operator shows as tens of percent.
 // Along the gradient itself the signal is sqrt(n) times larger: measured errors are
-// 0.005-0.26% of |g|.
+// 0.005-0.13% of |g| at the best of three steps.
 const RANDOM_TOL: f64 = 0.1;
 const ALONG_TOL: f64 = 5e-3;
 
