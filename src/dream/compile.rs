@@ -3,7 +3,6 @@
 //! clipping) unrolled over iterations and octaves.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 use std::path::Path;
 
 use super::build::Graph;
@@ -61,15 +60,15 @@ impl Compiled {
     /// The inputs and outputs, one per line.
     #[must_use]
     pub fn summary(&self) -> String {
-        let mut s = String::new();
+        let mut lines = Vec::new();
         for (title, list) in [("inputs", &self.inputs), ("outputs", &self.outputs)] {
-            let _ = writeln!(s, "{title}:");
+            lines.push(format!("{title}:"));
             for (name, dims, meaning) in list {
                 let d: Vec<String> = dims.iter().map(ToString::to_string).collect();
-                let _ = writeln!(s, "  {name}: float32 [{}]  {meaning}", d.join(", "));
+                lines.push(format!("  {name}: float32 [{}]  {meaning}", d.join(", ")));
             }
         }
-        s
+        lines.join("\n") + "\n"
     }
 }
 
@@ -413,18 +412,16 @@ pub fn compile(proto: ModelProto, opts: &Options) -> Result<Compiled, DreamError
 
 fn image_meaning(opts: &Options) -> String {
     let m = &opts.mapping;
-    let mut s = "RGB in 0..1, NCHW".to_string();
-    if *m != super::Mapping::default() {
-        let _ = write!(
-            s,
-            "; the classifier sees ({}image * {} - {:?}) / {:?}",
-            if m.bgr { "BGR " } else { "" },
-            m.scale,
-            m.mean,
-            m.std
-        );
+    if *m == super::Mapping::default() {
+        return "RGB in 0..1, NCHW".to_string();
     }
-    s
+    format!(
+        "RGB in 0..1, NCHW; the classifier sees ({}image * {} - {:?}) / {:?}",
+        if m.bgr { "BGR " } else { "" },
+        m.scale,
+        m.mean,
+        m.std
+    )
 }
 
 fn identity(g: &mut Graph, from: &str, to: &str) {
@@ -741,14 +738,15 @@ fn assemble(
     outputs: &[(String, Vec<DimSpec>, String)],
     wanted: &[String],
 ) -> ModelProto {
-    let mut doc = String::from("DeepDream model compiled by `hypna dreamify`.\n");
+    let mut lines = vec!["DeepDream model compiled by `hypna dreamify`.".to_string()];
     for (title, list) in [("inputs", inputs), ("outputs", outputs)] {
-        let _ = writeln!(doc, "{title}:");
+        lines.push(format!("{title}:"));
         for (n, d, m) in list {
             let d: Vec<String> = d.iter().map(ToString::to_string).collect();
-            let _ = writeln!(doc, "  {n} float32 [{}]: {m}", d.join(", "));
+            lines.push(format!("  {n} float32 [{}]: {m}", d.join(", ")));
         }
     }
+    let doc: String = lines.join("\n") + "\n";
     let source = model.proto.graph.as_ref().map_or("", |g| g.name());
     // Constants made along the way that no node reads (ONNX Runtime warns about them).
     let read: HashSet<&str> = nodes

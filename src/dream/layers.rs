@@ -2,7 +2,6 @@
 //! names for a layer that does not exist.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 use std::path::Path;
 
 use super::DreamError;
@@ -171,10 +170,11 @@ pub fn layers(
             ops,
         });
     }
-    let mut notes = String::new();
-    for p in problems {
-        let _ = writeln!(notes, "  note: {p}");
-    }
+    let notes: String = problems
+        .iter()
+        .map(|p| format!("  note: {p}\n"))
+        .collect::<Vec<_>>()
+        .concat();
     Ok((list, notes))
 }
 
@@ -184,32 +184,28 @@ pub fn layer_table(path: &Path, size: Option<(i64, i64)>) -> Result<String, Drea
     let model = Model::new(proto.clone(), None)?;
     let (list, notes) = layers(&proto, size)?;
     let graph = proto.graph.as_ref().map_or(0, |g| g.node.len());
-    let mut s = String::new();
+    let mut lines = Vec::new();
     let dims: Vec<String> = model.image_dims.iter().map(ToString::to_string).collect();
-    let _ = writeln!(
-        s,
+    lines.push(format!(
         "{}: {graph} nodes, opset {}, image input `{}` float32 [{}]",
         path.display(),
         model.opset,
         model.image,
         dims.join(", ")
-    );
+    ));
     let (w, h) = size.unwrap_or((224, 224));
     let free = model.image_dims[2..]
         .iter()
         .any(|d| matches!(d, DimSpec::Named(_)));
-    let _ = writeln!(
-        s,
-        "candidate layers ({}; depth: convolutions from the image; stride: image height / layer height):",
+    lines.push(format!("candidate layers ({}; depth: convolutions from the image; stride: image height / layer height):",
         if free {
             format!("shapes for a {w}x{h} image")
         } else {
             "shapes at the model's fixed size".to_string()
         }
-    );
+    ));
     let width = list.iter().map(|l| l.name.len()).max().unwrap_or(4).max(4);
-    let _ = writeln!(
-        s,
+    lines.push(format!(
         "  {:>5} {:>5} {:>6} {:>8}  {:<w$}  {:<22} op",
         "node",
         "depth",
@@ -218,10 +214,9 @@ pub fn layer_table(path: &Path, size: Option<(i64, i64)>) -> Result<String, Drea
         "name",
         "shape",
         w = width
-    );
+    ));
     for l in &list {
-        let _ = writeln!(
-            s,
+        lines.push(format!(
             "  {:>5} {:>5} {:>6} {:>8}  {:<w$}  {:<22} {}",
             l.node,
             l.depth,
@@ -231,10 +226,10 @@ pub fn layer_table(path: &Path, size: Option<(i64, i64)>) -> Result<String, Drea
             l.shape,
             l.ops,
             w = width
-        );
+        ));
     }
-    s.push_str(&notes);
-    Ok(s)
+    let table: String = lines.join("\n") + "\n";
+    Ok(table + &notes)
 }
 
 /// Levenshtein distance over characters.
