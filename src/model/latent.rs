@@ -200,8 +200,8 @@ impl Field {
                 for row in 0..rows {
                     for i in 0..def.dim {
                         let mut sum = 0.0;
-                        for (j, wj) in w.iter().enumerate() {
-                            sum += wj * gaussian(self.seed, row, key - 1 + j as i64, i);
+                        for (k, wj) in (key - 1..).zip(&w) {
+                            sum += wj * gaussian(self.seed, row, k, i);
                         }
                         out[row * def.dim + i] = sum / norm;
                     }

@@ -498,7 +498,7 @@ impl ModelNode {
             }
             let expected: usize = input.shape.iter().product();
             // One row for every sample of a batch: repeat what the source gave.
-            if !data.is_empty() && data.len() < expected && expected % data.len() == 0 {
+            if !data.is_empty() && data.len() < expected && expected.is_multiple_of(data.len()) {
                 let row = data.len();
                 data.reserve(expected - row);
                 for _ in 1..expected / row {

@@ -438,7 +438,7 @@ fn validate_latent(
         None => Some(None),
     };
     let speed_param = param(ctx, &l.speed_param)?;
-    let seed_param = param(ctx, &l.seed_param)?;
+    let reseed_param = param(ctx, &l.seed_param)?;
     let save_param = param(ctx, &l.save_param)?;
     let recall_param = param(ctx, &l.recall_param)?;
     let fade_secs = num(ctx, "fade_secs", l.fade_secs, 2.0);
@@ -464,7 +464,7 @@ fn validate_latent(
         pulse_gain,
         speed_param,
         path,
-        seed_param,
+        seed_param: reseed_param,
         save_param,
         recall_param,
         fade_secs,
