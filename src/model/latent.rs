@@ -396,7 +396,12 @@ impl LatentWalk {
         let (def, rows) = (&self.def, self.rows);
         self.field.evaluate(def, rows, self.phase, &mut self.value);
         if !self.fading.is_empty() {
-            let weights: Vec<f32> = self.fading_weights().collect();
+            // At most MAX_FADING entries: a fixed array, nothing allocated per frame.
+            let mut weights = [0.0f32; MAX_FADING];
+            for (w, f) in weights.iter_mut().zip(self.fading_weights()) {
+                *w = f;
+            }
+            let weights = &weights[..self.fading.len().min(MAX_FADING)];
             let target = (1.0 - weights.iter().sum::<f32>()).max(0.0);
             // Mixed independent walks shrink in spread by sqrt(sum w^2): divide it back out.
             let norm = (target * target + weights.iter().map(|w| w * w).sum::<f32>())
@@ -405,7 +410,7 @@ impl LatentWalk {
             for v in &mut self.value {
                 *v *= target;
             }
-            for (f, w) in self.fading.iter().zip(&weights) {
+            for (f, w) in self.fading.iter().zip(weights) {
                 f.field.evaluate(def, rows, f.phase, &mut self.scratch);
                 for (v, s) in self.value.iter_mut().zip(&self.scratch) {
                     *v += w * s;
