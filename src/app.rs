@@ -126,6 +126,8 @@ pub struct RunOptions {
     pub record_params: Option<PathBuf>,
     /// Testing the recovery: destroy the GPU device when this flag is set (SIGUSR1).
     pub lose_device: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Set by SIGHUP (see [`reload_on_hangup`]): the files on show reload, as with the R key.
+    pub hangup: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// A flag SIGTERM and SIGINT set, for a clean shutdown (kiosk mode has no quit key).
@@ -136,6 +138,18 @@ pub fn stop_on_signals() -> std::io::Result<Arc<std::sync::atomic::AtomicBool>> 
     let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&flag))?;
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&flag))?;
+    Ok(flag)
+}
+
+/// A flag SIGHUP sets. A show must outlive the terminal or SSH session that started it
+/// (SIGHUP's default action ends the process with status 129, without a log line); as with
+/// daemons, SIGHUP instead reloads the files on show (`systemctl reload` sends it).
+///
+/// # Errors
+/// When the signal handler cannot be installed.
+pub fn reload_on_hangup() -> std::io::Result<Arc<std::sync::atomic::AtomicBool>> {
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&flag))?;
     Ok(flag)
 }
 
@@ -162,6 +176,7 @@ impl RunOptions {
             stop: None,
             health_secs: 60.0,
             lose_device: None,
+            hangup: None,
             record_params: None,
         }
     }
@@ -940,6 +955,18 @@ impl State {
         tracing::info!("GPU recovered: {}", self.gpu.describe());
     }
 
+    /// Reloads the files on show now (the R key, SIGHUP), logging `why`.
+    fn reload_now(&mut self, why: &str) {
+        tracing::info!("{why}: reloading {}", self.show.current_path().display());
+        if self.reload.is_none() {
+            let path = self.show.current_path().to_path_buf();
+            self.reload = Some(HotReload::new(&path, &self.runtime));
+        }
+        if let Some(reload) = &mut self.reload {
+            reload.request(&self.runtime);
+        }
+    }
+
     /// Renders and presents one frame. Returns false when the frame was skipped.
     fn draw(&mut self, options: &RunOptions) -> bool {
         if self.gpu.is_lost() {
@@ -1286,18 +1313,7 @@ impl App {
             }
             Key::Character(c) => match c.to_lowercase().as_str() {
                 "f" => state.toggle_fullscreen(),
-                "r" => {
-                    if let Some(reload) = &mut state.reload {
-                        tracing::info!("reload requested");
-                        reload.request(&state.runtime);
-                    } else {
-                        let path = state.show.current_path().to_path_buf();
-                        state.reload = Some(HotReload::new(&path, &state.runtime));
-                        if let Some(reload) = &mut state.reload {
-                            reload.request(&state.runtime);
-                        }
-                    }
-                }
+                "r" => state.reload_now("reload requested"),
                 "s" => state.shot_requested = true,
                 "h" => state.overlay.hud = !state.overlay.hud,
                 "p" => state.overlay.panel = !state.overlay.panel,
@@ -1393,6 +1409,15 @@ impl ApplicationHandler for App {
             tracing::info!("stop signal received: shutting down");
             event_loop.exit();
             return;
+        }
+        if let Some(state) = &mut self.state
+            && self
+                .options
+                .hangup
+                .as_ref()
+                .is_some_and(|f| f.swap(false, std::sync::atomic::Ordering::AcqRel))
+        {
+            state.reload_now("SIGHUP");
         }
         if let Some(state) = &self.state {
             if state.show.dark(&state.runtime) && !state.hidden {

@@ -21,4 +21,5 @@ mod restart;
 pub mod runtime;
 pub mod scene;
 pub mod settings;
+pub mod untrusted;
 pub mod show;

@@ -431,6 +431,7 @@ fn dispatch(command: Command) -> Result<()> {
                 options.lose_device = Some(flag);
             }
             options.stop = Some(hypna::app::stop_on_signals()?);
+            options.hangup = Some(hypna::app::reload_on_hangup()?);
             hypna::app::run(options)?;
             Ok(())
         }
@@ -883,5 +884,17 @@ fn render(
         "rendered {frames} frames ({written} written) to {} in {elapsed_secs:.2} s ({frames_per_sec:.1} frames/s)",
         out.display()
     );
+    let expected = if last_only { frames.min(1) } else { frames };
+    let gpu_errors = gpu
+        .uncaptured_errors
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if written < expected {
+        bail!(
+            "wrote {written} of {expected} frames ({gpu_errors} GPU errors, see the log above)"
+        );
+    }
+    if gpu_errors > 0 {
+        bail!("the GPU reported {gpu_errors} errors while rendering (see the log above): the frames may be wrong");
+    }
     Ok(())
 }

@@ -4,6 +4,8 @@
 //! loop), so a recorded script of updates replays exactly. Each frame it is advanced by `dt`
 //! and snapshotted into the bytes of the WGSL `Params` uniform.
 
+use std::collections::HashMap;
+
 use crate::scene::ParamDef;
 
 /// Errors from setting params by name.
@@ -53,6 +55,8 @@ impl Slot {
 #[derive(Debug, Clone)]
 pub struct ParamStore {
     slots: Vec<Slot>,
+    /// Slot index by name: a set from OSC is one hash lookup, whatever the param count.
+    by_name: HashMap<String, usize>,
 }
 
 impl ParamStore {
@@ -68,7 +72,25 @@ impl ParamStore {
                 modulation: 0.0,
             })
             .collect();
-        Self { slots }
+        let by_name = defs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name.clone(), i))
+            .collect();
+        Self { slots, by_name }
+    }
+
+    fn slot_mut(&mut self, name: &str) -> Result<&mut Slot, ParamError> {
+        let index = self.by_name.get(name).copied();
+        match index {
+            // `by_name` holds the index of every slot, so the index is in bounds.
+            Some(i) if i < self.slots.len() => Ok(&mut self.slots[i]),
+            // The list of names is built only for the error (never on the per-message path).
+            _ => Err(ParamError::Unknown {
+                name: name.to_string(),
+                known: self.known(),
+            }),
+        }
     }
 
     /// Sets the target of `name` (clamped into its range; smoothing applies). Returns the
@@ -78,15 +100,7 @@ impl ParamStore {
     /// [`ParamError::Unknown`] for a name the scene does not declare,
     /// [`ParamError::NotANumber`] for NaN or infinity.
     pub fn set(&mut self, name: &str, value: f32) -> Result<f32, ParamError> {
-        let known = self.known();
-        let slot = self
-            .slots
-            .iter_mut()
-            .find(|s| s.def.name == name)
-            .ok_or_else(|| ParamError::Unknown {
-                name: name.to_string(),
-                known,
-            })?;
+        let slot = self.slot_mut(name)?;
         if !value.is_finite() {
             return Err(ParamError::NotANumber {
                 name: name.to_string(),
@@ -103,9 +117,7 @@ impl ParamStore {
     /// As [`Self::set`].
     pub fn set_now(&mut self, name: &str, value: f32) -> Result<f32, ParamError> {
         let v = self.set(name, value)?;
-        if let Some(slot) = self.slots.iter_mut().find(|s| s.def.name == name) {
-            slot.current = v;
-        }
+        self.slot_mut(name)?.current = v;
         Ok(v)
     }
 
@@ -144,10 +156,8 @@ impl ParamStore {
     /// The value shaders see this frame.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<f32> {
-        self.slots
-            .iter()
-            .find(|s| s.def.name == name)
-            .map(Slot::seen)
+        let i = *self.by_name.get(name)?;
+        self.slots.get(i).map(Slot::seen)
     }
 
     /// Sets the audio modulation of the param at `index` (added after smoothing).
@@ -241,6 +251,7 @@ mod tests {
             modulation: None,
             osc: Vec::new(),
             name: name.into(),
+            at: crate::scene::Location::default(),
             default: 0.5,
             min: 0.0,
             max: 2.0,

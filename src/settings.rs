@@ -25,7 +25,7 @@ pub enum SettingsError {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        source: crate::untrusted::SourceError,
     },
     /// Not valid.
     #[error("{0}")]
@@ -38,22 +38,44 @@ pub enum SettingsError {
 /// When it cannot be read, is not valid TOML of the settings schema, or its `[osc]` table is
 /// inconsistent; errors name the file, line and column.
 pub fn load(path: &Path) -> Result<Settings, SettingsError> {
-    let source = std::fs::read_to_string(path).map_err(|source| SettingsError::Io {
-        path: path.to_path_buf(),
-        source,
+    let source = crate::untrusted::read_toml(path, "settings").map_err(|e| match e {
+        crate::untrusted::TomlTextError::Read(source) => SettingsError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        crate::untrusted::TomlTextError::Located(d) => SettingsError::Invalid(d),
     })?;
-    let settings: Settings = toml::from_str(&source).map_err(|e| {
+    let raw: RawSettings = toml::from_str(&source).map_err(|e| {
         let message = e.message().trim_end().to_string();
         SettingsError::Invalid(match e.span() {
             Some(span) => Diagnostic::at_offset(path, &source, span.start, message),
             None => Diagnostic::file(path, message),
         })
     })?;
-    if let Some(osc) = &settings.osc {
-        osc.check()
-            .map_err(|e| SettingsError::Invalid(Diagnostic::file(path, format!("[osc]: {e}"))))?;
-    }
-    Ok(settings)
+    let osc = match raw.osc {
+        Some(osc) => {
+            let span = osc.span();
+            let osc = osc.into_inner();
+            osc.check().map_err(|e| {
+                SettingsError::Invalid(Diagnostic::at_offset(
+                    path,
+                    &source,
+                    span.start,
+                    format!("[osc]: {e}"),
+                ))
+            })?;
+            Some(osc)
+        }
+        None => None,
+    };
+    Ok(Settings { osc })
+}
+
+/// The file as written, with the place of each table for errors.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    osc: Option<toml::Spanned<crate::osc::OscConfig>>,
 }
 
 #[cfg(test)]

@@ -186,7 +186,7 @@ pub struct Playlist {
 /// playlist from a scene). Unreadable or invalid files are not playlists.
 #[must_use]
 pub fn is_playlist(path: &Path) -> bool {
-    std::fs::read_to_string(path)
+    crate::untrusted::read_toml(path, "playlist")
         .ok()
         .and_then(|text| text.parse::<toml::Table>().ok())
         .is_some_and(|table| matches!(table.get("playlist"), Some(toml::Value::Table(_))))
@@ -198,12 +198,8 @@ impl Playlist {
     /// # Errors
     /// An unreadable file, or every problem found, each located in the file.
     pub fn load(path: &Path) -> Result<Self, Diagnostics> {
-        let source = std::fs::read_to_string(path).map_err(|e| {
-            Diagnostics(vec![Diagnostic::file(
-                path,
-                format!("cannot read playlist: {e}"),
-            )])
-        })?;
+        let source = crate::untrusted::read_toml(path, "playlist")
+            .map_err(|e| Diagnostics(vec![e.into_diagnostic(path, "playlist")]))?;
         Self::parse(&source, path)
     }
 
@@ -254,13 +250,10 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawFile) -> Playlist {
         let scene_span = e.scene.span();
         let scene_text = e.scene.into_inner();
         let scene = dir.join(&scene_text);
-        if !scene.is_file() {
+        if let Err(e) = crate::untrusted::regular_file(&scene) {
             ctx.error(
                 &scene_span,
-                format!(
-                    "scene `{scene_text}` not found (looked at {})",
-                    scene.display()
-                ),
+                format!("scene `{scene_text}` {e} (looked at {})", scene.display()),
             );
         }
         let name = match e.name {

@@ -18,6 +18,7 @@
 //! [`OscHandle::feedback`] with the param values each frame, and [`OscHandle::set_routes`]
 //! after a scene (re)load.
 
+mod backlog;
 pub mod bench;
 pub mod config;
 pub mod counters;
@@ -26,6 +27,7 @@ mod ingest;
 pub mod pattern;
 pub mod route;
 mod server;
+mod socket;
 pub mod wire;
 
 pub use config::{FeedbackTarget, IpNet, OscAlias, OscAliases, OscConfig};
