@@ -1,8 +1,8 @@
 //! The parameter store: typed, range-clamped, smoothed values, one per scene param.
 //!
-//! Only the frame loop writes it (CLI `--set`, later OSC and the UI feed it through the frame
-//! loop), so a recorded script of updates replays exactly. Each frame it is advanced by `dt`
-//! and snapshotted into the bytes of the WGSL `Params` uniform.
+//! Only the frame loop writes it (CLI `--set`, OSC, the parameter panel and a replayed param
+//! log all go through the frame loop), so a recorded script of updates replays exactly. Each
+//! frame it is advanced by `dt` and snapshotted into the bytes of the WGSL `Params` uniform.
 
 use std::collections::HashMap;
 
@@ -80,19 +80,6 @@ impl ParamStore {
         Self { slots, by_name }
     }
 
-    fn slot_mut(&mut self, name: &str) -> Result<&mut Slot, ParamError> {
-        let index = self.by_name.get(name).copied();
-        match index {
-            // `by_name` holds the index of every slot, so the index is in bounds.
-            Some(i) if i < self.slots.len() => Ok(&mut self.slots[i]),
-            // The list of names is built only for the error (never on the per-message path).
-            _ => Err(ParamError::Unknown {
-                name: name.to_string(),
-                known: self.known(),
-            }),
-        }
-    }
-
     /// Sets the target of `name` (clamped into its range; smoothing applies). Returns the
     /// clamped value.
     ///
@@ -100,15 +87,45 @@ impl ParamStore {
     /// [`ParamError::Unknown`] for a name the scene does not declare,
     /// [`ParamError::NotANumber`] for NaN or infinity.
     pub fn set(&mut self, name: &str, value: f32) -> Result<f32, ParamError> {
-        let slot = self.slot_mut(name)?;
+        // No allocation on the way to a known param: the OSC path calls this per message.
+        let Some(i) = self.index_of(name) else {
+            return Err(self.unknown(name));
+        };
         if !value.is_finite() {
             return Err(ParamError::NotANumber {
                 name: name.to_string(),
                 value: value.to_string(),
             });
         }
+        let slot = &mut self.slots[i];
         slot.target = slot.def.clamp(value);
         Ok(slot.target)
+    }
+
+    /// Sets the target of the param at `index` (declaration order) as [`Self::set`] does;
+    /// returns the clamped value, or `None` for an index out of range or a value that is not
+    /// a finite number (both left alone).
+    pub fn set_at(&mut self, index: usize, value: f32) -> Option<f32> {
+        let slot = self.slots.get_mut(index)?;
+        if !value.is_finite() {
+            return None;
+        }
+        slot.target = slot.def.clamp(value);
+        Some(slot.target)
+    }
+
+    /// The declaration index of the param `name`.
+    #[must_use]
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The error for a name this scene does not declare (built only when one is refused).
+    fn unknown(&self, name: &str) -> ParamError {
+        ParamError::Unknown {
+            name: name.to_string(),
+            known: self.known(),
+        }
     }
 
     /// Sets and jumps there at once, skipping smoothing (offline renders, scene start).
@@ -117,7 +134,9 @@ impl ParamStore {
     /// As [`Self::set`].
     pub fn set_now(&mut self, name: &str, value: f32) -> Result<f32, ParamError> {
         let v = self.set(name, value)?;
-        self.slot_mut(name)?.current = v;
+        if let Some(i) = self.index_of(name) {
+            self.slots[i].current = v;
+        }
         Ok(v)
     }
 
@@ -156,8 +175,7 @@ impl ParamStore {
     /// The value shaders see this frame.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<f32> {
-        let i = *self.by_name.get(name)?;
-        self.slots.get(i).map(Slot::seen)
+        self.slots.get(self.index_of(name)?).map(Slot::seen)
     }
 
     /// Sets the audio modulation of the param at `index` (added after smoothing).
@@ -201,7 +219,10 @@ impl ParamStore {
     pub fn carried_over(&self, defs: &[ParamDef]) -> Self {
         let mut next = Self::new(defs);
         for slot in &mut next.slots {
-            if let Some(old) = self.slots.iter().find(|s| s.def.name == slot.def.name) {
+            if let Some(old) = self
+                .index_of(&slot.def.name)
+                .and_then(|i| self.slots.get(i))
+            {
                 slot.target = slot.def.clamp(old.target);
                 slot.current = slot.def.clamp(old.current);
             }

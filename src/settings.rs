@@ -9,11 +9,10 @@ use serde::Deserialize;
 use crate::diag::Diagnostic;
 
 /// The settings file.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct Settings {
     /// `[osc]`: replaces the scene's `[osc]` table (same keys, see docs/osc.md). Default: none.
-    pub osc: Option<crate::osc::OscConfig>,
+    pub osc: Option<crate::scene::osc::OscConfig>,
 }
 
 /// Errors from reading settings.
@@ -45,13 +44,8 @@ pub fn load(path: &Path) -> Result<Settings, SettingsError> {
         },
         crate::untrusted::TomlTextError::Located(d) => SettingsError::Invalid(d),
     })?;
-    let raw: RawSettings = toml::from_str(&source).map_err(|e| {
-        let message = e.message().trim_end().to_string();
-        SettingsError::Invalid(match e.span() {
-            Some(span) => Diagnostic::at_offset(path, &source, span.start, message),
-            None => Diagnostic::file(path, message),
-        })
-    })?;
+    let raw: RawSettings =
+        crate::diag::from_toml(path, &source).map_err(SettingsError::Invalid)?;
     let osc = match raw.osc {
         Some(osc) => {
             let span = osc.span();
@@ -75,7 +69,7 @@ pub fn load(path: &Path) -> Result<Settings, SettingsError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSettings {
-    osc: Option<toml::Spanned<crate::osc::OscConfig>>,
+    osc: Option<toml::Spanned<crate::scene::osc::OscConfig>>,
 }
 
 #[cfg(test)]

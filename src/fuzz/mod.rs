@@ -134,8 +134,8 @@ pub fn run(
             .stderr(Stdio::null())
             .spawn()?;
         let Some(stdout) = child.stdout.take() else {
-            let _ = child.kill();
-            let _ = child.wait();
+            drop(child.kill());
+            drop(child.wait());
             return Err(FuzzError::Io(std::io::Error::other("no stdout from the worker")));
         };
         let (tx, lines) = channel();
@@ -203,8 +203,15 @@ pub fn run(
                 }
             }
         };
-        let _ = child.kill();
-        let _ = child.wait();
+        // The worker may have ended already; either way it is reaped here.
+        drop(child.kill());
+        drop(child.wait());
+        let work = worker::work_dir_of(child.id());
+        if work.exists()
+            && let Err(e) = std::fs::remove_dir_all(&work)
+        {
+            tracing::debug!("fuzz: cannot remove {}: {e}", work.display());
+        }
         if let Some((k, what)) = ended {
             report.cases += 1;
             let saved = save(&corpus, options, k)?;

@@ -3,7 +3,6 @@
 //! params, lines spliced in from another file. Each case is a pure function of its seed, so
 //! a failure is reproduced from `(seed, case)` alone.
 
-use std::fmt::Write as _;
 
 /// `SplitMix64`: small, seedable, well mixed; fuzzing needs repeatability, not secrecy.
 #[derive(Debug, Clone)]
@@ -75,7 +74,7 @@ pub const KINDS: [&str; 12] = [
 pub fn mutate(rng: &mut Rng, bytes: &[u8], syntax: Syntax, other: &[u8]) -> (Vec<u8>, String) {
     let mut out = bytes.to_vec();
     let mut applied = Vec::new();
-    let rounds = 1 + rng.below(if rng.one_in(3) { 4 } else { 1 });
+    let rounds = 1 + { let big = rng.one_in(3); rng.below(if big { 4 } else { 1 }) };
     for _ in 0..rounds {
         let kind = KINDS[rng.below(KINDS.len())];
         out = apply(rng, kind, &out, syntax, other);
@@ -105,7 +104,7 @@ fn apply(rng: &mut Rng, kind: &str, bytes: &[u8], syntax: Syntax, other: &[u8]) 
         "duplicate" => {
             let (a, b) = range(rng, len);
             let at = rng.below(len + 1);
-            let times = 1 + rng.below(if rng.one_in(8) { 200 } else { 3 });
+            let times = 1 + { let big = rng.one_in(8); rng.below(if big { 200 } else { 3 }) };
             let mut out = bytes[..at].to_vec();
             for _ in 0..times {
                 out.extend_from_slice(&bytes[a..b]);
@@ -143,7 +142,7 @@ fn apply(rng: &mut Rng, kind: &str, bytes: &[u8], syntax: Syntax, other: &[u8]) 
             [&bytes[..at], insert, &bytes[at..]].concat()
         }
         "deep-nesting" => {
-            let depth = 10 + rng.below(if rng.one_in(4) { 100_000 } else { 300 });
+            let depth = 10 + { let big = rng.one_in(4); rng.below(if big { 100_000 } else { 300 }) };
             let at = rng.below(len + 1);
             let nest = match (syntax, rng.below(3)) {
                 (Syntax::Toml, 0) => format!("\nx = {}1{}\n", "[".repeat(depth), "]".repeat(depth)),
@@ -157,7 +156,7 @@ fn apply(rng: &mut Rng, kind: &str, bytes: &[u8], syntax: Syntax, other: &[u8]) 
         }
         "huge-number" => replace_number(rng, bytes),
         "long-expression" => {
-            let terms = 100 + rng.below(if rng.one_in(2) { 30_000 } else { 3_000 });
+            let terms = 100 + { let big = rng.one_in(2); rng.below(if big { 30_000 } else { 3_000 }) };
             let text = match syntax {
                 Syntax::Wgsl => format!("\nconst QQ = {};\n", vec!["1.0"; terms].join(" + ")),
                 Syntax::Toml => format!("\nx = [{}]\n", vec!["1.5"; terms].join(", ")),
@@ -170,7 +169,7 @@ fn apply(rng: &mut Rng, kind: &str, bytes: &[u8], syntax: Syntax, other: &[u8]) 
                 let n = 100 + rng.below(6000);
                 let mut text = String::from("\n");
                 for i in 0..n {
-                    let _ = write!(text, "[params.fz{i}]\ndefault = 0.5\n");
+                    text.push_str(&format!("[params.fz{i}]\ndefault = 0.5\n"));
                 }
                 // Params must come before the array tables to stay valid TOML.
                 let at = find(bytes, b"\n[[").map_or(len, |i| i + 1);

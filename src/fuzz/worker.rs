@@ -209,6 +209,39 @@ impl Verdict {
     }
 }
 
+/// The worker's copy of the corpus: `$TMPDIR/hypna-fuzz-<pid>`, removed when the worker
+/// ends (and by the parent, [`work_dir_of`], when it had to kill the worker).
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn create() -> std::io::Result<Self> {
+        let dir = work_dir_of(std::process::id());
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self(dir))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            tracing::debug!("fuzz: cannot remove {}: {e}", self.0.display());
+        }
+    }
+}
+
+/// The work folder of the worker process `pid`.
+#[must_use]
+pub fn work_dir_of(pid: u32) -> PathBuf {
+    std::env::temp_dir().join(format!("hypna-fuzz-{pid}"))
+}
+
 /// Panics seen in this process (any thread), and the newest message.
 static PANICS: AtomicU64 = AtomicU64::new(0);
 
@@ -225,7 +258,7 @@ fn panic_log() -> &'static Mutex<String> {
 /// When the corpus cannot be read or the work folder written.
 pub fn run_worker(root: &Path, seed: u64, first: u64, count: u64) -> Result<(), FuzzError> {
     let corpus = Corpus::read(root)?;
-    let work = tempfile::tempdir()?;
+    let work = WorkDir::create()?;
     for (rel, _, bytes) in &corpus.files {
         let path = work.path().join(rel);
         if let Some(dir) = path.parent() {
@@ -255,7 +288,7 @@ pub fn run_worker(root: &Path, seed: u64, first: u64, count: u64) -> Result<(), 
     let stdout = std::io::stdout();
     for k in first..first.saturating_add(count) {
         let case = Case::new(&corpus, seed, k);
-        let _ = writeln!(stdout.lock(), "case {k}");
+        writeln!(stdout.lock(), "case {k}")?;
         let path = work.path().join(&case.target);
         std::fs::write(&path, &case.bytes)?;
         let verdict = run_case(work.path(), &case, gpu.as_deref());
@@ -266,7 +299,7 @@ pub fn run_worker(root: &Path, seed: u64, first: u64, count: u64) -> Result<(), 
             .map(|(_, _, b)| b.as_slice())
             .unwrap_or_default();
         std::fs::write(&path, original)?;
-        let _ = writeln!(stdout.lock(), "done {k} {}", verdict.to_line());
+        writeln!(stdout.lock(), "done {k} {}", verdict.to_line())?;
     }
     Ok(())
 }
@@ -370,18 +403,21 @@ fn render_two_frames(entry: &Path, gpu: &Gpu) -> Verdict {
         ..RenderSettings::default()
     };
     let mut written = 0u64;
-    let _ = render_frames_with(
+    let rendered = render_frames_with(
         gpu,
         &mut runtime,
         &settings,
         |gpu, runtime, t| {
             show.before_frame(gpu, runtime, t);
         },
-        |_| -> Result<(), ()> {
+        |_| -> Result<(), std::convert::Infallible> {
             written += 1;
             Ok(())
         },
     );
+    if let Err(never) = rendered {
+        match never {}
+    }
     let errors = gpu.uncaptured_errors.load(Ordering::Relaxed) - errors_before;
     if errors > 0 {
         return Verdict::Failed(format!(

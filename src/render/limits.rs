@@ -258,9 +258,9 @@ mod tests {
     fn too_many_params_are_located_at_the_first_that_does_not_fit() {
         let mut text = String::from("[scene]\nname = \"x\"\n");
         for i in 0..5000 {
-            let _ = write!(text, "[params.p{i}]\ndefault = 0.5\n");
+            write!(text, "[params.p{i}]\ndefault = 0.5\n").unwrap();
         }
-        text.push_str("[[pass]]\nname = \"a\"\nshader = \"a.wgsl\"\n");
+        text.push_str("[[pass]]\nname = \"a\"\nshader = \"a.wgsl\"\n").unwrap();
         let (_dir, s) = scene(&text);
         let e = check(&s, s.size, SizeSource::Scene, &[], &portable()).unwrap_err();
         let d = &e.0[0];
@@ -298,10 +298,10 @@ mod tests {
         let mut text = String::from("[scene]\nname = \"x\"\n");
         let names: Vec<String> = (0..17).map(|i| format!("p{i}")).collect();
         for n in &names {
-            let _ = write!(text, "[[pass]]\nname = \"{n}\"\nshader = \"a.wgsl\"\n");
+            write!(text, "[[pass]]\nname = \"{n}\"\nshader = \"a.wgsl\"\n").unwrap();
         }
         let list = names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
-        let _ = write!(text, "[[pass]]\nname = \"out\"\nshader = \"a.wgsl\"\ninputs = [{list}]\n");
+        write!(text, "[[pass]]\nname = \"out\"\nshader = \"a.wgsl\"\ninputs = [{list}]\n").unwrap();
         let (_dir, s) = scene(&text);
         let e = check(&s, [64, 64], SizeSource::Scene, &[], &portable()).unwrap_err();
         assert!(e.to_string().contains("pass `out` reads 17 inputs; this GPU allows at most 15"), "{e}");

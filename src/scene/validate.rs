@@ -1,14 +1,14 @@
 //! Raw scene -> typed [`Scene`]: "parse, don't validate". Every problem is collected (not just
 //! the first) and located at the key that caused it.
 
-use std::ops::Range;
 use std::path::Path;
 
 use toml::Spanned;
 
 use super::raw::{Filter, Format, RawParam, RawPass, RawScale, RawScene, Wrap};
-use super::{Location, ParamDef, PassDef, PassInput, RuntimeDef, Scene, TextureSource};
-use crate::diag::{Diagnostic, Diagnostics, line_col};
+use super::rules::{Ctx, check_identifier, location};
+use super::{ParamDef, PassDef, PassInput, RuntimeDef, Scene, TextureSource};
+use crate::diag::{Collector, Diagnostics};
 
 /// Default internal size when `[scene] size` is absent.
 pub const DEFAULT_SIZE: [u32; 2] = [1280, 720];
@@ -17,80 +17,28 @@ pub const MAX_SIDE_PX: u32 = 16384;
 /// Most ONNX Runtime threads per model (`[runtime] threads`, `--threads`).
 pub const MAX_THREADS: u32 = 64;
 
-/// True when WGSL accepts `name` as a struct member and a local (the uses a param name
-/// gets; pass names only appear behind `tex_`/`samp_`): naga decides, so every keyword and reserved word of the WGSL spec is covered.
-fn wgsl_accepts(name: &str) -> bool {
-    naga::front::wgsl::parse_str(&format!(
-        "struct S {{ {name}: f32, }}\nfn f() {{ let {name} = 1.0; }}\n"
-    ))
-    .is_ok()
-}
-
-pub(super) struct Ctx<'a> {
-    pub(super) path: &'a Path,
-    pub(super) source: &'a str,
-    pub(super) errors: Vec<Diagnostic>,
-}
-
-impl Ctx<'_> {
-    pub(super) fn error(
-        &mut self,
-        span: Range<usize>,
-        message: impl Into<String>,
-    ) -> &mut Diagnostic {
-        self.errors.push(Diagnostic::at_offset(
-            self.path,
-            self.source,
-            span.start,
-            message,
-        ));
-        let last = self.errors.len() - 1;
-        &mut self.errors[last]
-    }
-
-    pub(super) fn location(&self, span: &Range<usize>) -> Location {
-        let (line, col) = line_col(self.source, span.start);
-        Location { line, col }
-    }
-}
-
 /// Parses and validates scene TOML `source`, read from `path`.
 ///
 /// # Errors
 /// Every problem found, each located in the file.
 pub fn parse(source: &str, path: &Path) -> Result<Scene, Diagnostics> {
-    let raw: RawScene = toml::from_str(source).map_err(|e| {
-        let message = e.message().trim_end().to_string();
-        let d = match e.span() {
-            Some(span) => Diagnostic::at_offset(path, source, span.start, message),
-            None => Diagnostic::file(path, message),
-        };
-        Diagnostics(vec![d])
-    })?;
-    let mut ctx = Ctx {
-        path,
-        source,
-        errors: Vec::new(),
-    };
+    let raw: RawScene = crate::diag::from_toml(path, source).map_err(|d| Diagnostics(vec![d]))?;
+    let mut ctx = Collector::new(path, source);
     let scene = validate(&mut ctx, raw);
-    if ctx.errors.is_empty() {
-        Ok(scene)
-    } else {
-        Err(Diagnostics(ctx.errors))
-    }
+    ctx.finish(scene)
 }
 
 fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
     let scene_span = raw.scene.span();
     let meta = raw.scene.into_inner();
-    let size_at = meta.size.as_ref().map(|s| ctx.location(&s.span()));
+    let size_at = meta.size.as_ref().map(|s| location(ctx, &s.span()));
     let size = match meta.size {
         Some(s) => {
             let span = s.span();
             let v = s.into_inner();
             if v.iter().any(|&side| side == 0 || side > MAX_SIDE_PX) {
                 ctx.error(
-                    span,
+                    &span,
                     format!(
                         "scene size {}x{} must be 1..={MAX_SIDE_PX} on each side",
                         v[0], v[1]
@@ -106,15 +54,15 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
     for (name, p) in raw.params {
         let span = name.span();
         let name = name.into_inner();
-        check_identifier(ctx, span.clone(), "param", &name);
-        let at = ctx.location(&span);
+        check_identifier(ctx, &span, "param", &name);
+        let at = location(ctx, &span);
         if let Some(def) = validate_param(ctx, name, at, p) {
             params.push(def);
         }
     }
 
     if raw.passes.is_empty() {
-        ctx.error(scene_span.clone(), "scene has no passes")
+        ctx.error(&scene_span, "scene has no passes")
             .notes
             .push("add at least one [[pass]] with a name and a shader".into());
     }
@@ -123,7 +71,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
         .iter()
         .map(|p| p.get_ref().name.get_ref().clone())
         .collect();
-    let dir = ctx.path.parent().unwrap_or_else(|| Path::new("."));
+    let dir = ctx.path().parent().unwrap_or_else(|| Path::new("."));
     // Model output textures, readable by passes (and models) by name.
     let mut textures: Vec<(String, TextureSource)> = Vec::new();
     for (m, model) in raw.models.iter().enumerate() {
@@ -155,25 +103,36 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
             let span = config.span();
             let config = config.into_inner();
             if let Err(e) = config.check() {
-                ctx.error(span, format!("[osc]: {e}"));
+                ctx.error(&span, format!("[osc]: {e}"));
             }
             config
         }
-        None => crate::osc::OscConfig::default(),
+        None => super::osc::OscConfig::default(),
     };
+    let audio_at = raw.audio.as_ref().map(|a| location(ctx, &a.span()));
     let audio = raw.audio.map(|config| {
         let span = config.span();
         let mut config = config.into_inner();
         if let Err(e) = config.validate() {
-            ctx.error(span, e.to_string());
+            ctx.error(&span, e.to_string());
         }
         config.resolve_relative_to(dir);
+        if let Some(file) = &config.file
+            && let Err(e) = crate::untrusted::regular_file(file)
+        {
+            ctx.error(
+                &span,
+                format!("[audio] file `{}` {e}", file.display()),
+            )
+            .notes
+            .push("`file` is a WAV file, relative to the scene file's folder".into());
+        }
         config
     });
     let runtime = validate_runtime(ctx, raw.runtime);
 
     Scene {
-        path: ctx.path.to_path_buf(),
+        path: ctx.path().to_path_buf(),
         name: meta.name,
         description: meta.description,
         size,
@@ -185,6 +144,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
         runtime,
         osc,
         audio,
+        audio_at,
     }
 }
 
@@ -197,20 +157,19 @@ fn validate_runtime(ctx: &mut Ctx<'_>, raw: Option<super::raw::RawRuntime>) -> R
     for p in r.providers.unwrap_or_default() {
         let span = p.span();
         let name = p.into_inner();
-        if name.parse::<crate::infer::Ep>().is_err() {
-            let known = crate::infer::Ep::ALL
-                .iter()
-                .map(|e| e.name())
-                .collect::<Vec<_>>()
-                .join(", ");
+        if !super::PROVIDER_NAMES
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name.trim()))
+        {
+            let known = super::PROVIDER_NAMES.join(", ");
             ctx.error(
-                span,
+                &span,
                 format!("[runtime] providers: unknown execution provider `{name}`"),
             )
             .notes
             .push(format!("providers: {known}"));
         }
-        providers.push(name.to_lowercase());
+        providers.push(name.trim().to_lowercase());
     }
     if providers.is_empty() {
         providers.push("cpu".to_string());
@@ -221,7 +180,7 @@ fn validate_runtime(ctx: &mut Ctx<'_>, raw: Option<super::raw::RawRuntime>) -> R
             let n = t.into_inner();
             if n > MAX_THREADS {
                 ctx.error(
-                    span,
+                    &span,
                     format!("[runtime] threads: {n} is more than {MAX_THREADS}"),
                 )
                 .notes
@@ -247,7 +206,7 @@ fn validate_param(
             let [lo, hi] = *r.get_ref();
             if !(lo.is_finite() && hi.is_finite() && lo < hi) {
                 ctx.error(
-                    r.span(),
+                    &r.span(),
                     format!("param `{name}`: range [{lo}, {hi}] must be finite with min < max"),
                 );
                 return None;
@@ -258,7 +217,7 @@ fn validate_param(
     };
     if !default.is_finite() || default < min || default > max {
         ctx.error(
-            default_span,
+            &default_span,
             format!("param `{name}`: default {default} is outside its range [{min}, {max}]"),
         )
         .notes
@@ -273,7 +232,7 @@ fn validate_param(
             let v = *s.get_ref();
             if !v.is_finite() || v < 0.0 {
                 ctx.error(
-                    s.span(),
+                    &s.span(),
                     format!("param `{name}`: smooth {v} must be a time in seconds >= 0"),
                 );
             }
@@ -287,7 +246,7 @@ fn validate_param(
             let list = aliases.into_inner().0;
             for alias in &list {
                 if let Err(e) = alias.check() {
-                    ctx.error(span.clone(), format!("param `{name}`: osc alias: {e}"));
+                    ctx.error(&span, format!("param `{name}`: osc alias: {e}"));
                 }
             }
             list
@@ -308,19 +267,16 @@ fn validate_param(
                     .collect::<Vec<_>>()
                     .join(", ");
                 ctx.error(
-                    span.clone(),
+                    &span,
                     format!("param `{name}`: unknown audio feature `{}`", m.feature),
                 )
                 .notes
                 .push(format!("features: {known}"));
             }
             let index = m.index.unwrap_or(0);
-            if index >= crate::render::globals::MAX_BANDS
-                || !gain.is_finite()
-                || !offset.is_finite()
-            {
+            if index >= super::audio::MAX_BANDS || !gain.is_finite() || !offset.is_finite() {
                 ctx.error(
-                    span,
+                    &span,
                     format!("param `{name}`: audio index must be < 16 and gain, offset finite"),
                 );
             }
@@ -358,10 +314,10 @@ fn validate_pass(
     let pass = pass.into_inner();
     let name_span = pass.name.span();
     let name = pass.name.into_inner();
-    check_identifier(ctx, name_span.clone(), "pass", &name);
+    check_identifier(ctx, &name_span, "pass", &name);
     if names.iter().take(index).any(|n| *n == name) {
         ctx.error(
-            name_span.clone(),
+            &name_span,
             format!("pass name `{name}` is used twice; pass names must be unique"),
         );
     }
@@ -372,7 +328,7 @@ fn validate_pass(
         Ok(_) => {}
         Err(crate::untrusted::SourceError::NotFound) => {
             ctx.error(
-                shader_span.clone(),
+                &shader_span,
                 format!(
                     "pass `{name}`: shader file `{}` not found",
                     shader.display()
@@ -386,7 +342,7 @@ fn validate_pass(
         }
         Err(e) => {
             ctx.error(
-                shader_span.clone(),
+                &shader_span,
                 format!("pass `{name}`: shader `{}` {e}", shader.display()),
             );
         }
@@ -397,7 +353,7 @@ fn validate_pass(
         let span = input.span();
         let input = input.into_inner();
         if inputs.iter().any(|i| i.name == input) {
-            ctx.error(span, format!("pass `{name}` lists input `{input}` twice"));
+            ctx.error(&span, format!("pass `{name}` lists input `{input}` twice"));
             continue;
         }
         match names.iter().position(|n| *n == input) {
@@ -422,7 +378,7 @@ fn validate_pass(
                 }
             }
             Some(i) => {
-                ctx.error(span, format!("pass `{name}` reads `{input}`, which is produced later (pass {} of {})", i + 1, names.len()))
+                ctx.error(&span, format!("pass `{name}` reads `{input}`, which is produced later (pass {} of {})", i + 1, names.len()))
                     .notes
                     .push(format!("move `{input}` before `{name}`; a pass reads its own previous frame by listing its own name"));
             }
@@ -435,7 +391,7 @@ fn validate_pass(
                     .collect::<Vec<_>>()
                     .join(", ");
                 ctx.error(
-                    span,
+                    &span,
                     format!("pass `{name}` reads `{input}`, which names no pass"),
                 )
                 .notes
@@ -453,7 +409,7 @@ fn validate_pass(
             };
             if v.iter().any(|k| !k.is_finite() || *k <= 0.0 || *k > 16.0) {
                 ctx.error(
-                    span,
+                    &span,
                     format!("pass `{name}`: scale {v:?} must be > 0 and <= 16"),
                 );
             }
@@ -461,13 +417,13 @@ fn validate_pass(
         }
         None => [1.0, 1.0],
     };
-    let size_at = pass.size.as_ref().map(|s| ctx.location(&s.span()));
+    let size_at = pass.size.as_ref().map(|s| location(ctx, &s.span()));
     let size = pass.size.map(|s| {
         let span = s.span();
         let v = s.into_inner();
         if v.iter().any(|&side| side == 0 || side > MAX_SIDE_PX) {
             ctx.error(
-                span,
+                &span,
                 format!(
                     "pass `{name}`: size {}x{} must be 1..={MAX_SIDE_PX} on each side",
                     v[0], v[1]
@@ -480,7 +436,7 @@ fn validate_pass(
     let format = match pass.format {
         Some(f) => {
             if *f.get_ref() == Format::Rgba32float && filter == Filter::Linear {
-                ctx.error(f.span(), format!("pass `{name}`: format \"rgba32float\" cannot be filtered linearly on every GPU"))
+                ctx.error(&f.span(), format!("pass `{name}`: format \"rgba32float\" cannot be filtered linearly on every GPU"))
                     .notes
                     .push("add `filter = \"nearest\"` to this pass, or use \"rgba16float\"".into());
             }
@@ -489,8 +445,8 @@ fn validate_pass(
         None => Format::Rgba16float,
     };
     PassDef {
-        shader_at: ctx.location(&shader_span),
-        at: ctx.location(&name_span),
+        shader_at: location(ctx, &shader_span),
+        at: location(ctx, &name_span),
         name,
         shader,
         inputs,
@@ -501,32 +457,4 @@ fn validate_pass(
         filter,
         wrap: pass.wrap.unwrap_or(Wrap::Clamp),
     }
-}
-
-/// Names become WGSL identifiers (`params.<name>`, `tex_<name>`), so they must be ones.
-pub(super) fn check_identifier(ctx: &mut Ctx<'_>, span: Range<usize>, what: &str, name: &str) {
-    if !is_identifier(name) {
-        ctx.error(
-            span,
-            format!("{what} name `{name}` is not a valid identifier"),
-        )
-        .notes
-        .push(
-            "use letters, digits and `_`, starting with a letter (it is used as a WGSL name)"
-                .into(),
-        );
-    } else if name.starts_with("hypna_") || (what == "param" && !wgsl_accepts(name)) {
-        ctx.error(
-            span,
-            format!("{what} name `{name}` is reserved in WGSL or by hypna; choose another"),
-        );
-    }
-}
-
-/// True for `[A-Za-z][A-Za-z0-9_]*`.
-#[must_use]
-pub fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
