@@ -165,8 +165,8 @@ enum Command {
         /// synthetic input (no device or GPU needed).
         #[arg(long, conflicts_with_all = ["models", "osc"])]
         audio: bool,
-        /// ONNX Runtime threads for --models.
-        #[arg(long, default_value_t = 1)]
+        /// ONNX Runtime threads for --models, 1..=64.
+        #[arg(long, default_value_t = 1, value_parser = parse_threads)]
         threads: usize,
         /// Measure OSC instead: ingest rate and loss on loopback, send-to-uniform latency in
         /// frames, and frame time under 5,000 messages/s (default scene: scenes/flow.toml at
@@ -198,8 +198,8 @@ struct ModelArgs {
     /// Unavailable providers fall back to cpu with a warning.
     #[arg(long)]
     provider: Option<hypna::infer::Ep>,
-    /// Threads per model inside ONNX Runtime (default: the scene's, else 1).
-    #[arg(long)]
+    /// Threads per model inside ONNX Runtime, 1..=64 (default: the scene's, else 1).
+    #[arg(long, value_parser = parse_threads)]
     threads: Option<usize>,
 }
 
@@ -397,6 +397,7 @@ fn parse_size(s: &str) -> Result<[u32; 2], String> {
 }
 
 fn main() -> ExitCode {
+    quiet_vulkan_device_select();
     let cli = Cli::parse();
     if let Err(e) = init_logging(&cli) {
         eprintln!("error: {e:#}");
@@ -407,6 +408,38 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--threads`: as `[runtime] threads`, 1 to [`hypna::scene::validate::MAX_THREADS`].
+fn parse_threads(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|e| format!("{e}"))?;
+    let max = hypna::scene::validate::MAX_THREADS as usize;
+    if (1..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{n} is not between 1 and {max}"))
+    }
+}
+
+/// Without a desktop session (`XDG_RUNTIME_DIR` unset, as under systemd or SSH), Mesa's
+/// implicit Vulkan layer `VK_LAYER_MESA_device_select` tries to reach a Wayland compositor
+/// while wgpu lists adapters, and libwayland prints "error: XDG_RUNTIME_DIR is invalid or not
+/// set in the environment." twice, which reads like a failure of hypna. The layer only picks
+/// among several GPUs (`MESA_VK_DEVICE_SELECT`), so it is switched off (`NODEVICE_SELECT=1`,
+/// the layer's own off switch) when no session is there and nobody asked for a selection.
+fn quiet_vulkan_device_select() {
+    let no_session = std::env::var_os("XDG_RUNTIME_DIR").is_none_or(|d| d.is_empty());
+    if no_session
+        && std::env::var_os("MESA_VK_DEVICE_SELECT").is_none()
+        && std::env::var_os("NODEVICE_SELECT").is_none()
+    {
+        // SAFETY: first thing in `main`, before any thread is started, so nothing reads the
+        // environment concurrently.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::set_var("NODEVICE_SELECT", "1");
         }
     }
 }
@@ -551,7 +584,8 @@ fn dispatch(command: Command) -> Result<()> {
                 root: root.clone(),
                 out,
             };
-            let exe = std::env::current_exe().context("cannot find this program to start workers")?;
+            let exe =
+                std::env::current_exe().context("cannot find this program to start workers")?;
             let report = hypna::fuzz::run(&options, |from| {
                 let mut command = std::process::Command::new(&exe);
                 command
@@ -567,7 +601,11 @@ fn dispatch(command: Command) -> Result<()> {
             })?;
             print!("{report}");
             if !report.failures.is_empty() {
-                bail!("{} of {} fuzz cases failed", report.failures.len(), report.cases);
+                bail!(
+                    "{} of {} fuzz cases failed",
+                    report.failures.len(),
+                    report.cases
+                );
             }
             Ok(())
         }
@@ -821,12 +859,12 @@ fn render(
         .uncaptured_errors
         .load(std::sync::atomic::Ordering::Relaxed);
     if written < expected {
-        bail!(
-            "wrote {written} of {expected} frames ({gpu_errors} GPU errors, see the log above)"
-        );
+        bail!("wrote {written} of {expected} frames ({gpu_errors} GPU errors, see the log above)");
     }
     if gpu_errors > 0 {
-        bail!("the GPU reported {gpu_errors} errors while rendering (see the log above): the frames may be wrong");
+        bail!(
+            "the GPU reported {gpu_errors} errors while rendering (see the log above): the frames may be wrong"
+        );
     }
     Ok(())
 }

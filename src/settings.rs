@@ -44,8 +44,7 @@ pub fn load(path: &Path) -> Result<Settings, SettingsError> {
         },
         crate::untrusted::TomlTextError::Located(d) => SettingsError::Invalid(d),
     })?;
-    let raw: RawSettings =
-        crate::diag::from_toml(path, &source).map_err(SettingsError::Invalid)?;
+    let raw: RawSettings = crate::diag::from_toml(path, &source).map_err(SettingsError::Invalid)?;
     let osc = match raw.osc {
         Some(osc) => {
             let span = osc.span();

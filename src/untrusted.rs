@@ -529,10 +529,20 @@ mod tests {
         let deep = format!("a = {}1{}\n", "[".repeat(40), "]".repeat(40));
         let e = toml_guard(&deep).unwrap_err();
         assert_eq!(e.offset, 4 + MAX_TOML_DEPTH);
-        let in_string = format!("a = \"{}\"\nb = '''{}'''\n# {}\n", "[".repeat(99), "{".repeat(99), "[".repeat(99));
+        let in_string = format!(
+            "a = \"{}\"\nb = '''{}'''\n# {}\n",
+            "[".repeat(99),
+            "{".repeat(99),
+            "[".repeat(99)
+        );
         assert!(toml_guard(&in_string).is_ok());
         let dotted = format!("{} = 1\n", vec!["k"; 40].join("."));
-        assert!(toml_guard(&dotted).unwrap_err().message.contains("dotted key"));
+        assert!(
+            toml_guard(&dotted)
+                .unwrap_err()
+                .message
+                .contains("dotted key")
+        );
         // Dots in values are not keys.
         assert!(toml_guard(&format!("a = [{}]\n", vec!["1.5"; 99].join(", "))).is_ok());
     }
@@ -541,17 +551,29 @@ mod tests {
     fn wgsl_guard_bounds_chains_and_nesting_not_ordinary_code() {
         let ordinary = "fn f(a: vec4<f32>) -> f32 { let b = a.x * 2.0 + a.y - 1e-3; return -b; }\n";
         assert!(wgsl_guard(ordinary).is_ok());
-        let chain = format!("const Q = {};\n", vec!["1.0"; MAX_EXPRESSION_OPERATORS + 2].join(" + "));
+        let chain = format!(
+            "const Q = {};\n",
+            vec!["1.0"; MAX_EXPRESSION_OPERATORS + 2].join(" + ")
+        );
         let e = wgsl_guard(&chain).unwrap_err();
         assert!(e.message.contains("operators"), "{e:?}");
         // The same number of terms split over statements is fine.
-        let split: String = (0..3000).map(|i| format!("const Q{i} = 1.0 + 2.0;\n")).collect();
+        let split: String = (0..3000)
+            .map(|i| format!("const Q{i} = 1.0 + 2.0;\n"))
+            .collect();
         assert!(wgsl_guard(&split).is_ok());
-        let members = format!("fn f() {{ let a = b{}; }}\n", ".x".repeat(MAX_EXPRESSION_OPERATORS + 1));
+        let members = format!(
+            "fn f() {{ let a = b{}; }}\n",
+            ".x".repeat(MAX_EXPRESSION_OPERATORS + 1)
+        );
         assert!(wgsl_guard(&members).is_err());
         let parens = format!("const Q = {}1{};\n", "(".repeat(80), ")".repeat(80));
         assert!(wgsl_guard(&parens).unwrap_err().message.contains("nested"));
-        let comment = format!("/* {} /* nested */ */\n// {}\nconst Q = 1;\n", "+".repeat(5000), "(".repeat(500));
+        let comment = format!(
+            "/* {} /* nested */ */\n// {}\nconst Q = 1;\n",
+            "+".repeat(5000),
+            "(".repeat(500)
+        );
         assert!(wgsl_guard(&comment).is_ok());
     }
 
@@ -562,11 +584,22 @@ mod tests {
         std::fs::write(&bad, b"[scene]\nname = \"caf\xe9\"\n").unwrap();
         let e = read_text(&bad, 1000).unwrap_err();
         assert!(
-            matches!(e, SourceError::NotUtf8 { byte: 0xe9, line: 2, col: 12 }),
+            matches!(
+                e,
+                SourceError::NotUtf8 {
+                    byte: 0xe9,
+                    line: 2,
+                    col: 12
+                }
+            ),
             "{e:?}"
         );
         assert_eq!(
-            e.diagnostic(&bad, "scene").to_string().lines().next().unwrap(),
+            e.diagnostic(&bad, "scene")
+                .to_string()
+                .lines()
+                .next()
+                .unwrap(),
             format!("{}:2:12: byte 0xe9 is not UTF-8 text", bad.display())
         );
         assert!(matches!(

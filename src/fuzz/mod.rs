@@ -136,7 +136,9 @@ pub fn run(
         let Some(stdout) = child.stdout.take() else {
             drop(child.kill());
             drop(child.wait());
-            return Err(FuzzError::Io(std::io::Error::other("no stdout from the worker")));
+            return Err(FuzzError::Io(std::io::Error::other(
+                "no stdout from the worker",
+            )));
         };
         let (tx, lines) = channel();
         std::thread::spawn(move || {
@@ -184,13 +186,20 @@ pub fn run(
                 Err(RecvTimeoutError::Timeout) => {
                     if let Some((k, since)) = current {
                         if since.elapsed() > options.case_timeout {
-                            break Some((k, format!("hang: no result after {:?}", options.case_timeout)));
+                            break Some((
+                                k,
+                                format!("hang: no result after {:?}", options.case_timeout),
+                            ));
                         }
                         let rss = resident_bytes(&child);
                         if rss > options.memory_limit_bytes {
                             break Some((
                                 k,
-                                format!("memory: the worker holds {} MiB (limit {} MiB)", rss >> 20, options.memory_limit_bytes >> 20),
+                                format!(
+                                    "memory: the worker holds {} MiB (limit {} MiB)",
+                                    rss >> 20,
+                                    options.memory_limit_bytes >> 20
+                                ),
                             ));
                         }
                     }
@@ -198,7 +207,10 @@ pub fn run(
                 Err(RecvTimeoutError::Disconnected) => {
                     let status = child.wait().ok();
                     break current.map(|(k, _)| {
-                        (k, format!("crash: the worker ended with {}", describe_exit(status)))
+                        (
+                            k,
+                            format!("crash: the worker ended with {}", describe_exit(status)),
+                        )
                     });
                 }
             }

@@ -3,7 +3,6 @@
 //! params, lines spliced in from another file. Each case is a pure function of its seed, so
 //! a failure is reproduced from `(seed, case)` alone.
 
-
 /// `SplitMix64`: small, seedable, well mixed; fuzzing needs repeatability, not secrecy.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
@@ -74,7 +73,10 @@ pub const KINDS: [&str; 12] = [
 pub fn mutate(rng: &mut Rng, bytes: &[u8], syntax: Syntax, other: &[u8]) -> (Vec<u8>, String) {
     let mut out = bytes.to_vec();
     let mut applied = Vec::new();
-    let rounds = 1 + { let big = rng.one_in(3); rng.below(if big { 4 } else { 1 }) };
+    let rounds = 1 + {
+        let big = rng.one_in(3);
+        rng.below(if big { 4 } else { 1 })
+    };
     for _ in 0..rounds {
         let kind = KINDS[rng.below(KINDS.len())];
         out = apply(rng, kind, &out, syntax, other);
@@ -104,7 +106,10 @@ fn apply(rng: &mut Rng, kind: &str, bytes: &[u8], syntax: Syntax, other: &[u8]) 
         "duplicate" => {
             let (a, b) = range(rng, len);
             let at = rng.below(len + 1);
-            let times = 1 + { let big = rng.one_in(8); rng.below(if big { 200 } else { 3 }) };
+            let times = 1 + {
+                let big = rng.one_in(8);
+                rng.below(if big { 200 } else { 3 })
+            };
             let mut out = bytes[..at].to_vec();
             for _ in 0..times {
                 out.extend_from_slice(&bytes[a..b]);
@@ -130,7 +135,8 @@ fn apply(rng: &mut Rng, kind: &str, bytes: &[u8], syntax: Syntax, other: &[u8]) 
                 out[i] = if rng.one_in(2) {
                     out[i] ^ (1 << rng.below(8))
                 } else {
-                    *rng.pick(b"[]{}()=\"'#.,;:<>+-*/0123456789\n\\@").unwrap_or(&b'x')
+                    *rng.pick(b"[]{}()=\"'#.,;:<>+-*/0123456789\n\\@")
+                        .unwrap_or(&b'x')
                 };
             }
             out
@@ -142,21 +148,34 @@ fn apply(rng: &mut Rng, kind: &str, bytes: &[u8], syntax: Syntax, other: &[u8]) 
             [&bytes[..at], insert, &bytes[at..]].concat()
         }
         "deep-nesting" => {
-            let depth = 10 + { let big = rng.one_in(4); rng.below(if big { 100_000 } else { 300 }) };
+            let depth = 10 + {
+                let big = rng.one_in(4);
+                rng.below(if big { 100_000 } else { 300 })
+            };
             let at = rng.below(len + 1);
             let nest = match (syntax, rng.below(3)) {
                 (Syntax::Toml, 0) => format!("\nx = {}1{}\n", "[".repeat(depth), "]".repeat(depth)),
-                (Syntax::Toml, 1) => format!("\nx = {}1{}\n", "{a = ".repeat(depth), "}".repeat(depth)),
+                (Syntax::Toml, 1) => {
+                    format!("\nx = {}1{}\n", "{a = ".repeat(depth), "}".repeat(depth))
+                }
                 (Syntax::Toml, _) => format!("\n[{}]\n", vec!["k"; depth].join(".")),
                 (Syntax::Wgsl, 0) => format!("{}1.0{}", "(".repeat(depth), ")".repeat(depth)),
-                (Syntax::Wgsl, 1) => format!("\nfn q() {{ {} }}\n", "{".repeat(depth) + &"}".repeat(depth)),
-                (Syntax::Wgsl, _) => format!("\nconst QQ = {};\n", vec!["1.0"; depth * 10].join(" + ")),
+                (Syntax::Wgsl, 1) => format!(
+                    "\nfn q() {{ {} }}\n",
+                    "{".repeat(depth) + &"}".repeat(depth)
+                ),
+                (Syntax::Wgsl, _) => {
+                    format!("\nconst QQ = {};\n", vec!["1.0"; depth * 10].join(" + "))
+                }
             };
             [&bytes[..at], nest.as_bytes(), &bytes[at..]].concat()
         }
         "huge-number" => replace_number(rng, bytes),
         "long-expression" => {
-            let terms = 100 + { let big = rng.one_in(2); rng.below(if big { 30_000 } else { 3_000 }) };
+            let terms = 100 + {
+                let big = rng.one_in(2);
+                rng.below(if big { 30_000 } else { 3_000 })
+            };
             let text = match syntax {
                 Syntax::Wgsl => format!("\nconst QQ = {};\n", vec!["1.0"; terms].join(" + ")),
                 Syntax::Toml => format!("\nx = [{}]\n", vec!["1.5"; terms].join(", ")),

@@ -373,8 +373,9 @@ fn evaluate(entry: &Path, kind: Kind, gpu: Option<&Gpu>) -> Verdict {
         return Verdict::Accepted { rendered: false };
     };
     if kind != Kind::Playlist
-        && crate::scene::Scene::read(entry)
-            .is_ok_and(|s| crate::render::limits::texture_bytes(&s, s.size) > RENDER_MEMORY_LIMIT_BYTES)
+        && crate::scene::Scene::read(entry).is_ok_and(|s| {
+            crate::render::limits::texture_bytes(&s, s.size) > RENDER_MEMORY_LIMIT_BYTES
+        })
     {
         return Verdict::Accepted { rendered: false };
     }

@@ -67,7 +67,8 @@ pub fn start(config: &OscConfig, routes: RouteTable) -> Result<OscHandle, OscErr
         addr: config.listen,
         source,
     };
-    let bound = super::socket::bind(config.listen, config.receive_buffer_bytes).map_err(bind_err)?;
+    let bound =
+        super::socket::bind(config.listen, config.receive_buffer_bytes).map_err(bind_err)?;
     let socket = bound.socket;
     socket.set_read_timeout(Some(RECV_POLL)).map_err(bind_err)?;
     let local_addr = socket.local_addr().map_err(bind_err)?;

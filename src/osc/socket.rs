@@ -69,10 +69,12 @@ impl KernelDrops {
     /// system does not say.
     pub(crate) fn read(&self) -> Option<u64> {
         let inode = self.inode?;
-        ["/proc/net/udp", "/proc/net/udp6"].iter().find_map(|table| {
-            let text = std::fs::read_to_string(table).ok()?;
-            drops_of(&text, inode)
-        })
+        ["/proc/net/udp", "/proc/net/udp6"]
+            .iter()
+            .find_map(|table| {
+                let text = std::fs::read_to_string(table).ok()?;
+                drops_of(&text, inode)
+            })
     }
 }
 
@@ -82,7 +84,10 @@ fn socket_inode(socket: &UdpSocket) -> Option<u64> {
     let link = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).ok()?;
     // "socket:[12345]"
     let text = link.to_str()?;
-    text.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+    text.strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -164,9 +164,11 @@ pub fn check(
             || n > limits.max_samplers_per_shader_stage
             || 2 * n > limits.max_bindings_per_bind_group
         {
-            let most = (limits.max_sampled_textures_per_shader_stage.saturating_sub(1))
-                .min(limits.max_samplers_per_shader_stage)
-                .min(limits.max_bindings_per_bind_group / 2);
+            let most = (limits
+                .max_sampled_textures_per_shader_stage
+                .saturating_sub(1))
+            .min(limits.max_samplers_per_shader_stage)
+            .min(limits.max_bindings_per_bind_group / 2);
             errors.push(at(
                 Some(pass.at),
                 format!(
@@ -194,7 +196,7 @@ pub fn check(
                         limits.max_buffer_size >> 20
                     ),
                 )
-                .with_note(format!("choose a smaller {size_name}")),
+                .with_note(format!("choose a smaller size ({size_name})")),
             );
         }
     }
@@ -260,7 +262,7 @@ mod tests {
         for i in 0..5000 {
             write!(text, "[params.p{i}]\ndefault = 0.5\n").unwrap();
         }
-        text.push_str("[[pass]]\nname = \"a\"\nshader = \"a.wgsl\"\n").unwrap();
+        text.push_str("[[pass]]\nname = \"a\"\nshader = \"a.wgsl\"\n");
         let (_dir, s) = scene(&text);
         let e = check(&s, s.size, SizeSource::Scene, &[], &portable()).unwrap_err();
         let d = &e.0[0];
@@ -279,7 +281,14 @@ mod tests {
         assert_eq!((e.0[0].line, e.0[0].col), (Some(3), Some(8)), "{e}");
         assert!(e.0[0].message.contains("268 MiB"), "{e}");
         // --size is reported without a place in the file.
-        let e = check(&s, [16384, 16384], SizeSource::CommandLine, &[], &portable()).unwrap_err();
+        let e = check(
+            &s,
+            [16384, 16384],
+            SizeSource::CommandLine,
+            &[],
+            &portable(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("--size"), "{e}");
         assert_eq!(e.0[0].line, None);
         // A device with a smaller texture limit.
@@ -300,10 +309,22 @@ mod tests {
         for n in &names {
             write!(text, "[[pass]]\nname = \"{n}\"\nshader = \"a.wgsl\"\n").unwrap();
         }
-        let list = names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
-        write!(text, "[[pass]]\nname = \"out\"\nshader = \"a.wgsl\"\ninputs = [{list}]\n").unwrap();
+        let list = names
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        write!(
+            text,
+            "[[pass]]\nname = \"out\"\nshader = \"a.wgsl\"\ninputs = [{list}]\n"
+        )
+        .unwrap();
         let (_dir, s) = scene(&text);
         let e = check(&s, [64, 64], SizeSource::Scene, &[], &portable()).unwrap_err();
-        assert!(e.to_string().contains("pass `out` reads 17 inputs; this GPU allows at most 15"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("pass `out` reads 17 inputs; this GPU allows at most 15"),
+            "{e}"
+        );
     }
 }

@@ -479,16 +479,18 @@ impl Expander<'_> {
                 file.display()
             )));
         }
-        let text = crate::untrusted::read_text(file, crate::untrusted::MAX_SHADER_BYTES)
-            .map_err(|e| match (site, &e) {
-                // A bad byte is located in the included file itself.
-                (_, crate::untrusted::SourceError::NotUtf8 { .. }) | (None, _) => {
-                    e.diagnostic(file, "shader")
+        let text =
+            crate::untrusted::read_text(file, crate::untrusted::MAX_SHADER_BYTES).map_err(|e| {
+                match (site, &e) {
+                    // A bad byte is located in the included file itself.
+                    (_, crate::untrusted::SourceError::NotUtf8 { .. }) | (None, _) => {
+                        e.diagnostic(file, "shader")
+                    }
+                    (Some(_), _) => at_site(format!(
+                        "cannot read included file `{}`: {e}",
+                        file.display()
+                    )),
                 }
-                (Some(_), _) => at_site(format!(
-                    "cannot read included file `{}`: {e}",
-                    file.display()
-                )),
             })?;
         if self.out.len() + text.len() > MAX_COMPOSED_BYTES {
             return Err(at_site(format!(

@@ -434,7 +434,9 @@ impl Scene {
                 path: path.to_path_buf(),
                 source,
             },
-            crate::untrusted::TomlTextError::Located(d) => SceneError::Invalid(Diagnostics(vec![d])),
+            crate::untrusted::TomlTextError::Located(d) => {
+                SceneError::Invalid(Diagnostics(vec![d]))
+            }
         })?;
         Self::parse(&source, path)
     }

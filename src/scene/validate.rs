@@ -120,12 +120,9 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
         if let Some(file) = &config.file
             && let Err(e) = crate::untrusted::regular_file(file)
         {
-            ctx.error(
-                &span,
-                format!("[audio] file `{}` {e}", file.display()),
-            )
-            .notes
-            .push("`file` is a WAV file, relative to the scene file's folder".into());
+            ctx.error(&span, format!("[audio] file `{}` {e}", file.display()))
+                .notes
+                .push("`file` is a WAV file, relative to the scene file's folder".into());
         }
         config
     });
@@ -184,7 +181,10 @@ fn validate_runtime(ctx: &mut Ctx<'_>, raw: Option<super::raw::RawRuntime>) -> R
                     format!("[runtime] threads: {n} is more than {MAX_THREADS}"),
                 )
                 .notes
-                .push("threads are per model and per operator; 1 to the number of cores is useful".into());
+                .push(
+                    "threads are per model and per operator; 1 to the number of cores is useful"
+                        .into(),
+                );
             }
             n.clamp(1, MAX_THREADS)
         }

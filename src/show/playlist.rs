@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use super::schedule::{RawSchedule, Schedule};
 use crate::diag::Collector as Ctx;
-use crate::diag::{Diagnostics};
+use crate::diag::Diagnostics;
 
 /// Crossfade length when a transition says `kind = "crossfade"` without `secs`, and of the
 /// playlist default when `[playlist] transition` is absent.

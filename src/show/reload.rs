@@ -64,7 +64,9 @@ struct DirId {
 
 impl DirId {
     fn of(dir: &Path) -> Option<Self> {
-        let meta = std::fs::metadata(dir).ok().filter(std::fs::Metadata::is_dir)?;
+        let meta = std::fs::metadata(dir)
+            .ok()
+            .filter(std::fs::Metadata::is_dir)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt as _;
@@ -215,7 +217,10 @@ impl FileWatcher {
         }
         let mut changed = false;
         let force = std::mem::take(&mut self.force);
-        for dir in std::mem::take(&mut self.recheck).into_iter().chain(force.iter().cloned()) {
+        for dir in std::mem::take(&mut self.recheck)
+            .into_iter()
+            .chain(force.iter().cloned())
+        {
             let Some(&known) = self.dirs.get(&dir) else {
                 continue;
             };
@@ -527,7 +532,11 @@ mod tests {
         std::fs::rename(&away, &flow).unwrap();
         settle(&mut w);
         std::fs::write(&shader, "broken(").unwrap();
-        wait_changed(&mut w, &shader, "an edit after the folder moved away and back");
+        wait_changed(
+            &mut w,
+            &shader,
+            "an edit after the folder moved away and back",
+        );
 
         // Deleted, then re-created later by a sync tool: the new files count as changed.
         std::fs::remove_dir_all(&flow).unwrap();

@@ -29,6 +29,8 @@ mod bad_input;
 mod bench_smoke;
 mod cli;
 mod feedback;
+mod fuzz;
+mod harden;
 mod infer_discovery;
 mod infer_models;
 mod infer_worker;

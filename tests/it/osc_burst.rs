@@ -57,8 +57,7 @@ fn frames_until_settled(
             + c.get(Counter::Coalesced)
             + c.get(Counter::QueueOverflow)
             + refused(&c);
-        if (arrived == sent && accounted == c.get(Counter::Received)) || start.elapsed() > SETTLE
-        {
+        if (arrived == sent && accounted == c.get(Counter::Received)) || start.elapsed() > SETTLE {
             return (values, c);
         }
         // One frame at 60 Hz.
@@ -74,9 +73,19 @@ fn burst(h: &OscHandle) {
         .map(|i| {
             let last = i >= BURST - 2;
             let p = if i % 2 == 0 {
-                f("/hypna/param/zoom", if last { 2.5 } else { 1.0 + (i % 100) as f32 / 100.0 })
+                f(
+                    "/hypna/param/zoom",
+                    if last {
+                        2.5
+                    } else {
+                        1.0 + (i % 100) as f32 / 100.0
+                    },
+                )
             } else {
-                f("/hypna/param/hue", if last { 123.0 } else { (i % 300) as f32 })
+                f(
+                    "/hypna/param/hue",
+                    if last { 123.0 } else { (i % 300) as f32 },
+                )
             };
             rosc::encoder::encode(&p).unwrap()
         })
@@ -144,7 +153,11 @@ fn a_stalled_frame_loop_gets_the_newest_value_of_every_param() {
     report("10,000 at a stalled frame loop, queue 64", &c);
     assert_accounted(&c);
     assert!(c.get(Counter::Coalesced) > 0, "{c}");
-    assert_eq!(c.get(Counter::QueueOverflow), 0, "param values are never dropped: {c}");
+    assert_eq!(
+        c.get(Counter::QueueOverflow),
+        0,
+        "param values are never dropped: {c}"
+    );
     if c.get(Counter::KernelDropped) == 0 {
         assert_eq!(values.get("zoom"), Some(&2.5), "{c}");
         assert_eq!(values.get("hue"), Some(&123.0), "{c}");
