@@ -443,7 +443,7 @@ fn unreadable_or_empty_scenes_do_not_panic() {
     assert!(d.message.contains("no passes"), "{d}");
     assert!(
         d.to_string()
-            .starts_with(&format!("{}: scene has no passes", no_pass.display())),
+            .starts_with(&format!("{}:1:1: scene has no passes", no_pass.display())),
         "{d}"
     );
 }
