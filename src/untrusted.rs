@@ -99,11 +99,11 @@ pub fn regular_file(path: &Path) -> Result<u64, SourceError> {
     if kind.is_file() {
         return Ok(meta.len());
     }
-    Err(SourceError::NotAFile(describe_kind(&kind)))
+    Err(SourceError::NotAFile(describe_kind(kind)))
 }
 
 #[cfg(unix)]
-fn describe_kind(kind: &std::fs::FileType) -> &'static str {
+fn describe_kind(kind: std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt as _;
     if kind.is_dir() {
         "directory"
@@ -327,11 +327,9 @@ pub fn toml_guard(text: &str) -> Result<(), ShapeError> {
                 i = skip_toml_string(bytes, i);
                 continue;
             }
-            b'\n' => {
-                if depth == 0 {
-                    key_dots = 0;
-                    in_key = true;
-                }
+            b'\n' if depth == 0 => {
+                key_dots = 0;
+                in_key = true;
             }
             b'=' => in_key = false,
             b'.' if in_key => {
@@ -522,6 +520,7 @@ fn skip_block_comment(bytes: &[u8], start: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
 
     #[test]
     fn toml_depth_counts_brackets_and_dotted_keys_but_not_strings() {
@@ -558,9 +557,10 @@ mod tests {
         let e = wgsl_guard(&chain).unwrap_err();
         assert!(e.message.contains("operators"), "{e:?}");
         // The same number of terms split over statements is fine.
-        let split: String = (0..3000)
-            .map(|i| format!("const Q{i} = 1.0 + 2.0;\n"))
-            .collect();
+        let split: String = (0..3000).fold(String::new(), |mut s, i| {
+            writeln!(s, "const Q{i} = 1.0 + 2.0;").unwrap();
+            s
+        });
         assert!(wgsl_guard(&split).is_ok());
         let members = format!(
             "fn f() {{ let a = b{}; }}\n",

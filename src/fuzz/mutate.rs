@@ -3,6 +3,8 @@
 //! params, lines spliced in from another file. Each case is a pure function of its seed, so
 //! a failure is reproduced from `(seed, case)` alone.
 
+use std::fmt::Write as _;
+
 /// `SplitMix64`: small, seedable, well mixed; fuzzing needs repeatability, not secrecy.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
@@ -127,7 +129,7 @@ fn apply(rng: &mut Rng, kind: &str, bytes: &[u8], syntax: Syntax, other: &[u8]) 
         }
         "flip-bytes" => {
             let mut out = bytes.to_vec();
-            for _ in 0..1 + rng.below(8) {
+            for _ in 0..=rng.below(8) {
                 if out.is_empty() {
                     break;
                 }
@@ -188,7 +190,8 @@ fn apply(rng: &mut Rng, kind: &str, bytes: &[u8], syntax: Syntax, other: &[u8]) 
                 let n = 100 + rng.below(6000);
                 let mut text = String::from("\n");
                 for i in 0..n {
-                    text.push_str(&format!("[params.fz{i}]\ndefault = 0.5\n"));
+                    // Writing to a String cannot fail.
+                    writeln!(text, "[params.fz{i}]\ndefault = 0.5").ok();
                 }
                 // Params must come before the array tables to stay valid TOML.
                 let at = find(bytes, b"\n[[").map_or(len, |i| i + 1);
@@ -196,7 +199,11 @@ fn apply(rng: &mut Rng, kind: &str, bytes: &[u8], syntax: Syntax, other: &[u8]) 
             }
             Syntax::Wgsl => {
                 let n = 100 + rng.below(6000);
-                let fields: String = (0..n).map(|i| format!("    f{i}: f32,\n")).collect();
+                let fields = (0..n).fold(String::new(), |mut s, i| {
+                    // Writing to a String cannot fail.
+                    writeln!(s, "    f{i}: f32,").ok();
+                    s
+                });
                 let text = format!("\nstruct Fz {{\n{fields}}}\n");
                 [bytes, text.as_bytes()].concat()
             }

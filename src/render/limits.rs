@@ -114,7 +114,7 @@ pub fn check(
     let max_side = limits.max_texture_dimension_2d;
 
     // The params uniform.
-    let max_uniform = u64::from(limits.max_uniform_buffer_binding_size);
+    let max_uniform = limits.max_uniform_buffer_binding_size;
     let bytes = params_bytes(scene.params.len());
     if bytes > max_uniform {
         let fits = (max_uniform / 4) as usize;

@@ -124,10 +124,10 @@ impl FileWatcher {
             .cloned()
             .collect();
         for dir in gone {
-            if self.dirs.remove(&dir).flatten().is_some() {
-                if let Err(e) = self.watcher.unwatch(&dir) {
-                    tracing::debug!("unwatch {}: {e}", dir.display());
-                }
+            if self.dirs.remove(&dir).flatten().is_some()
+                && let Err(e) = self.watcher.unwatch(&dir)
+            {
+                tracing::debug!("unwatch {}: {e}", dir.display());
             }
         }
         for dir in wanted {

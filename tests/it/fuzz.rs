@@ -30,7 +30,7 @@ fn fuzzed_files_never_crash_hang_or_go_unlocated() {
         first: 0,
         budget: Duration::from_secs_f64(seconds),
         max_cases: u64::MAX,
-        case_timeout: Duration::from_secs(60),
+        case_timeout: Duration::from_mins(1),
         memory_limit_bytes: 4 << 30,
         root: crate::common::root(),
         out: out.path().to_path_buf(),
