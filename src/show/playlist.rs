@@ -150,6 +150,8 @@ pub struct Entry {
     pub set: Vec<(String, f32)>,
     /// 1-based line of the entry's `scene` key, for messages.
     pub line: u32,
+    /// 1-based (line, column) of each of `set`'s assignments, in the same order.
+    pub set_at: Vec<(u32, u32)>,
 }
 
 impl Entry {
@@ -307,6 +309,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawFile) -> Playlist {
             .transition
             .map_or(default_transition, |t| transition(ctx, t));
         let mut set = Vec::with_capacity(e.set.len());
+        let mut set_at = Vec::with_capacity(e.set.len());
         for assignment in e.set {
             match crate::params::parse_assignment(assignment.get_ref()) {
                 Ok((param, _)) if param.is_empty() => {
@@ -315,7 +318,10 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawFile) -> Playlist {
                         format!("`{}` has no param name", assignment.get_ref()),
                     );
                 }
-                Ok(pair) => set.push(pair),
+                Ok(pair) => {
+                    set.push(pair);
+                    set_at.push(crate::diag::line_col(ctx.source(), assignment.span().start));
+                }
                 Err(err) => {
                     ctx.error(&assignment.span(), format!("entry `{name}`: {err}"));
                 }
@@ -329,6 +335,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawFile) -> Playlist {
             transition,
             set,
             line,
+            set_at,
         });
     }
 
