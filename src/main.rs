@@ -177,6 +177,11 @@ enum Command {
         /// ONNX Runtime threads for --models, 1..=64.
         #[arg(long, default_value_t = 1, value_parser = parse_threads)]
         threads: usize,
+        /// With --models: measure the scene's first model at each of these batch sizes
+        /// (e.g. `--batch 1,4,16`), with a table of time per run and per sample. Default: the
+        /// scene's own `batch`.
+        #[arg(long, value_delimiter = ',', requires = "models")]
+        batch: Vec<usize>,
         /// Measure OSC instead: ingest rate and loss on loopback, send-to-uniform latency in
         /// frames, and frame time under 5,000 messages/s (default scene: scenes/flow.toml at
         /// 640x360).
@@ -812,6 +817,7 @@ fn dispatch(command: Command) -> Result<()> {
             rounds,
             models,
             threads,
+            batch,
             osc,
             audio,
             window,
@@ -869,8 +875,16 @@ fn dispatch(command: Command) -> Result<()> {
                     frames: frames.unwrap_or(60),
                     rounds,
                     threads,
+                    batch: None,
                 };
-                println!("{}", hypna::bench::models::run(&gpu, &options)?);
+                if batch.is_empty() {
+                    println!("{}", hypna::bench::models::run(&gpu, &options)?);
+                } else {
+                    print!(
+                        "{}",
+                        hypna::bench::models::run_batches(&gpu, &options, &batch)?
+                    );
+                }
             } else {
                 let options = hypna::bench::frame::BenchOptions {
                     scene: scene.unwrap_or_else(|| PathBuf::from("scenes/landscape.toml")),

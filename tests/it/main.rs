@@ -35,6 +35,7 @@ mod dream_ops;
 mod dream_step;
 mod feedback;
 mod fuzz;
+mod generator;
 mod harden;
 mod infer_discovery;
 mod infer_models;
