@@ -10,6 +10,7 @@ pub mod clock;
 pub mod diag;
 pub mod infer;
 pub mod install;
+pub mod isf;
 pub mod model;
 pub mod osc;
 pub mod overlay;

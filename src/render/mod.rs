@@ -6,6 +6,7 @@ pub mod blit;
 pub mod chain;
 pub mod context;
 pub mod globals;
+pub mod glsl;
 pub mod mix;
 pub mod readback;
 pub mod shader;
