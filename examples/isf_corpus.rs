@@ -6,7 +6,8 @@
 //! ```text
 //! cargo run --release --example isf_corpus -- /path/to/ISF-Files/ISF [--list]
 //! ```
-//! `--list` prints every failure with its first error. Exit status 0 always: it measures.
+//! `--list` prints every failure with its first error; `--dump DIR` writes each generated
+//! GLSL source there (`<name>.frag`, `<name>.vert`). Exit status 0 always: it measures.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -28,7 +29,13 @@ fn main() {
         eprintln!("usage: isf_corpus <folder of .fs files> [--list]");
         std::process::exit(2);
     };
-    let list = args.any(|a| a == "--list");
+    let rest: Vec<String> = args.collect();
+    let list = rest.iter().any(|a| a == "--list");
+    let dump = rest
+        .iter()
+        .position(|a| a == "--dump")
+        .and_then(|i| rest.get(i + 1))
+        .map(PathBuf::from);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{dir}: {e}"))
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -68,6 +75,13 @@ fn main() {
                 Stage::Vertex,
                 isf::vertex(&header, vs, &vs_path, &layout, &interface),
             ));
+        }
+        if let Some(dir) = &dump {
+            for (stage, composed) in &stages {
+                let ext = if *stage == Stage::Fragment { "frag" } else { "vert" };
+                let _ = std::fs::create_dir_all(dir);
+                let _ = std::fs::write(dir.join(&name).with_extension(ext), &composed.text);
+            }
         }
         for (compiler, tally) in compilers.iter().zip(&mut tallies) {
             let start = Instant::now();

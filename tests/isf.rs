@@ -32,11 +32,12 @@ fn glslang(test: &str) -> bool {
     )
 }
 
-/// The compilers to check: naga always, glslang where installed (required under `make test`).
+/// The compilers to check: naga (the default) always, glslang where installed (required
+/// under `make test`, whose set-up installs it).
 fn compilers(test: &str) -> Vec<Compiler> {
     let mut out = vec![Compiler::Naga];
     if glslang(test) {
-        out.insert(0, Compiler::Glslang);
+        out.push(Compiler::Glslang);
     }
     out
 }
@@ -121,16 +122,26 @@ fn spec_files_compile_and_validate() {
 
 #[test]
 fn collection_sample_compiles_with_the_default_compiler() {
-    if !glslang("collection_sample_compiles_with_the_default_compiler") {
-        return;
-    }
+    assert_eq!(Compiler::from_env(), Compiler::Naga, "HYPNA_GLSL_COMPILER is set");
     let files = fs_files(&data("isf-files"));
     assert!(files.len() >= 20, "{files:?}");
     let failures: Vec<String> = files
         .iter()
-        .filter_map(|p| compile_isf(p, Compiler::Glslang).err())
+        .filter_map(|p| compile_isf(p, Compiler::Naga).err())
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The measured differences between the compilers, kept honest: if glslang starts accepting
+/// these (a newer glslang), docs/isf.md's failure list must change.
+#[test]
+fn glslang_rejects_what_the_docs_say() {
+    if !glslang("glslang_rejects_what_the_docs_say") {
+        return;
+    }
+    let e = compile_isf(&data("isf-files").join("Bump Distortion.fs"), Compiler::Glslang)
+        .expect_err("a redefined built-in with other precision");
+    assert!(e.contains("Bump Distortion.fs:50:1: overloaded functions must have the same parameter precision qualifiers"), "{e}");
 }
 
 /// The first error of `source` (an ISF file) with `compiler`.
@@ -164,7 +175,14 @@ fn type_errors_are_located_too() {
         "/*{}*/\nvoid main() {\n    vec3 c = vec2(1.0);\n    gl_FragColor = vec4(c, 1.0);\n}\n";
     for compiler in compilers("type_errors_are_located_too") {
         let d = isf_error("types.fs", source, compiler);
-        assert_eq!(d.line, Some(3), "{} with {}", d, compiler.name());
+        // glslang names the statement; naga's validator the function holding it, and `c`.
+        let (line, mentions) = match compiler {
+            Compiler::Glslang => (3, "3-component vector"),
+            Compiler::Naga => (2, "'c'"),
+        };
+        assert_eq!(d.file, Path::new("types.fs"));
+        assert_eq!(d.line, Some(line), "{} with {}", d, compiler.name());
+        assert!(d.message.contains(mentions), "{d}");
     }
 }
 
@@ -239,5 +257,21 @@ fn shadertoy_errors_keep_the_authors_columns() {
             d,
             compiler.name()
         );
+    }
+}
+
+/// Neither compiler takes a `sampler2D` function parameter (Vulkan GLSL has no combined
+/// sampler values): a known difference from Shadertoy, listed in docs/isf.md.
+#[test]
+fn sampler_parameters_are_a_known_difference() {
+    for compiler in compilers("sampler_parameters_are_a_known_difference") {
+        let e = shadertoy_compile(&["sampler_param.glsl"], &[0], compiler)
+            .expect_err("a sampler2D parameter");
+        // naga stops at the parameter, glslang at the call passing a channel.
+        let line = match compiler {
+            Compiler::Naga => "sampler_param.glsl:2:",
+            Compiler::Glslang => "sampler_param.glsl:5:",
+        };
+        assert!(e.contains(line), "{e} with {}", compiler.name());
     }
 }

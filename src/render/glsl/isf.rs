@@ -6,8 +6,12 @@
 //! so every column is the author's. What the wrapper provides:
 //!
 //! - one uniform block mirroring hypna's frame globals (`TIME`, `TIMEDELTA`, `RENDERSIZE`,
-//!   `FRAMEINDEX`, `PASSINDEX`, `DATE`) and one mirroring the scene params; each non-image
-//!   input is a global of its ISF type, set from its params before the author's `main`;
+//!   `FRAMEINDEX`, `PASSINDEX`, `DATE`);
+//! - the non-image inputs as true uniforms of their ISF types, members of one block without
+//!   an instance name ([`InputBlock`], group 2, binding 0), so global initialisers and every
+//!   function see them as in an OpenGL host. A `bool` (or event) is an `int` member copied
+//!   into a `bool` global at the start of `main`: naga puts no `bool` in a uniform buffer, and
+//!   a macro would also rewrite swizzles of inputs named `r`, `g`, `b` or `a`;
 //! - each image (image/audio inputs, pass targets, imports) as a `texture2D` named as in the
 //!   file, sampled through one shared sampler by the `IMG_*` macros;
 //! - `gl_FragColor`, `gl_FragCoord` (y up, as in OpenGL) and `isf_FragNormCoord`;
@@ -24,13 +28,12 @@ use super::scan::{self, Varying};
 use super::{Composed, Origin, Stage};
 use crate::isf::header::{InputKind, IsfHeader};
 
-/// How an ISF shader's values reach it: the scene's params and the images bound to it.
+/// How an ISF shader's values reach it: the params its inputs come from and the images
+/// bound to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IsfLayout {
-    /// Number of `f32` params in the scene's params block (all of them, in order).
-    pub params_len: usize,
-    /// For each non-image input, by name: the indices of the params holding its value
-    /// (one; two for `point2D`; four for `color`).
+    /// For each non-image input, by name: the indices (into the scene's params) of the
+    /// params holding its value (one; two for `point2D`; four for `color`).
     pub inputs: Vec<(String, Vec<usize>)>,
     /// The images the shader reads, in binding order: image `k` is the `texture2D` at
     /// group 1, binding `2k`; the shared sampler is at group 1, binding 1.
@@ -53,7 +56,6 @@ impl IsfLayout {
             }
         }
         Self {
-            params_len: next,
             inputs,
             images: header.image_names().map(str::to_string).collect(),
         }
@@ -103,6 +105,155 @@ pub fn params_glsl(count: usize) -> String {
     }
     s.push_str("} hypna_params;\n");
     s
+}
+
+/// GLSL types of the members of the inputs block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberType {
+    /// `float`.
+    Float,
+    /// `int` (a `long`, or a `bool`/`event` as 0 or 1).
+    Int,
+    /// `vec2`.
+    Vec2,
+    /// `vec4`.
+    Vec4,
+}
+
+impl MemberType {
+    /// std140 size and alignment in bytes.
+    fn size_align(self) -> (u32, u32) {
+        match self {
+            Self::Float | Self::Int => (4, 4),
+            Self::Vec2 => (8, 8),
+            Self::Vec4 => (16, 16),
+        }
+    }
+}
+
+/// One member of the inputs block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The input's name.
+    pub name: String,
+    /// Its type in the block.
+    pub ty: MemberType,
+    /// True for `bool`/`event` inputs (an `int` member `isf_bool_<name>`, copied into a
+    /// `bool` global `<name>` by the wrapper's `main`).
+    pub boolean: bool,
+    /// Byte offset in the block (std140).
+    pub offset: u32,
+}
+
+/// The uniform block holding an ISF file's non-image inputs (group 2, binding 0), std140.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InputBlock {
+    /// Members in input order.
+    pub members: Vec<Member>,
+    /// Size in bytes (a multiple of 16; 0 when the file has no such input).
+    pub size: u32,
+}
+
+impl InputBlock {
+    /// The block of `header`'s non-image inputs.
+    #[must_use]
+    pub fn new(header: &IsfHeader) -> Self {
+        let mut members = Vec::new();
+        let mut offset = 0u32;
+        for input in &header.inputs {
+            let (ty, boolean) = match input.kind {
+                InputKind::Event | InputKind::Bool { .. } => (MemberType::Int, true),
+                InputKind::Long { .. } => (MemberType::Int, false),
+                InputKind::Float { .. } => (MemberType::Float, false),
+                InputKind::Point2D { .. } => (MemberType::Vec2, false),
+                InputKind::Color { .. } => (MemberType::Vec4, false),
+                InputKind::Image | InputKind::Audio { .. } | InputKind::AudioFft { .. } => continue,
+            };
+            let (size, align) = ty.size_align();
+            offset = offset.div_ceil(align) * align;
+            members.push(Member {
+                name: input.name.clone(),
+                ty,
+                boolean,
+                offset,
+            });
+            offset += size;
+        }
+        Self {
+            members,
+            size: offset.div_ceil(16) * 16,
+        }
+    }
+
+    /// The GLSL declaration (empty without members).
+    #[must_use]
+    pub fn glsl(&self) -> String {
+        if self.members.is_empty() {
+            return String::new();
+        }
+        let mut s = String::from("layout(set = 2, binding = 0, std140) uniform IsfInputs {\n");
+        let mut globals = String::new();
+        for m in &self.members {
+            let ty = match m.ty {
+                MemberType::Float => "float",
+                MemberType::Int => "int",
+                MemberType::Vec2 => "vec2",
+                MemberType::Vec4 => "vec4",
+            };
+            if m.boolean {
+                let _ = writeln!(s, "    int isf_bool_{};", m.name);
+                let _ = writeln!(globals, "bool {};", m.name);
+            } else {
+                let _ = writeln!(s, "    {ty} {};", m.name);
+            }
+        }
+        s.push_str("};\n");
+        s.push_str(&globals);
+        s
+    }
+
+    /// Statements of the wrapper's `main` that set the `bool` globals.
+    #[must_use]
+    pub fn bool_assignments(&self) -> String {
+        let mut s = String::new();
+        for m in self.members.iter().filter(|m| m.boolean) {
+            let _ = writeln!(s, "    {0} = isf_bool_{0} != 0;", m.name);
+        }
+        s
+    }
+
+    /// Writes the block's bytes from the scene's param values (`params`) through `layout`'s
+    /// input-to-param mapping into `out` (resized to [`Self::size`]). Inputs without params
+    /// keep zeros; `long`s are rounded; `bool`s and events are 1 above 0.5.
+    pub fn pack(&self, layout: &IsfLayout, params: &[f32], out: &mut Vec<u8>) {
+        out.clear();
+        out.resize(self.size as usize, 0);
+        for m in &self.members {
+            let Some((_, indices)) = layout.inputs.iter().find(|(n, _)| *n == m.name) else {
+                continue;
+            };
+            let value = |i: usize| {
+                indices
+                    .get(i)
+                    .and_then(|&p| params.get(p))
+                    .copied()
+                    .unwrap_or(0.0)
+            };
+            let at = m.offset as usize;
+            let mut put = |k: usize, bytes: [u8; 4]| {
+                if let Some(slot) = out.get_mut(at + 4 * k..at + 4 * k + 4) {
+                    slot.copy_from_slice(&bytes);
+                }
+            };
+            match m.ty {
+                MemberType::Int if m.boolean => put(0, i32::from(value(0) > 0.5).to_ne_bytes()),
+                MemberType::Int => put(0, (value(0).round() as i32).to_ne_bytes()),
+                MemberType::Float => put(0, value(0).to_ne_bytes()),
+                MemberType::Vec2 => (0..2).for_each(|k| put(k, value(k).to_ne_bytes())),
+                MemberType::Vec4 => (0..4).for_each(|k| put(k, value(k).to_ne_bytes())),
+            }
+        }
+    }
 }
 
 /// The interface slots of a varying: `(glsl type of each slot, how to address it)`.
@@ -159,7 +310,7 @@ pub fn interface(fragment: &[Varying], vertex: &[Varying]) -> Vec<(Varying, u32)
 fn common(header: &IsfHeader, layout: &IsfLayout, stage: Stage) -> String {
     let mut s = String::from("#version 450\n// hypna ISF wrapper (generated; see docs/isf.md)\n");
     s.push_str(GLOBALS_GLSL);
-    s.push_str(&params_glsl(layout.params_len));
+    s.push_str(&InputBlock::new(header).glsl());
     if !layout.images.is_empty() {
         s.push_str("layout(set = 1, binding = 1) uniform sampler isf_sampler;\n");
     }
@@ -207,38 +358,6 @@ fn common(header: &IsfHeader, layout: &IsfLayout, stage: Stage) -> String {
                  #define _{image}_flip false"
             );
         }
-    }
-    for input in &header.inputs {
-        let ty = match input.kind {
-            InputKind::Event | InputKind::Bool { .. } => "bool",
-            InputKind::Long { .. } => "int",
-            InputKind::Float { .. } => "float",
-            InputKind::Point2D { .. } => "vec2",
-            InputKind::Color { .. } => "vec4",
-            InputKind::Image | InputKind::Audio { .. } | InputKind::AudioFft { .. } => continue,
-        };
-        let _ = writeln!(s, "{ty} {};", input.name);
-    }
-    s
-}
-
-/// Statements setting each input global from its params.
-fn input_assignments(header: &IsfHeader, layout: &IsfLayout) -> String {
-    let mut s = String::new();
-    for input in &header.inputs {
-        let Some((_, params)) = layout.inputs.iter().find(|(n, _)| *n == input.name) else {
-            continue;
-        };
-        let p = |i: usize| format!("hypna_params.p{}", params.get(i).copied().unwrap_or(0));
-        let value = match input.kind {
-            InputKind::Event | InputKind::Bool { .. } => format!("{} > 0.5", p(0)),
-            InputKind::Long { .. } => format!("int(round({}))", p(0)),
-            InputKind::Float { .. } => p(0),
-            InputKind::Point2D { .. } => format!("vec2({}, {})", p(0), p(1)),
-            InputKind::Color { .. } => format!("vec4({}, {}, {}, {})", p(0), p(1), p(2), p(3)),
-            InputKind::Image | InputKind::Audio { .. } | InputKind::AudioFft { .. } => continue,
-        };
-        let _ = writeln!(s, "    {} = {value};", input.name);
     }
     s
 }
@@ -328,7 +447,7 @@ pub fn fragment(
          isf_FragCoord = vec4(gl_FragCoord.x, RENDERSIZE.y - gl_FragCoord.y, gl_FragCoord.z, gl_FragCoord.w);\n    \
          isf_FragNormCoord = isf_FragCoord.xy / RENDERSIZE;\n",
     );
-    post.push_str(&input_assignments(header, layout));
+    post.push_str(&InputBlock::new(header).bool_assignments());
     for (v, _) in interface {
         for (k, (_, access)) in slots(v).iter().enumerate() {
             let _ = writeln!(post, "    {access} = isf_io_{}_{k};", v.name);
@@ -384,7 +503,7 @@ pub fn vertex(
     generated(&mut out, &pre);
     user(&mut out, 0, &text, inserts);
     let mut post = String::from("#undef main\nvoid main() {\n");
-    post.push_str(&input_assignments(header, layout));
+    post.push_str(&InputBlock::new(header).bool_assignments());
     // OpenGL clip space has z in -1..1; wgpu's is 0..1.
     post.push_str("    isf_main();\n    gl_Position.z = 0.5 * (gl_Position.z + gl_Position.w);\n");
     for (v, _) in interface {
@@ -452,7 +571,6 @@ mod tests {
         )
         .expect("header");
         let l = IsfLayout::standalone(&h);
-        assert_eq!(l.params_len, 8);
         assert_eq!(
             l.inputs,
             vec![
@@ -463,13 +581,24 @@ mod tests {
             ]
         );
         assert_eq!(l.images, ["img", "buf"]);
+        let block = InputBlock::new(&h);
+        let offsets: Vec<(&str, u32)> = block
+            .members
+            .iter()
+            .map(|m| (m.name.as_str(), m.offset))
+            .collect();
+        // std140: the vec2 aligns to 8, the vec4 to 16.
+        assert_eq!(offsets, [("a", 0), ("p", 8), ("c", 16), ("e", 32)]);
+        assert_eq!(block.size, 48);
+        let mut bytes = Vec::new();
+        block.pack(&l, &[0.25, 1.0, 2.0, 0.1, 0.2, 0.3, 0.4, 0.9], &mut bytes);
+        let f = |o: usize| f32::from_ne_bytes(bytes[o..o + 4].try_into().unwrap());
+        assert_eq!((f(0), f(8), f(12), f(16), f(28)), (0.25, 1.0, 2.0, 0.1, 0.4));
+        assert_eq!(i32::from_ne_bytes(bytes[32..36].try_into().unwrap()), 1);
         let composed = fragment(&h, "/*{}*/\nvoid main() {}\n", Path::new("t.fs"), &l, &[]);
-        assert!(
-            composed
-                .text
-                .contains("    p = vec2(hypna_params.p1, hypna_params.p2);")
-        );
-        assert!(composed.text.contains("    e = hypna_params.p7 > 0.5;"));
+        assert!(composed.text.contains("    vec2 p;\n"), "{}", composed.text);
+        assert!(composed.text.contains("\nbool e;\n"));
+        assert!(composed.text.contains("    e = isf_bool_e != 0;\n"));
         assert!(
             composed
                 .text

@@ -1,8 +1,7 @@
-// Reads iChannel0 every way Shadertoy code does (hypna test file).
-vec4 blur(sampler2D s, vec2 uv, vec2 px) {
-    return 0.25 * (texture(s, uv + vec2(px.x, 0.0)) + texture(s, uv - vec2(px.x, 0.0))
-        + texture(s, uv + vec2(0.0, px.y)) + texture(s, uv - vec2(0.0, px.y)));
-}
+// Reads iChannel0 every way Shadertoy code does, but through a sampler2D parameter
+// (see sampler_param.glsl) (hypna test file).
+#define BLUR(s, uv, px) (0.25 * (texture(s, uv + vec2(px.x, 0.0)) + texture(s, uv - vec2(px.x, 0.0)) \
+    + texture(s, uv + vec2(0.0, px.y)) + texture(s, uv - vec2(0.0, px.y))))
 
 void mainImage(out vec4 fragColor, in vec2 fragCoord) {
     vec2 uv = fragCoord / iResolution.xy;
@@ -11,6 +10,6 @@ void mainImage(out vec4 fragColor, in vec2 fragCoord) {
     vec4 b = textureLod(iChannel0, uv, 0.0);
     vec4 c = texelFetch(iChannel0, ivec2(fragCoord), 0);
     vec2 size = vec2(textureSize(iChannel0, 0));
-    vec4 d = blur(iChannel0, uv, px);
+    vec4 d = BLUR(iChannel0, uv, px);
     fragColor = (a + b + c + d) * 0.25 + 0.0001 * size.x;
 }
