@@ -42,7 +42,7 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|x| x == "fs"))
         .collect();
     files.sort();
-    let mut headers_ok = 0;
+    let mut headers_ok: u32 = 0;
     let mut header_failures = Vec::new();
     let compilers = [Compiler::Naga, Compiler::Glslang];
     let mut tallies: Vec<Tally> = compilers.iter().map(|_| Tally::default()).collect();
@@ -78,7 +78,11 @@ fn main() {
         }
         if let Some(dir) = &dump {
             for (stage, composed) in &stages {
-                let ext = if *stage == Stage::Fragment { "frag" } else { "vert" };
+                let ext = if *stage == Stage::Fragment {
+                    "frag"
+                } else {
+                    "vert"
+                };
                 let _ = std::fs::create_dir_all(dir);
                 let _ = std::fs::write(dir.join(&name).with_extension(ext), &composed.text);
             }
@@ -130,7 +134,7 @@ fn main() {
             compiler.name(),
             tally.parsed,
             tally.validated,
-            tally.time.as_secs_f64() * 1000.0 / headers_ok.max(1) as f64
+            tally.time.as_secs_f64() * 1000.0 / f64::from(headers_ok.max(1))
         );
         if list {
             for (name, e) in &tally.failures {

@@ -122,7 +122,11 @@ fn spec_files_compile_and_validate() {
 
 #[test]
 fn collection_sample_compiles_with_the_default_compiler() {
-    assert_eq!(Compiler::from_env(), Compiler::Naga, "HYPNA_GLSL_COMPILER is set");
+    assert_eq!(
+        Compiler::from_env(),
+        Compiler::Naga,
+        "HYPNA_GLSL_COMPILER is set"
+    );
     let files = fs_files(&data("isf-files"));
     assert!(files.len() >= 20, "{files:?}");
     let failures: Vec<String> = files
@@ -139,8 +143,11 @@ fn glslang_rejects_what_the_docs_say() {
     if !glslang("glslang_rejects_what_the_docs_say") {
         return;
     }
-    let e = compile_isf(&data("isf-files").join("Bump Distortion.fs"), Compiler::Glslang)
-        .expect_err("a redefined built-in with other precision");
+    let e = compile_isf(
+        &data("isf-files").join("Bump Distortion.fs"),
+        Compiler::Glslang,
+    )
+    .expect_err("a redefined built-in with other precision");
     assert!(e.contains("Bump Distortion.fs:50:1: overloaded functions must have the same parameter precision qualifiers"), "{e}");
 }
 

@@ -270,14 +270,14 @@ pub fn parse(source: &str, path: &Path) -> Result<IsfHeader, Vec<Diagnostic>> {
     }
 }
 
-/// serde_json's messages end with " at line L column C", which we say better ourselves.
+/// `serde_json`'s messages end with " at line L column C", which we say better ourselves.
 fn strip_position(message: &str) -> &str {
     message
         .rfind(" at line ")
         .map_or(message, |i| &message[..i])
 }
 
-/// Byte offset of 1-based `line`, `column` (serde_json counts columns in bytes).
+/// Byte offset of 1-based `line`, `column` (`serde_json` counts columns in bytes).
 fn offset_of(text: &str, line: usize, column: usize) -> usize {
     let mut offset = 0;
     for (i, l) in text.split_inclusive('\n').enumerate() {
@@ -299,7 +299,7 @@ struct Cx<'a> {
 
 impl Cx<'_> {
     /// Offset in the file of the first occurrence of `"needle"` at or after `from` (an offset
-    /// into the JSON), or of the JSON's start. serde_json keeps no spans, so errors about a
+    /// into the JSON), or of the JSON's start. `serde_json` keeps no spans, so errors about a
     /// value are placed at the first spot the value's text appears.
     fn find(&self, needle: &str, from: usize) -> usize {
         let quoted = format!("\"{needle}\"");
@@ -370,7 +370,7 @@ impl Cx<'_> {
                 self.error(at, "`INPUTS` must be an array of input objects");
             }
         }
-        let persistent_v1 = self.persistent_buffers(top);
+        let persistent_v1 = Self::persistent_buffers(top);
         match top.get("PASSES") {
             None | Some(Value::Null) => {}
             Some(Value::Array(list)) => {
@@ -449,7 +449,7 @@ impl Cx<'_> {
     }
 
     /// ISF 1's top-level `PERSISTENT_BUFFERS` (an array of names or an object keyed by name).
-    fn persistent_buffers(&self, top: &Map<String, Value>) -> Vec<String> {
+    fn persistent_buffers(top: &Map<String, Value>) -> Vec<String> {
         match top.get("PERSISTENT_BUFFERS") {
             Some(Value::Array(a)) => a.iter().filter_map(value_text).collect(),
             Some(Value::Object(m)) => m.keys().cloned().collect(),
@@ -779,7 +779,7 @@ void main() {}
         assert_eq!(h.version.as_deref(), Some("2"));
         assert_eq!(h.inputs.len(), 10);
         assert_eq!(h.inputs[0].kind, InputKind::Image);
-        assert_eq!(h.inputs[0].at, (4, 15));
+        assert_eq!(h.inputs[0].at, (4, 14), "at the quoted name");
         assert_eq!(h.inputs[2].kind, InputKind::Bool { default: true });
         assert_eq!(
             h.inputs[3].kind,
@@ -848,7 +848,7 @@ void main() {}
 
         let e = header("/*{\n  \"INPUTS\": [\n    {\"NAME\": \"a\" \"TYPE\": \"float\"}\n]}*/")
             .unwrap_err();
-        assert_eq!((e[0].line, e[0].col), (Some(3), Some(17)), "{}", e[0]);
+        assert_eq!((e[0].line, e[0].col), (Some(3), Some(18)), "{}", e[0]);
         assert!(
             e[0].message.starts_with("ISF header: expected `,`"),
             "{}",
@@ -861,7 +861,7 @@ void main() {}
         .unwrap_err();
         assert_eq!(
             e[0].to_string().lines().next().unwrap(),
-            "t.fs:4:30: input `b` has unknown TYPE `vec3`"
+            "t.fs:4:24: input `b` has unknown TYPE `vec3`"
         );
 
         let e = header(

@@ -593,7 +593,10 @@ mod tests {
         let mut bytes = Vec::new();
         block.pack(&l, &[0.25, 1.0, 2.0, 0.1, 0.2, 0.3, 0.4, 0.9], &mut bytes);
         let f = |o: usize| f32::from_ne_bytes(bytes[o..o + 4].try_into().unwrap());
-        assert_eq!((f(0), f(8), f(12), f(16), f(28)), (0.25, 1.0, 2.0, 0.1, 0.4));
+        assert_eq!(
+            (f(0), f(8), f(12), f(16), f(28)),
+            (0.25, 1.0, 2.0, 0.1, 0.4)
+        );
         assert_eq!(i32::from_ne_bytes(bytes[32..36].try_into().unwrap()), 1);
         let composed = fragment(&h, "/*{}*/\nvoid main() {}\n", Path::new("t.fs"), &l, &[]);
         assert!(composed.text.contains("    vec2 p;\n"), "{}", composed.text);

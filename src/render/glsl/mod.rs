@@ -145,29 +145,26 @@ impl Composed {
                 .cloned()
                 .unwrap_or_else(|| PathBuf::from(WRAPPER_NAME))
         };
-        match self.lines.get(line.saturating_sub(1) as usize) {
-            Some(Origin::User {
-                file,
-                line,
-                inserts,
-            }) => {
-                let path = self.files.get(*file).cloned().unwrap_or_else(fallback);
-                let col = col.map_or(1, |c| scan::original_col(inserts, c));
-                Diagnostic::at(path, *line, col, message)
-            }
-            // An error in generated code is usually caused by the author (a name clash with a
-            // built-in, a missing `main`): say where in the wrapper, for the curious.
-            _ => {
-                let text = self
-                    .text
-                    .lines()
-                    .nth(line.saturating_sub(1) as usize)
-                    .unwrap_or("")
-                    .trim();
-                Diagnostic::file(fallback(), message)
-                    .with_note(format!("in the generated wrapper, line {line}: `{text}`"))
-            }
+        if let Some(Origin::User {
+            file,
+            line,
+            inserts,
+        }) = self.lines.get(line.saturating_sub(1) as usize)
+        {
+            let path = self.files.get(*file).cloned().unwrap_or_else(fallback);
+            let col = col.map_or(1, |c| scan::original_col(inserts, c));
+            return Diagnostic::at(path, *line, col, message);
         }
+        // An error in generated code is usually caused by the author (a name clash with a
+        // built-in, a missing `main`): say where in the wrapper, for the curious.
+        let text = self
+            .text
+            .lines()
+            .nth(line.saturating_sub(1) as usize)
+            .unwrap_or("")
+            .trim();
+        Diagnostic::file(fallback(), message)
+            .with_note(format!("in the generated wrapper, line {line}: `{text}`"))
     }
 
     /// The author's source line for a diagnostic's excerpt, with a caret at `col`.

@@ -169,10 +169,7 @@ pub fn global_varyings(src: &str, toks: &[Token]) -> (Vec<Varying>, Vec<(usize, 
                 j += 1;
                 // Skip a precision word after the storage word (`varying highp vec2`).
                 let mut declared = Vec::new();
-                loop {
-                    let Some(name) = code.get(j).filter(|t| t.kind == Kind::Ident) else {
-                        break;
-                    };
+                while let Some(name) = code.get(j).filter(|t| t.kind == Kind::Ident) {
                     let mut array = None;
                     j += 1;
                     if code.get(j).map(|t| t.kind) == Some(Kind::Punct(b'['))
