@@ -878,7 +878,7 @@ void main() {}
         let e =
             header("/*{\"PASSES\": [{\"TARGET\": \"t\", \"WIDTH\": \"$WIDTH/\"}]}*/").unwrap_err();
         assert!(e[0].message.contains("pass WIDTH `$WIDTH/`"), "{}", e[0]);
-        assert_eq!(e[0].col, Some(41), "{}", e[0]);
+        assert_eq!(e[0].col, Some(48), "at the end of the expression: {}", e[0]);
 
         let e = header("/*{\"INPUTS\": [] ").unwrap_err();
         assert!(e[0].message.contains("never closed"));
