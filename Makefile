@@ -18,6 +18,7 @@ test:
 	@scripts/setup.sh test
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	.hypna/venv/bin/python -m unittest discover -s models -p 'test_*.py'
 	cargo test
 
 bench:

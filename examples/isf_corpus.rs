@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hypna::isf::header;
 use hypna::render::glsl::{self, Compiler, Stage, isf};
+use hypna::scene::isf::header;
 
 #[derive(Default)]
 struct Tally {

@@ -2,12 +2,14 @@
 # hypna set-up: installs what is missing on Debian/Ubuntu, and says exactly what to run where
 # it cannot (not root and no passwordless sudo, or another OS).
 #
-#   scripts/setup.sh run    what `hypna run` needs: ALSA headers, pkg-config, a Vulkan driver
-#   scripts/setup.sh test   the same plus Xvfb (window tests) and rustfmt/clippy
+#   scripts/setup.sh run    what `hypna run` needs: ALSA headers, pkg-config, a Vulkan driver,
+#                           ONNX Runtime and the trained models (converted in a project venv)
+#   scripts/setup.sh test   the same plus Xvfb (window tests), rustfmt/clippy and the models' test data
 set -euo pipefail
 
 mode="${1:-run}"
-packages=(pkg-config libasound2-dev libvulkan1 mesa-vulkan-drivers)
+# python3-venv: the project venv (.hypna/venv) in which scripts/install-models.sh converts weights.
+packages=(pkg-config libasound2-dev libvulkan1 mesa-vulkan-drivers python3-venv)
 if [ "$mode" = "test" ]; then
   # Xvfb for window tests; liblo's oscsend as an OSC peer we did not write.
   packages+=(xvfb xauth liblo-tools xdotool)
@@ -59,6 +61,7 @@ if [ "$mode" = "test" ]; then
   fi
 fi
 "$(dirname "$0")/install-ort.sh"
+"$(dirname "$0")/install-models.sh" "$mode"
 
 if [ "$mode" = "test" ]; then
   # python-osc, the second OSC peer of the tests, into the project (not into Python itself).

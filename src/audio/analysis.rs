@@ -16,9 +16,9 @@ use realfft::{RealFftPlanner, RealToComplex};
 
 use super::AudioError;
 use super::beat::BeatTracker;
-use super::config::{AgcMode, AudioConfig, MAX_BANDS, Smoothing};
 use super::features::{AudioFeatures, MIN_DB, SPECTRUM_BINS, WAVEFORM_LEN};
 use super::onset::OnsetDetector;
+use crate::scene::audio::{AgcMode, AudioConfig, MAX_BANDS, Smoothing};
 
 /// Magnitude compression for the flux: `ln(1 + LAMBDA * magnitude)`. Large enough that the
 /// flux measures level ratios (so quiet and loud hits register alike) down to about -80 dB

@@ -3,8 +3,10 @@
 
 use bytemuck::{Pod, Zeroable};
 
-/// Number of audio bands the uniform carries (four `vec4`s).
-pub const MAX_BANDS: usize = 16;
+use crate::audio::AudioFeatures;
+
+/// Number of audio bands the uniform carries (four `vec4`s): the most `[audio] bands` allows.
+pub use crate::scene::audio::MAX_BANDS;
 
 /// Per-pass frame globals. One copy per pass per frame (only `resolution` differs), written
 /// into one uniform buffer and bound with a dynamic offset.
@@ -21,25 +23,25 @@ pub struct Globals {
     pub dt: f32,
     /// Frame number, from 0.
     pub frame: u32,
-    /// Audio RMS level 0..1 (reserved: 0 until audio input lands).
+    /// Audio RMS level 0..1 (0 without audio input).
     pub audio_level: f32,
-    /// Audio peak 0..1 (reserved).
+    /// Audio peak 0..1.
     pub audio_peak: f32,
-    /// Onset pulse 0..1 (reserved).
+    /// Onset pulse 0..1.
     pub onset: f32,
-    /// Beat pulse 0..1 (reserved).
+    /// Beat pulse 0..1.
     pub beat: f32,
-    /// Tempo estimate in beats per minute (reserved).
+    /// Tempo estimate in beats per minute.
     pub bpm: f32,
-    /// Position within the beat 0..1 (reserved).
+    /// Position within the beat 0..1.
     pub beat_phase: f32,
-    /// Confidence of the tempo estimate 0..1 (reserved).
+    /// Confidence of the tempo estimate 0..1.
     pub bpm_confidence: f32,
-    /// Spectral centroid, normalised 0..1 (reserved).
+    /// Spectral centroid, normalised 0..1.
     pub centroid: f32,
-    /// Spectral flux (reserved).
+    /// Spectral flux.
     pub flux: f32,
-    /// Band energies 0..1, four per `vec4` (reserved).
+    /// Band energies 0..1, four per `vec4` (unused bands 0).
     pub bands: [[f32; 4]; MAX_BANDS / 4],
     /// Local date and time: year, month (1..=12), day (1..=31), seconds since midnight
     /// (ISF's `DATE`, Shadertoy's `iDate`).
@@ -49,6 +51,29 @@ pub struct Globals {
     pub pass_index: u32,
     /// Padding to WGSL's struct size (a multiple of 16 bytes).
     pub pad: [u32; 3],
+}
+
+impl Globals {
+    /// Fills the audio fields of the frame globals: `audio_level` = `level`,
+    /// `audio_peak` = `peak`, then `onset`, `beat`, `bpm`, `beat_phase`,
+    /// `bpm_confidence`, `centroid` (normalised), `flux` and the 16 `bands` (unused ones 0).
+    /// Other fields are left alone.
+    pub fn set_audio(&mut self, f: &AudioFeatures) {
+        self.audio_level = f.level;
+        self.audio_peak = f.peak;
+        self.onset = f.onset;
+        self.beat = f.beat;
+        self.bpm = f.bpm;
+        self.beat_phase = f.beat_phase;
+        self.bpm_confidence = f.bpm_confidence;
+        self.centroid = f.centroid;
+        self.flux = f.flux;
+        for (i, chunk) in self.bands.iter_mut().enumerate() {
+            for (j, v) in chunk.iter_mut().enumerate() {
+                *v = f.bands.get(i * 4 + j).copied().unwrap_or(0.0);
+            }
+        }
+    }
 }
 
 /// The WGSL mirror of [`Globals`]; keep the two in step (the layout test enforces it).
@@ -75,8 +100,49 @@ struct Globals {
 ";
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exact values are the point of these tests
 mod tests {
     use super::*;
+
+    #[test]
+    fn globals_receive_every_audio_field() {
+        let mut f = AudioFeatures::silent(48_000, 8);
+        f.level = 0.1;
+        f.peak = 0.2;
+        f.onset = 0.3;
+        f.beat = 0.4;
+        f.bpm = 128.0;
+        f.beat_phase = 0.5;
+        f.bpm_confidence = 0.6;
+        f.centroid = 0.7;
+        f.flux = 0.8;
+        for (i, b) in f.bands.iter_mut().enumerate().take(8) {
+            *b = i as f32 / 10.0;
+        }
+        let mut g = Globals {
+            time: 3.0,
+            ..Globals::default()
+        };
+        g.set_audio(&f);
+        assert_eq!(
+            [
+                g.audio_level,
+                g.audio_peak,
+                g.onset,
+                g.beat,
+                g.bpm,
+                g.beat_phase,
+                g.bpm_confidence,
+                g.centroid,
+                g.flux
+            ],
+            [0.1, 0.2, 0.3, 0.4, 128.0, 0.5, 0.6, 0.7, 0.8]
+        );
+        assert_eq!(g.bands[0], [0.0, 0.1, 0.2, 0.3]);
+        assert_eq!(g.bands[1], [0.4, 0.5, 0.6, 0.7]);
+        assert_eq!(g.bands[2], [0.0; 4]);
+        assert!((g.time - 3.0).abs() < f32::EPSILON, "untouched");
+    }
 
     #[test]
     fn wgsl_layout_matches_rust() {

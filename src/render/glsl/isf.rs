@@ -26,7 +26,7 @@ use std::path::Path;
 
 use super::scan::{self, Varying};
 use super::{Composed, Origin, Stage};
-use crate::isf::header::{InputKind, IsfHeader};
+use crate::scene::isf::header::{InputKind, IsfHeader};
 
 /// How an ISF shader's values reach it: the params its inputs come from and the images
 /// bound to it.
@@ -563,7 +563,7 @@ mod tests {
 
     #[test]
     fn standalone_layout_gives_each_value_its_params() {
-        let h = crate::isf::header::parse(
+        let h = crate::scene::isf::header::parse(
             r#"/*{"INPUTS": [{"NAME": "img", "TYPE": "image"}, {"NAME": "a", "TYPE": "float"},
             {"NAME": "p", "TYPE": "point2D"}, {"NAME": "c", "TYPE": "color"}, {"NAME": "e", "TYPE": "event"}],
             "PASSES": [{"TARGET": "buf"}, {}]}*/"#,
