@@ -83,8 +83,12 @@ fn main() {
                 } else {
                     "vert"
                 };
-                let _ = std::fs::create_dir_all(dir);
-                let _ = std::fs::write(dir.join(&name).with_extension(ext), &composed.text);
+                let file = dir.join(&name).with_extension(ext);
+                if let Err(e) = std::fs::create_dir_all(dir)
+                    .and_then(|()| std::fs::write(&file, &composed.text))
+                {
+                    eprintln!("{}: {e}", file.display());
+                }
             }
         }
         for (compiler, tally) in compilers.iter().zip(&mut tallies) {

@@ -101,7 +101,7 @@ layout(set = 0, binding = 0, std140) uniform HypnaGlobals {
 pub fn params_glsl(count: usize) -> String {
     let mut s = String::from("layout(set = 0, binding = 1, std140) uniform HypnaParams {\n");
     for i in 0..count.max(1) {
-        let _ = writeln!(s, "    float p{i};");
+        writeln!(s, "    float p{i};").unwrap_or_default();
     }
     s.push_str("} hypna_params;\n");
     s
@@ -201,10 +201,10 @@ impl InputBlock {
                 MemberType::Vec4 => "vec4",
             };
             if m.boolean {
-                let _ = writeln!(s, "    int isf_bool_{};", m.name);
-                let _ = writeln!(globals, "bool {};", m.name);
+                writeln!(s, "    int isf_bool_{};", m.name).unwrap_or_default();
+                writeln!(globals, "bool {};", m.name).unwrap_or_default();
             } else {
-                let _ = writeln!(s, "    {ty} {};", m.name);
+                writeln!(s, "    {ty} {};", m.name).unwrap_or_default();
             }
         }
         s.push_str("};\n");
@@ -217,7 +217,7 @@ impl InputBlock {
     pub fn bool_assignments(&self) -> String {
         let mut s = String::new();
         for m in self.members.iter().filter(|m| m.boolean) {
-            let _ = writeln!(s, "    {0} = isf_bool_{0} != 0;", m.name);
+            writeln!(s, "    {0} = isf_bool_{0} != 0;", m.name).unwrap_or_default();
         }
         s
     }
@@ -315,11 +315,12 @@ fn common(header: &IsfHeader, layout: &IsfLayout, stage: Stage) -> String {
         s.push_str("layout(set = 1, binding = 1) uniform sampler isf_sampler;\n");
     }
     for (k, image) in layout.images.iter().enumerate() {
-        let _ = writeln!(
+        writeln!(
             s,
             "layout(set = 1, binding = {}) uniform texture2D {image};",
             2 * k
-        );
+        )
+        .unwrap_or_default();
     }
     s.push_str(
         "#define TIME hypna_globals.time\n\
@@ -337,7 +338,7 @@ fn common(header: &IsfHeader, layout: &IsfLayout, stage: Stage) -> String {
         Stage::Vertex => "textureLod(sampler2D(t, isf_sampler), c, 0.0)",
     };
     if !layout.images.is_empty() {
-        let _ = write!(
+        write!(
             s,
             "vec2 isf_size(texture2D t) {{ return vec2(textureSize(sampler2D(t, isf_sampler), 0)); }}\n\
              vec4 isf_sample(texture2D t, vec2 c) {{ return {sample}; }}\n\
@@ -348,15 +349,16 @@ fn common(header: &IsfHeader, layout: &IsfLayout, stage: Stage) -> String {
              #define IMG_PIXEL(img, c) isf_pixel(img, c)\n\
              #define IMG_THIS_NORM_PIXEL(img) isf_norm_pixel(img, isf_FragNormCoord)\n\
              #define IMG_THIS_PIXEL(img) isf_norm_pixel(img, isf_FragNormCoord)\n"
-        );
+        ).unwrap_or_default();
         // VVISF's per-image uniforms, which a few files read directly.
         for image in &layout.images {
-            let _ = writeln!(
+            writeln!(
                 s,
                 "#define _{image}_imgSize isf_size({image})\n\
                  #define _{image}_imgRect vec4(0.0, 0.0, isf_size({image}))\n\
                  #define _{image}_flip false"
-            );
+            )
+            .unwrap_or_default();
         }
     }
     s
@@ -423,12 +425,13 @@ pub fn fragment(
     for (v, location) in interface {
         for (k, (ty, _)) in slots(v).iter().enumerate() {
             let flat = if is_integer(ty) { "flat " } else { "" };
-            let _ = writeln!(
+            writeln!(
                 pre,
                 "layout(location = {}) {flat}in {ty} isf_io_{}_{k};",
                 *location as usize + k,
                 v.name
-            );
+            )
+            .unwrap_or_default();
         }
     }
     pre.push_str(
@@ -450,7 +453,7 @@ pub fn fragment(
     post.push_str(&InputBlock::new(header).bool_assignments());
     for (v, _) in interface {
         for (k, (_, access)) in slots(v).iter().enumerate() {
-            let _ = writeln!(post, "    {access} = isf_io_{}_{k};", v.name);
+            writeln!(post, "    {access} = isf_io_{}_{k};", v.name).unwrap_or_default();
         }
     }
     post.push_str("    isf_FragColor = vec4(0.0);\n    isf_main();\n");
@@ -459,7 +462,7 @@ pub fn fragment(
         .iter()
         .find(|v| v.out && v.ty == "vec4" && v.array.is_none())
         .map_or("isf_FragColor", |v| v.name.as_str());
-    let _ = writeln!(post, "    isf_FragColorOut = {colour};\n}}");
+    writeln!(post, "    isf_FragColorOut = {colour};\n}}").unwrap_or_default();
     generated(&mut out, &post);
     out
 }
@@ -483,12 +486,13 @@ pub fn vertex(
     for (v, location) in interface {
         for (k, (ty, _)) in slots(v).iter().enumerate() {
             let flat = if is_integer(ty) { "flat " } else { "" };
-            let _ = writeln!(
+            writeln!(
                 pre,
                 "layout(location = {}) {flat}out {ty} isf_io_{}_{k};",
                 *location as usize + k,
                 v.name
-            );
+            )
+            .unwrap_or_default();
         }
     }
     pre.push_str(
@@ -508,7 +512,7 @@ pub fn vertex(
     post.push_str("    isf_main();\n    gl_Position.z = 0.5 * (gl_Position.z + gl_Position.w);\n");
     for (v, _) in interface {
         for (k, (_, access)) in slots(v).iter().enumerate() {
-            let _ = writeln!(post, "    isf_io_{}_{k} = {access};", v.name);
+            writeln!(post, "    isf_io_{}_{k} = {access};", v.name).unwrap_or_default();
         }
     }
     post.push_str("}\n");

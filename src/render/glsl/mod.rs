@@ -230,7 +230,7 @@ pub fn validate(
         let mut message = e.as_inner().to_string();
         let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(e.as_inner());
         while let Some(c) = cause {
-            let _ = write!(message, ": {c}");
+            write!(message, ": {c}").unwrap_or_default();
             cause = c.source();
         }
         let place = e
@@ -329,10 +329,10 @@ fn glslang_front(
         .arg(&output)
         .arg(&input)
         .output();
-    let _ = std::fs::remove_file(&input);
+    remove_temp(&input);
     let run = run.map_err(|source| Err(GlslError::Tool { program, source }))?;
     if !run.status.success() {
-        let _ = std::fs::remove_file(&output);
+        remove_temp(&output);
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&run.stdout),
@@ -341,7 +341,7 @@ fn glslang_front(
         return Err(Ok(glslang_error(source, &text)));
     }
     let bytes = std::fs::read(&output).map_err(|e| temp_error(&output)(e))?;
-    let _ = std::fs::remove_file(&output);
+    remove_temp(&output);
     let options = naga::front::spv::Options {
         // The wrappers already speak wgpu's clip space (y up), like naga's GLSL front end.
         adjust_coordinate_space: false,
@@ -418,4 +418,14 @@ fn find_word(line: &str, word: &str) -> Option<usize> {
         from = i + 1;
     }
     None
+}
+
+/// Removes a temporary file of the glslang path; one left behind (already gone, or a
+/// read-only temp folder) is only logged.
+fn remove_temp(path: &Path) {
+    if let Err(e) = std::fs::remove_file(path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::debug!("cannot remove {}: {e}", path.display());
+    }
 }

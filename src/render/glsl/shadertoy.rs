@@ -55,14 +55,15 @@ pub fn wrap(sources: &[(PathBuf, String)], layout: &ShadertoyLayout) -> Composed
     pre.push_str(GLOBALS_GLSL);
     pre.push_str(&params_glsl(layout.params_len));
     for (i, ch) in layout.channels.iter().enumerate() {
-        let _ = writeln!(
+        writeln!(
             pre,
             "layout(set = 1, binding = {}) uniform texture2D hypna_channel{ch};\n\
              layout(set = 1, binding = {}) uniform sampler hypna_channel{ch}_sampler;\n\
              #define iChannel{ch} sampler2D(hypna_channel{ch}, hypna_channel{ch}_sampler)",
             2 * i,
             2 * i + 1
-        );
+        )
+        .unwrap_or_default();
     }
     let mouse = layout.mouse.map_or_else(
         || "vec4(0.0)".to_string(),
@@ -73,7 +74,7 @@ pub fn wrap(sources: &[(PathBuf, String)], layout: &ShadertoyLayout) -> Composed
             )
         },
     );
-    let _ = write!(
+    write!(
         pre,
         "layout(location = 0) out vec4 hypna_colour;\n\
          #define iResolution vec3(hypna_globals.resolution, 1.0)\n\
@@ -90,7 +91,8 @@ pub fn wrap(sources: &[(PathBuf, String)], layout: &ShadertoyLayout) -> Composed
          vec2 hypna_flip(vec2 c) {{ return vec2(c.x, 1.0 - c.y); }}\n\
          vec3 hypna_flip(vec3 c) {{ return c; }}\n\
          ivec2 hypna_flip_texel(ivec2 p, ivec2 size) {{ return ivec2(p.x, size.y - 1 - p.y); }}\n"
-    );
+    )
+    .unwrap_or_default();
     for line in pre.lines() {
         out.text.push_str(line);
         out.text.push('\n');
@@ -111,14 +113,15 @@ pub fn wrap(sources: &[(PathBuf, String)], layout: &ShadertoyLayout) -> Composed
     let mut post = String::from("void main() {\n");
     for ch in 0..4u8 {
         if layout.channels.contains(&ch) {
-            let _ = writeln!(
+            writeln!(
                 post,
                 "    iChannelResolution[{ch}] = vec3(vec2(textureSize(iChannel{ch}, 0)), 1.0);"
-            );
+            )
+            .unwrap_or_default();
         } else {
-            let _ = writeln!(post, "    iChannelResolution[{ch}] = vec3(0.0);");
+            writeln!(post, "    iChannelResolution[{ch}] = vec3(0.0);").unwrap_or_default();
         }
-        let _ = writeln!(post, "    iChannelTime[{ch}] = iTime;");
+        writeln!(post, "    iChannelTime[{ch}] = iTime;").unwrap_or_default();
     }
     post.push_str(
         "    vec4 colour = vec4(0.0, 0.0, 0.0, 1.0);\n    \
