@@ -134,6 +134,17 @@ struct GpuPass {
     pipeline: wgpu::RenderPipeline,
     /// Group 1 for parity 0 and 1.
     inputs: [wgpu::BindGroup; 2],
+    /// ISF's `PASSINDEX` (0 for WGSL passes).
+    pass_index: u32,
+    /// An ISF pass's inputs block (group 2), written from the params each frame.
+    isf: Option<IsfInputs>,
+}
+
+struct IsfInputs {
+    block: crate::render::glsl::isf::InputBlock,
+    layout: crate::render::glsl::isf::IsfLayout,
+    buffer: wgpu::Buffer,
+    group: wgpu::BindGroup,
 }
 
 impl ModelTexture {
@@ -172,6 +183,8 @@ pub struct PassChain {
     /// Reused every frame for the globals upload (no per-frame allocation).
     scratch: Vec<u8>,
     params_scratch: Vec<f32>,
+    /// Reused every frame for ISF inputs blocks.
+    isf_scratch: Vec<u8>,
     /// Per-pass GPU timestamps, when enabled and supported.
     timer: Option<super::timing::GpuTimer>,
 }
@@ -252,10 +265,14 @@ impl PassChain {
         // Targets and samplers first: a pass's bind groups reference earlier passes' targets.
         let mut targets: Vec<Vec<Target>> = Vec::new();
         let mut samplers = Vec::new();
-        for pass in &scene.passes {
+        for (index, pass) in scene.passes.iter().enumerate() {
             let size = pass.output_size(scene_size);
             let format = texture_format(pass.format);
-            let count = if pass.is_feedback() { 2 } else { 1 };
+            let count = if scene.is_double_buffered(index) {
+                2
+            } else {
+                1
+            };
             let names = ["ping", "pong"];
             targets.push(
                 (0..count)
@@ -314,7 +331,8 @@ impl PassChain {
             TextureSource::Pass(_) => None,
         };
         let mut passes = Vec::new();
-        for (index, (pass, shader)) in scene.passes.iter().zip(shaders).enumerate() {
+        let isf_sampler = create_sampler(device, "isf.sampler", Filter::Linear, Wrap::Clamp);
+        for (pass, shader) in scene.passes.iter().zip(shaders) {
             // Model textures are Rgba16Float (filterable) and sampled linearly.
             let filterable = |source: TextureSource| match source {
                 TextureSource::Pass(i) => scene.passes[i].format != Format::Rgba32float,
@@ -325,8 +343,31 @@ impl PassChain {
                 TextureSource::Model { .. } => true,
             };
             let mut entries = Vec::new();
+            // An ISF pass samples every image through one linear sampler (binding 1), so
+            // what it reads must be filterable (validation checks it).
+            if shader.glsl.is_some() && !pass.inputs.is_empty() {
+                entries.push(wgpu::BindGroupLayoutEntry {
+                    binding: 1,
+                    visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+                    count: None,
+                });
+            }
             for (i, input) in pass.inputs.iter().enumerate() {
                 let binding = u32::try_from(2 * i).unwrap_or(u32::MAX);
+                if shader.glsl.is_some() {
+                    entries.push(wgpu::BindGroupLayoutEntry {
+                        binding,
+                        visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+                        ty: wgpu::BindingType::Texture {
+                            sample_type: wgpu::TextureSampleType::Float { filterable: true },
+                            view_dimension: wgpu::TextureViewDimension::D2,
+                            multisampled: false,
+                        },
+                        count: None,
+                    });
+                    continue;
+                }
                 let can_filter = filterable(input.source);
                 entries.push(wgpu::BindGroupLayoutEntry {
                     binding,
@@ -388,9 +429,17 @@ impl PassChain {
                         binding,
                         resource: wgpu::BindingResource::TextureView(view),
                     });
+                    if shader.glsl.is_none() {
+                        group_entries.push(wgpu::BindGroupEntry {
+                            binding: binding + 1,
+                            resource: wgpu::BindingResource::Sampler(sampler),
+                        });
+                    }
+                }
+                if shader.glsl.is_some() && !pass.inputs.is_empty() {
                     group_entries.push(wgpu::BindGroupEntry {
-                        binding: binding + 1,
-                        resource: wgpu::BindingResource::Sampler(sampler),
+                        binding: 1,
+                        resource: wgpu::BindingResource::Sampler(&isf_sampler),
                     });
                 }
                 device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -399,9 +448,14 @@ impl PassChain {
                     entries: &group_entries,
                 })
             });
+            let isf = shader
+                .glsl
+                .as_ref()
+                .map(|glsl| isf_inputs(device, &pass.name, &glsl.block, &glsl.layout));
+            let isf_layout = isf.as_ref().map(|(layout, _)| layout);
             let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some(&format!("{}.layout", pass.name)),
-                bind_group_layouts: &[Some(&frame_layout), Some(&input_layout)],
+                bind_group_layouts: &[Some(&frame_layout), Some(&input_layout), isf_layout],
                 immediate_size: 0,
             });
             let format = texture_format(pass.format);
@@ -410,14 +464,41 @@ impl PassChain {
                 label: Some(&format!("{}.shader", pass.name)),
                 source: wgpu::ShaderSource::Naga(std::borrow::Cow::Owned(shader.module.clone())),
             });
-            let pipeline = fullscreen::pipeline(
-                device,
-                &format!("{}.pipeline", pass.name),
-                &layout,
-                &module,
-                &shader.fragment_entry,
-                format,
-            );
+            let pipeline = match &shader.glsl {
+                None => fullscreen::pipeline(
+                    device,
+                    &format!("{}.pipeline", pass.name),
+                    &layout,
+                    &module,
+                    &shader.fragment_entry,
+                    format,
+                ),
+                Some(glsl) => {
+                    let (vertex, entry) = match &glsl.vertex {
+                        Some(vs) => (
+                            device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                                label: Some(&format!("{}.vertex", pass.name)),
+                                source: wgpu::ShaderSource::Naga(std::borrow::Cow::Owned(
+                                    vs.clone(),
+                                )),
+                            }),
+                            "main",
+                        ),
+                        None => (
+                            fullscreen::vertex_module(device, &format!("{}.vertex", pass.name)),
+                            fullscreen::VERTEX_ENTRY,
+                        ),
+                    };
+                    fullscreen::pipeline_split(
+                        device,
+                        &format!("{}.pipeline", pass.name),
+                        &layout,
+                        (&vertex, entry),
+                        (&module, &shader.fragment_entry),
+                        format,
+                    )
+                }
+            };
             if let Some(error) = pollster::block_on(scope.pop()) {
                 return Err(ChainError::Pipeline {
                     pass: pass.name.clone(),
@@ -426,7 +507,6 @@ impl PassChain {
                 });
             }
             let size = pass.output_size(scene_size);
-            let _ = index;
             passes.push(GpuPass {
                 name: pass.name.clone(),
                 size,
@@ -434,6 +514,8 @@ impl PassChain {
                 targets: Vec::new(),
                 pipeline,
                 inputs,
+                pass_index: shader.glsl.as_ref().map_or(0, |g| g.pass_index),
+                isf: isf.map(|(_, inputs)| inputs),
             });
         }
         for (pass, t) in passes.iter_mut().zip(targets) {
@@ -452,6 +534,7 @@ impl PassChain {
             parity: 0,
             scratch: Vec::new(),
             params_scratch: Vec::new(),
+            isf_scratch: Vec::new(),
             timer: None,
         })
     }
@@ -501,12 +584,21 @@ impl PassChain {
             audio.write_texture(&mut self.audio_scratch);
             write_audio_texture(queue, &self.audio_texture, &self.audio_scratch);
         }
+        base.date = local_date();
         for pass in &self.passes {
             #[allow(clippy::cast_precision_loss)]
             let g = Globals {
                 resolution: [pass.size[0] as f32, pass.size[1] as f32],
+                pass_index: pass.pass_index,
                 ..base
             };
+            if let Some(isf) = &pass.isf {
+                isf.block
+                    .pack(&isf.layout, inputs.params, &mut self.isf_scratch);
+                if !self.isf_scratch.is_empty() {
+                    queue.write_buffer(&isf.buffer, 0, &self.isf_scratch);
+                }
+            }
             self.scratch.extend_from_slice(bytemuck::bytes_of(&g));
             let stride = usize::try_from(self.globals_stride).unwrap_or(256);
             self.scratch.resize(
@@ -538,6 +630,9 @@ impl PassChain {
             let offset = u32::try_from(i as u64 * self.globals_stride).unwrap_or(0);
             rpass.set_bind_group(0, &self.frame_group, &[offset]);
             rpass.set_bind_group(1, &pass.inputs[self.parity], &[]);
+            if let Some(isf) = &pass.isf {
+                rpass.set_bind_group(2, &isf.group, &[]);
+            }
             if warm {
                 rpass.set_viewport(0.0, 0.0, 1.0, 1.0, 0.0, 1.0);
                 rpass.set_scissor_rect(0, 0, 1, 1);
@@ -655,6 +750,70 @@ impl PassChain {
     pub fn scene_size(&self) -> [u32; 2] {
         self.scene_size
     }
+}
+
+/// The local date as ISF's `DATE` and Shadertoy's `iDate`: year, month, day, seconds since
+/// midnight.
+#[allow(clippy::cast_precision_loss)] // calendar numbers are small
+fn local_date() -> [f32; 4] {
+    let now = jiff::Zoned::now();
+    let seconds = f64::from(now.hour()) * 3600.0
+        + f64::from(now.minute()) * 60.0
+        + f64::from(now.second())
+        + f64::from(now.subsec_nanosecond()) * 1e-9;
+    #[allow(clippy::cast_possible_truncation)]
+    [
+        f32::from(now.year()),
+        f32::from(now.month()),
+        f32::from(now.day()),
+        seconds as f32,
+    ]
+}
+
+/// An ISF pass's inputs block: its layout (group 2) and its buffer and bind group.
+fn isf_inputs(
+    device: &wgpu::Device,
+    pass: &str,
+    block: &crate::render::glsl::isf::InputBlock,
+    layout: &crate::render::glsl::isf::IsfLayout,
+) -> (wgpu::BindGroupLayout, IsfInputs) {
+    let size = u64::from(block.size.max(16));
+    let group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(&format!("{pass}.isf.layout")),
+        entries: &[wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: NonZeroU64::new(size),
+            },
+            count: None,
+        }],
+    });
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(&format!("{pass}.isf.inputs")),
+        size,
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(&format!("{pass}.isf.group")),
+        layout: &group_layout,
+        entries: &[wgpu::BindGroupEntry {
+            binding: 0,
+            resource: buffer.as_entire_binding(),
+        }],
+    });
+    (
+        group_layout,
+        IsfInputs {
+            block: block.clone(),
+            layout: layout.clone(),
+            buffer,
+            group,
+        },
+    )
 }
 
 fn create_target(

@@ -355,10 +355,13 @@ pub struct PassDef {
     pub filter: Filter,
     /// How readers address this pass's output outside 0..1.
     pub wrap: Wrap,
+    /// For a pass of an ISF file: the file's header and this pass's place in it (`shader`
+    /// is then the `.fs` file). `None` for a WGSL pass.
+    pub isf: Option<isf::pass::IsfPassDef>,
 }
 
 impl PassDef {
-    /// True when the pass reads its own previous frame (and so owns two textures).
+    /// True when the pass reads its own previous frame.
     #[must_use]
     pub fn is_feedback(&self) -> bool {
         self.inputs.iter().any(|i| i.previous_frame)
@@ -414,7 +417,8 @@ impl Scene {
     }
 
     /// Reads and validates the scene at `path` (the first stage of loading a scene; see
-    /// `runtime::load`).
+    /// `runtime::load`). A `.fs` file is an ISF file played on its own (see
+    /// [`isf::pass::bare_scene_toml`]).
     ///
     /// # Errors
     /// [`SceneError::Io`] when the file cannot be read, [`SceneError::Invalid`] with every
@@ -424,6 +428,14 @@ impl Scene {
             path: path.to_path_buf(),
             source,
         })?;
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("fs"))
+        {
+            // A bare ISF file plays as a scene of its own.
+            let toml = isf::pass::bare_scene_toml(path, &source);
+            return Self::parse(&toml, path);
+        }
         Self::parse(&source, path)
     }
 
@@ -439,6 +451,17 @@ impl Scene {
     #[must_use]
     pub fn param(&self, name: &str) -> Option<&ParamDef> {
         self.params.iter().find(|p| p.name == name)
+    }
+
+    /// True when pass `index` owns two textures (ping and pong): some pass reads its
+    /// previous frame (itself, or an earlier pass of an ISF file reading a later target).
+    #[must_use]
+    pub fn is_double_buffered(&self, index: usize) -> bool {
+        self.passes.iter().any(|p| {
+            p.inputs
+                .iter()
+                .any(|i| i.previous_frame && i.source == TextureSource::Pass(index))
+        })
     }
 
     /// The pass whose output is shown.

@@ -209,8 +209,15 @@ pub struct RawModulation {
 pub struct RawPass {
     /// Unique name; also the name other passes read it by. Required.
     pub name: Spanned<String>,
-    /// WGSL fragment shader, relative to the scene file. Required.
-    pub shader: Spanned<String>,
+    /// WGSL fragment shader, relative to the scene file. Required unless `isf` is given.
+    pub shader: Option<Spanned<String>>,
+    /// An ISF 2.0 file (`.fs`, with its `.vs` beside it if any) instead of `shader`: its
+    /// INPUTS become params and its PASSES passes (docs/isf.md). Default: none.
+    pub isf: Option<Spanned<String>>,
+    /// For an `isf` pass: which texture each image input reads, `{ inputImage = "pass" }`.
+    /// Default: every image input reads the pass before this one.
+    #[serde(default)]
+    pub images: IndexMap<Spanned<String>, Spanned<String>>,
     /// Passes this one samples, as `tex_<name>`; its own name reads its previous frame.
     /// Default: none.
     #[serde(default)]

@@ -1,7 +1,7 @@
 //! Raw scene -> typed [`Scene`]: "parse, don't validate". Every problem is collected (not just
 //! the first) and located at the key that caused it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
@@ -60,12 +60,37 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
             .notes
             .push("add at least one [[pass]] with a name and a shader".into());
     }
-    let names: Vec<String> = raw
-        .passes
-        .iter()
-        .map(|p| p.get_ref().name.get_ref().clone())
-        .collect();
     let dir = ctx.path().parent().unwrap_or_else(|| Path::new("."));
+    // An ISF pass expands into the passes of its file: plan every pass's names first.
+    let mut plans: Vec<Option<super::isf::pass::Plan>> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for pass in &raw.passes {
+        let pass = pass.get_ref();
+        let name = pass.name.get_ref();
+        let plan = match (&pass.shader, &pass.isf) {
+            (Some(_), None) => None,
+            (None, Some(isf)) => super::isf::pass::plan(ctx, dir, name, isf),
+            (Some(_), Some(isf)) => {
+                ctx.error(
+                    &isf.span(),
+                    format!("pass `{name}` has both `shader` and `isf`; give one"),
+                );
+                None
+            }
+            (None, None) => {
+                ctx.error(
+                    &pass.name.span(),
+                    format!("pass `{name}` has no `shader` (a WGSL file) or `isf` (an ISF file)"),
+                );
+                None
+            }
+        };
+        match &plan {
+            Some(p) => names.extend(p.names.iter().cloned()),
+            None => names.push(name.clone()),
+        }
+        plans.push(plan);
+    }
     // Model output textures, readable by passes (and models) by name.
     let mut textures: Vec<(String, TextureSource)> = Vec::new();
     for (m, model) in raw.models.iter().enumerate() {
@@ -81,9 +106,31 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
             }
         }
     }
-    let mut passes = Vec::new();
-    for (index, pass) in raw.passes.into_iter().enumerate() {
-        passes.push(validate_pass(ctx, dir, &names, &textures, index, pass));
+    let mut passes: Vec<PassDef> = Vec::new();
+    for (pass, plan) in raw.passes.into_iter().zip(plans) {
+        let index = passes.len();
+        let isf_span = pass.get_ref().isf.as_ref().map(Spanned::span);
+        match (plan, isf_span) {
+            (Some(plan), Some(isf_span)) => {
+                let formats: Vec<Format> = passes.iter().map(|p| p.format).collect();
+                let known = super::isf::pass::Names {
+                    passes: &names,
+                    formats: &formats,
+                    textures: &textures,
+                };
+                passes.extend(super::isf::pass::expand(
+                    ctx,
+                    &known,
+                    index,
+                    pass.into_inner(),
+                    &isf_span,
+                    plan,
+                    &mut params,
+                    size,
+                ));
+            }
+            _ => passes.push(validate_pass(ctx, dir, &names, &textures, index, pass)),
+        }
     }
     let mut taken: Vec<String> = names.clone();
     let mut models = Vec::new();
@@ -277,9 +324,12 @@ fn validate_pass(
         );
     }
 
-    let shader_span = pass.shader.span();
-    let shader = dir.join(pass.shader.get_ref());
-    if !shader.is_file() {
+    // Planned already: a pass without `shader` has its error recorded.
+    let (shader_span, shader) = match &pass.shader {
+        Some(s) => (s.span(), dir.join(s.get_ref())),
+        None => (name_span.clone(), PathBuf::new()),
+    };
+    if pass.shader.is_some() && !shader.is_file() {
         ctx.error(
             &shader_span,
             format!(
@@ -399,5 +449,6 @@ fn validate_pass(
         format,
         filter,
         wrap: pass.wrap.unwrap_or(Wrap::Clamp),
+        isf: None,
     }
 }
