@@ -33,6 +33,7 @@ mod infer_discovery;
 mod infer_models;
 mod infer_worker;
 mod isf;
+mod isf_scene;
 mod layers;
 mod memory;
 mod models;

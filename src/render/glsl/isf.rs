@@ -298,7 +298,9 @@ pub fn interface(fragment: &[Varying], vertex: &[Varying]) -> Vec<(Varying, u32)
     let mut location = 0;
     let mut out = Vec::new();
     for v in fragment.iter().filter(|v| !v.out) {
-        if vertex.iter().any(|w| w.name == v.name && w.out) {
+        // A vertex stage's `varying` is an output too (files declare both spellings under
+        // `#if __VERSION__`; the first one read is kept).
+        if vertex.iter().any(|w| w.name == v.name) {
             out.push((v.clone(), location));
             location += u32::try_from(slots(v).len()).unwrap_or(u32::MAX);
         }
