@@ -30,6 +30,6 @@ void main() {
     vec3 c = tint.rgb * v;
     if (flash) c = vec3(1.0);
     // The date and frame counters only nudge the colour: they must exist.
-    c += 0.0001 * (DATE.w + float(FRAMEINDEX) + TIMEDELTA + float(PASSINDEX));
+    c += 0.0001 * (fract(DATE.w) + DATE.z + float(FRAMEINDEX % 16) + TIMEDELTA + float(PASSINDEX));
     gl_FragColor = vec4(c, tint.a);
 }
