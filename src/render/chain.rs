@@ -333,6 +333,9 @@ impl PassChain {
         let mut passes = Vec::new();
         let isf_sampler = create_sampler(device, "isf.sampler", Filter::Linear, Wrap::Clamp);
         for (pass, shader) in scene.passes.iter().zip(shaders) {
+            // ISF passes bind their images with one shared sampler; Shadertoy and WGSL
+            // passes a texture and a sampler per input.
+            let shared_sampler = shader.glsl.as_ref().is_some_and(|g| g.isf.is_some());
             // Model textures are Rgba16Float (filterable) and sampled linearly.
             let filterable = |source: TextureSource| match source {
                 TextureSource::Pass(i) => scene.passes[i].format != Format::Rgba32float,
@@ -345,7 +348,7 @@ impl PassChain {
             let mut entries = Vec::new();
             // An ISF pass samples every image through one linear sampler (binding 1), so
             // what it reads must be filterable (validation checks it).
-            if shader.glsl.is_some() && !pass.inputs.is_empty() {
+            if shared_sampler && !pass.inputs.is_empty() {
                 entries.push(wgpu::BindGroupLayoutEntry {
                     binding: 1,
                     visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
@@ -355,7 +358,7 @@ impl PassChain {
             }
             for (i, input) in pass.inputs.iter().enumerate() {
                 let binding = u32::try_from(2 * i).unwrap_or(u32::MAX);
-                if shader.glsl.is_some() {
+                if shared_sampler {
                     entries.push(wgpu::BindGroupLayoutEntry {
                         binding,
                         visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
@@ -429,14 +432,14 @@ impl PassChain {
                         binding,
                         resource: wgpu::BindingResource::TextureView(view),
                     });
-                    if shader.glsl.is_none() {
+                    if !shared_sampler {
                         group_entries.push(wgpu::BindGroupEntry {
                             binding: binding + 1,
                             resource: wgpu::BindingResource::Sampler(sampler),
                         });
                     }
                 }
-                if shader.glsl.is_some() && !pass.inputs.is_empty() {
+                if shared_sampler && !pass.inputs.is_empty() {
                     group_entries.push(wgpu::BindGroupEntry {
                         binding: 1,
                         resource: wgpu::BindingResource::Sampler(&isf_sampler),
@@ -451,7 +454,8 @@ impl PassChain {
             let isf = shader
                 .glsl
                 .as_ref()
-                .map(|glsl| isf_inputs(device, &pass.name, &glsl.block, &glsl.layout));
+                .and_then(|glsl| glsl.isf.as_ref())
+                .map(|(block, layout)| isf_inputs(device, &pass.name, block, layout));
             let isf_layout = isf.as_ref().map(|(layout, _)| layout);
             let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some(&format!("{}.layout", pass.name)),

@@ -10,7 +10,7 @@ use super::fullscreen::{VERTEX_OUTPUT_WGSL, VERTEX_STAGE_WGSL};
 use super::globals::GLOBALS_WGSL;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::scene::isf::pass::IsfPassDef;
-use crate::scene::{Format, PassDef, Scene};
+use crate::scene::{Format, PassDef, Scene, ShadertoyPassDef};
 
 /// Name used in diagnostics for lines the engine generated.
 pub const PRELUDE_NAME: &str = "<hypna prelude>";
@@ -36,10 +36,10 @@ pub struct PassShader {
 pub struct GlslShader {
     /// The `.vs` file's vertex stage (entry `main`); `None`: hypna's fullscreen stage.
     pub vertex: Option<naga::Module>,
-    /// The inputs block (group 2, binding 0).
-    pub block: super::glsl::isf::InputBlock,
-    /// Which params fill the block, and the images in binding order.
-    pub layout: super::glsl::isf::IsfLayout,
+    /// For an ISF pass: the inputs block (group 2, binding 0), which params fill it and the
+    /// images in binding order (one shared sampler). `None` for a Shadertoy pass, whose
+    /// channels bind as a WGSL pass's inputs do (a texture and a sampler each).
+    pub isf: Option<(super::glsl::isf::InputBlock, super::glsl::isf::IsfLayout)>,
     /// ISF's `PASSINDEX` of this pass.
     pub pass_index: u32,
 }
@@ -318,6 +318,14 @@ pub fn load_pass_shader(scene: &Scene, pass: &PassDef) -> Result<PassShader, Dia
     if let Some(isf) = &pass.isf {
         return load_isf_shader(pass, isf).map_err(|d| Diagnostics(vec![d]));
     }
+    if let Some(toy) = &pass.shadertoy {
+        let output = scene
+            .passes
+            .last()
+            .is_some_and(|last| last.name == pass.name);
+        return load_shadertoy_shader(scene.params.len(), pass, toy, output)
+            .map_err(|d| Diagnostics(vec![d]));
+    }
     let roots = library_roots(&scene.path);
     let prelude = prelude(scene, pass);
     compose_and_validate(&prelude, &pass.shader, &roots).map_err(|mut errors| {
@@ -379,9 +387,50 @@ fn load_isf_shader(pass: &PassDef, isf: &IsfPassDef) -> Result<PassShader, Diagn
         files,
         glsl: Some(GlslShader {
             vertex,
-            block: wrap::InputBlock::new(&isf.header),
-            layout,
+            isf: Some((wrap::InputBlock::new(&isf.header), layout)),
             pass_index: isf.pass_index,
+        }),
+    })
+}
+
+/// Wraps, compiles and validates a Shadertoy pass (`pass.shader` is its file, `inputs` its
+/// channels); the scene's output pass is written opaque, as Shadertoy shows its Image pass.
+fn load_shadertoy_shader(
+    params_len: usize,
+    pass: &PassDef,
+    toy: &ShadertoyPassDef,
+    output: bool,
+) -> Result<PassShader, Diagnostic> {
+    use super::glsl::{self, Compiler, Stage, shadertoy};
+    let mut sources = Vec::new();
+    for path in toy.common.iter().chain(std::iter::once(&pass.shader)) {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Diagnostic::file(path, format!("cannot read Shadertoy file: {e}")))?;
+        sources.push((path.clone(), text));
+    }
+    let layout = shadertoy::ShadertoyLayout {
+        params_len,
+        mouse: toy.mouse,
+        channels: (0..pass.inputs.len())
+            .filter_map(|i| u8::try_from(i).ok())
+            .collect(),
+        opaque: output,
+    };
+    let composed = shadertoy::wrap(&sources, &layout);
+    let module =
+        glsl::compile(&composed, Stage::Fragment, Compiler::from_env()).map_err(|e| match e {
+            Ok(d) => d,
+            Err(tool) => Diagnostic::file(&pass.shader, tool.to_string()),
+        })?;
+    Ok(PassShader {
+        source: composed.text,
+        module,
+        fragment_entry: "main".to_string(),
+        files: sources.into_iter().map(|(p, _)| p).collect(),
+        glsl: Some(GlslShader {
+            vertex: None,
+            isf: None,
+            pass_index: 0,
         }),
     })
 }

@@ -358,6 +358,17 @@ pub struct PassDef {
     /// For a pass of an ISF file: the file's header and this pass's place in it (`shader`
     /// is then the `.fs` file). `None` for a WGSL pass.
     pub isf: Option<isf::pass::IsfPassDef>,
+    /// For a Shadertoy pass (`shader` is then its file; `inputs` are its channels).
+    pub shadertoy: Option<ShadertoyPassDef>,
+}
+
+/// What a Shadertoy pass adds to a pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShadertoyPassDef {
+    /// The file put before the pass's own (Shadertoy's "Common" tab).
+    pub common: Option<PathBuf>,
+    /// The params (indices) giving `iMouse`.
+    pub mouse: Option<[usize; 4]>,
 }
 
 impl PassDef {

@@ -67,20 +67,25 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
     for pass in &raw.passes {
         let pass = pass.get_ref();
         let name = pass.name.get_ref();
-        let plan = match (&pass.shader, &pass.isf) {
-            (Some(_), None) => None,
-            (None, Some(isf)) => super::isf::pass::plan(ctx, dir, name, isf),
-            (Some(_), Some(isf)) => {
+        let given = [
+            pass.shader.is_some(),
+            pass.isf.is_some(),
+            pass.shadertoy.is_some(),
+        ];
+        let plan = match (given.iter().filter(|g| **g).count(), &pass.isf) {
+            (1, Some(isf)) => super::isf::pass::plan(ctx, dir, name, isf),
+            (1, None) => None,
+            (0, _) => {
                 ctx.error(
-                    &isf.span(),
-                    format!("pass `{name}` has both `shader` and `isf`; give one"),
+                    &pass.name.span(),
+                    format!("pass `{name}` has no `shader` (WGSL), `isf` (an ISF file) or `shadertoy` (a Shadertoy file)"),
                 );
                 None
             }
-            (None, None) => {
+            _ => {
                 ctx.error(
                     &pass.name.span(),
-                    format!("pass `{name}` has no `shader` (a WGSL file) or `isf` (an ISF file)"),
+                    format!("pass `{name}` has more than one of `shader`, `isf` and `shadertoy`; give one"),
                 );
                 None
             }
@@ -129,7 +134,9 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
                     size,
                 ));
             }
-            _ => passes.push(validate_pass(ctx, dir, &names, &textures, index, pass)),
+            _ => passes.push(validate_pass(
+                ctx, dir, &names, &textures, &params, index, pass,
+            )),
         }
     }
     let mut taken: Vec<String> = names.clone();
@@ -310,6 +317,7 @@ fn validate_pass(
     dir: &Path,
     names: &[String],
     textures: &[(String, TextureSource)],
+    params: &[ParamDef],
     index: usize,
     pass: Spanned<RawPass>,
 ) -> PassDef {
@@ -325,11 +333,43 @@ fn validate_pass(
     }
 
     // Planned already: a pass without `shader` has its error recorded.
-    let (shader_span, shader) = match &pass.shader {
+    let file = pass.shader.as_ref().or(pass.shadertoy.as_ref());
+    let (shader_span, shader) = match file {
         Some(s) => (s.span(), dir.join(s.get_ref())),
         None => (name_span.clone(), PathBuf::new()),
     };
-    if pass.shader.is_some() && !shader.is_file() {
+    let shadertoy = pass.shadertoy.as_ref().map(|_| {
+        validate_shadertoy(
+            ctx,
+            dir,
+            &name,
+            pass.common.as_ref(),
+            pass.mouse.as_ref(),
+            params,
+        )
+    });
+    if pass.shadertoy.is_none()
+        && let Some(key) = pass
+            .common
+            .as_ref()
+            .map(Spanned::span)
+            .or_else(|| pass.mouse.as_ref().map(Spanned::span))
+    {
+        ctx.error(
+            &key,
+            format!("pass `{name}`: `common` and `mouse` belong to a `shadertoy` pass"),
+        );
+    }
+    if shadertoy.is_some() && pass.inputs.len() > 4 {
+        ctx.error(
+            &shader_span,
+            format!(
+                "pass `{name}`: a Shadertoy pass has four channels; `inputs` lists {}",
+                pass.inputs.len()
+            ),
+        );
+    }
+    if file.is_some() && !shader.is_file() {
         ctx.error(
             &shader_span,
             format!(
@@ -450,5 +490,45 @@ fn validate_pass(
         filter,
         wrap: pass.wrap.unwrap_or(Wrap::Clamp),
         isf: None,
+        shadertoy,
     }
+}
+
+/// The Shadertoy keys of a pass: the common file and the mouse params.
+fn validate_shadertoy(
+    ctx: &mut Ctx<'_>,
+    dir: &Path,
+    name: &str,
+    common: Option<&Spanned<String>>,
+    mouse: Option<&Spanned<Vec<String>>>,
+    params: &[ParamDef],
+) -> super::ShadertoyPassDef {
+    let common = common.map(|c| {
+        let path = dir.join(c.get_ref());
+        if !path.is_file() {
+            ctx.error(
+                &c.span(),
+                format!("pass `{name}`: common file `{}` not found", path.display()),
+            );
+        }
+        path
+    });
+    let mouse = mouse.and_then(|m| {
+        let found: Vec<Option<usize>> = m
+            .get_ref()
+            .iter()
+            .map(|p| params.iter().position(|d| d.name == *p))
+            .collect();
+        match found.as_slice() {
+            [Some(a), Some(b), Some(c), Some(d)] => Some([*a, *b, *c, *d]),
+            _ => {
+                ctx.error(
+                    &m.span(),
+                    format!("pass `{name}`: `mouse` names four params of [params] (x, y, click x, click y)"),
+                );
+                None
+            }
+        }
+    });
+    super::ShadertoyPassDef { common, mouse }
 }

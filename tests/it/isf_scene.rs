@@ -334,3 +334,78 @@ fn a_bare_isf_file_hot_reloads_and_keeps_the_last_good_version() {
     assert_eq!(wait(&mut runtime, &mut reload), ReloadEvent::Applied);
     assert_eq!(last_pixel(&mut runtime), [0, 0, 255]);
 }
+
+#[test]
+fn shadertoy_passes_run_the_buffer_pattern_with_mouse_from_params() {
+    let Some(gpu) = gpu("shadertoy_passes_run_the_buffer_pattern_with_mouse_from_params") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for f in [
+        "buffer_a.glsl",
+        "image.glsl",
+        "common.glsl",
+        "uniforms.glsl",
+    ] {
+        std::fs::copy(data("shadertoy").join(f), dir.path().join(f)).unwrap();
+    }
+    // fragCoord has y up, as on Shadertoy.
+    std::fs::write(
+        dir.path().join("up.glsl"),
+        "void mainImage(out vec4 c, in vec2 p) { c = vec4(p.y / iResolution.y, 0.0, 0.0, 0.5); }\n",
+    )
+    .unwrap();
+    let path = dir.path().join("toy.toml");
+    std::fs::write(
+        &path,
+        "[scene]\nname = \"toy\"\nsize = [48, 27]\n\n\
+         [params.mx]\ndefault = 0.0\nrange = [0.0, 48.0]\n[params.my]\ndefault = 13.0\nrange = [0.0, 27.0]\n\
+         [params.cx]\ndefault = 0.0\nrange = [0.0, 48.0]\n[params.cy]\ndefault = 0.0\nrange = [0.0, 27.0]\n\n\
+         [[pass]]\nname = \"up\"\nshadertoy = \"up.glsl\"\n\n\
+         [[pass]]\nname = \"rings\"\nshadertoy = \"uniforms.glsl\"\nmouse = [\"mx\", \"my\", \"cx\", \"cy\"]\n\n\
+         [[pass]]\nname = \"buffer_a\"\nshadertoy = \"buffer_a.glsl\"\ninputs = [\"buffer_a\"]\n\n\
+         [[pass]]\nname = \"image\"\nshadertoy = \"image.glsl\"\ncommon = \"common.glsl\"\ninputs = [\"buffer_a\", \"up\"]\n",
+    )
+    .unwrap();
+    let scene = Scene::read(&path).unwrap();
+    assert_eq!(
+        scene.passes[1].shadertoy.as_ref().unwrap().mouse,
+        Some([0, 1, 2, 3])
+    );
+    let frames = render_all(&gpu, &path, [48, 27], 30, &[]);
+    // Buffer A reads itself: the dot leaves a trail that grows over the frames.
+    let lit = |f: &common::Frame| f.rgba.chunks(4).filter(|p| p[0] > 60).count();
+    let (early, late) = (lit(&frames[2]), lit(&frames[29]));
+    assert!(
+        late > early + 20,
+        "the trail grows: {early} -> {late} lit pixels"
+    );
+    // The output pass is opaque, as Shadertoy shows its Image pass.
+    assert!(frames[29].rgba.chunks(4).all(|p| p[3] == 255));
+    // Rendering `up` alone (the scene cut after it): bright at the top, dark at the bottom.
+    let up_only = dir.path().join("up.toml");
+    std::fs::write(
+        &up_only,
+        "[scene]\nname = \"up\"\nsize = [8, 8]\n[[pass]]\nname = \"up\"\nshadertoy = \"up.glsl\"\n",
+    )
+    .unwrap();
+    let up = render_all(&gpu, &up_only, [8, 8], 1, &[]);
+    let (top, bottom) = (up[0].pixel(4, 0)[0], up[0].pixel(4, 7)[0]);
+    assert!(top > 200 && bottom < 40, "y up: top {top}, bottom {bottom}");
+    // iMouse follows its params.
+    let rings = dir.path().join("rings.toml");
+    std::fs::write(
+        &rings,
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .split("[[pass]]\nname = \"buffer_a\"")
+            .next()
+            .unwrap()
+            .replace("[[pass]]\nname = \"up\"\nshadertoy = \"up.glsl\"\n\n", ""),
+    )
+    .unwrap();
+    let left = render_all(&gpu, &rings, [48, 27], 1, &["mx=0"]);
+    let right = render_all(&gpu, &rings, [48, 27], 1, &["mx=48"]);
+    let (mean, _) = common::compare(&left[0], &right[0]);
+    assert!(mean > 2.0, "moving iMouse moves the ring: {mean}");
+}

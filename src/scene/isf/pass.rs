@@ -256,6 +256,8 @@ pub(in crate::scene) fn expand(
         ("scale", raw.scale.as_ref().map(Spanned::span)),
         ("size", raw.size.as_ref().map(Spanned::span)),
         ("format", raw.format.as_ref().map(Spanned::span)),
+        ("common", raw.common.as_ref().map(Spanned::span)),
+        ("mouse", raw.mouse.as_ref().map(Spanned::span)),
     ] {
         if let Some(span) = span {
             ctx.error(
@@ -494,6 +496,7 @@ pub(in crate::scene) fn expand(
                 vertex: vertex.clone(),
                 inputs: inputs.clone(),
             }),
+            shadertoy: None,
         });
     }
     out

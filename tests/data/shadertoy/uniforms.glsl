@@ -8,7 +8,7 @@ void mainImage(out vec4 fragColor, in vec2 fragCoord) {
     float r = ring(p - (m - 0.5) * 2.0, 0.3 + 0.1 * sin(iTime));
     vec3 c = 0.5 + 0.5 * cos(iTime + uv.xyx + vec3(0.0, 2.0, 4.0));
     c += r;
-    c += 0.0001 * (iTimeDelta + float(iFrame) + iFrameRate + iDate.w + iSampleRate
+    c += 1e-7 * (iTimeDelta + float(iFrame) + iFrameRate + fract(iDate.w) + iSampleRate
         + iChannelTime[0] + iChannelResolution[0].x + iMouse.z + iMouse.w);
     fragColor = vec4(c, 1.0);
 }
