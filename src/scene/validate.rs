@@ -114,9 +114,9 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
     let mut passes: Vec<PassDef> = Vec::new();
     for (pass, plan) in raw.passes.into_iter().zip(plans) {
         let index = passes.len();
-        let isf_span = pass.get_ref().isf.as_ref().map(Spanned::span);
-        match (plan, isf_span) {
-            (Some(plan), Some(isf_span)) => {
+        let is_isf = pass.get_ref().isf.is_some();
+        match (plan, is_isf) {
+            (Some(plan), true) => {
                 let formats: Vec<Format> = passes.iter().map(|p| p.format).collect();
                 let known = super::isf::pass::Names {
                     passes: &names,
@@ -127,8 +127,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
                     ctx,
                     &known,
                     index,
-                    pass.into_inner(),
-                    &isf_span,
+                    pass.get_ref(),
                     plan,
                     &mut params,
                     size,
@@ -519,15 +518,16 @@ fn validate_shadertoy(
             .iter()
             .map(|p| params.iter().position(|d| d.name == *p))
             .collect();
-        match found.as_slice() {
-            [Some(a), Some(b), Some(c), Some(d)] => Some([*a, *b, *c, *d]),
-            _ => {
-                ctx.error(
-                    &m.span(),
-                    format!("pass `{name}`: `mouse` names four params of [params] (x, y, click x, click y)"),
-                );
-                None
-            }
+        if let [Some(a), Some(b), Some(c), Some(d)] = found.as_slice() {
+            Some([*a, *b, *c, *d])
+        } else {
+            ctx.error(
+                &m.span(),
+                format!(
+                    "pass `{name}`: `mouse` names four params of [params] (x, y, click x, click y)"
+                ),
+            );
+            None
         }
     });
     super::ShadertoyPassDef { common, mouse }

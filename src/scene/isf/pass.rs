@@ -11,7 +11,7 @@
 //! OSC and audio settings), and two ISF passes with an input of the same name share it.
 //! Defaults are clamped into their ranges.
 
-use std::ops::Range;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use toml::Spanned;
@@ -240,13 +240,13 @@ pub(in crate::scene) fn expand(
     ctx: &mut Ctx<'_>,
     names: &Names<'_>,
     first: usize,
-    raw: RawPass,
-    isf_span: &Range<usize>,
+    raw: &RawPass,
     plan: Plan,
     params: &mut Vec<ParamDef>,
     scene_size: [u32; 2],
 ) -> Vec<PassDef> {
     let name = raw.name.get_ref().clone();
+    let isf_span = &raw.isf.as_ref().map(Spanned::span).unwrap_or_default();
     let Plan {
         file,
         header,
@@ -330,9 +330,10 @@ pub(in crate::scene) fn expand(
                             .push(format!("move `{texture}` before `{name}`"));
                         None
                     }
-                    None => match names.textures.iter().find(|(t, _)| *t == texture) {
-                        Some((_, s)) => Some(*s),
-                        None => {
+                    None => {
+                        if let Some((_, s)) = names.textures.iter().find(|(t, _)| *t == texture) {
+                            Some(*s)
+                        } else {
                             let known = names.passes[..first]
                                 .iter()
                                 .chain(names.textures.iter().map(|(t, _)| t))
@@ -344,12 +345,13 @@ pub(in crate::scene) fn expand(
                                 .push(format!("textures it can read: {known}"));
                             None
                         }
-                    },
+                    }
                 }
             }
-            None => match previous {
-                Some(p) => Some(TextureSource::Pass(p)),
-                None => {
+            None => {
+                if let Some(p) = previous {
+                    Some(TextureSource::Pass(p))
+                } else {
                     ctx.error(
                         isf_span,
                         format!(
@@ -365,7 +367,7 @@ pub(in crate::scene) fn expand(
                     ));
                     None
                 }
-            },
+            }
         };
         if let Some(TextureSource::Pass(p)) = source
             && names.formats.get(p) == Some(&Format::Rgba32float)
@@ -423,9 +425,8 @@ pub(in crate::scene) fn expand(
     };
     let vertex = Some(file.with_extension("vs")).filter(|p| p.is_file());
     let shader_at = location(ctx, isf_span);
-    let count = own.len();
     let mut out = Vec::new();
-    for k in 0..count {
+    for (k, own_name) in own.iter().enumerate() {
         let spec = header.passes.get(k);
         let index = first + k;
         let mut pass_inputs = Vec::new();
@@ -456,7 +457,7 @@ pub(in crate::scene) fn expand(
         if let Some(spec) = spec
             && (spec.width.is_some() || spec.height.is_some())
         {
-            let mut side = |expr: Option<&super::expr::Expr>, axis: usize| -> u32 {
+            let mut measure = |expr: Option<&super::expr::Expr>, axis: usize| -> u32 {
                 let Some(expr) = expr else {
                     return scene_size[axis];
                 };
@@ -474,10 +475,13 @@ pub(in crate::scene) fn expand(
                     }
                 }
             };
-            size = Some([side(spec.width.as_ref(), 0), side(spec.height.as_ref(), 1)]);
+            size = Some([
+                measure(spec.width.as_ref(), 0),
+                measure(spec.height.as_ref(), 1),
+            ]);
         }
         out.push(PassDef {
-            name: own[k].clone(),
+            name: own_name.clone(),
             shader: file.clone(),
             shader_at,
             inputs: pass_inputs,
@@ -538,15 +542,15 @@ pub fn bare_scene_toml(fs: &Path, source: &str) -> String {
     };
     for card in ["a", "b"].iter().take(card_count) {
         let shader = cards.join(format!("{card}.wgsl"));
-        toml.push_str(&format!(
+        // Writing into a String cannot fail.
+        write!(
+            toml,
             "\n[[pass]]\nname = \"card_{card}\"\nshader = {}\n",
             quote(&shader.to_string_lossy())
-        ));
+        )
+        .unwrap_or_default();
     }
-    toml.push_str(&format!(
-        "\n[[pass]]\nname = \"isf\"\nisf = {}\n",
-        quote(&file)
-    ));
+    write!(toml, "\n[[pass]]\nname = \"isf\"\nisf = {}\n", quote(&file)).unwrap_or_default();
     if transition {
         toml.push_str("images = { startImage = \"card_a\", endImage = \"card_b\" }\n");
     }
