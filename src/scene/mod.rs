@@ -199,6 +199,12 @@ pub enum TextureSource {
         /// Index into that model's `outputs`.
         output: usize,
     },
+    /// The audio input as an image for ISF `audio` (waveform, 0.5 is silence) and
+    /// `audioFFT` (spectrum) inputs: one row of 512 texels.
+    Audio {
+        /// The spectrum; else the waveform.
+        spectrum: bool,
+    },
 }
 
 /// Audio features a binding can name.

@@ -212,19 +212,19 @@ fn shader_errors_in_an_isf_file_point_into_it() {
     );
 }
 
-/// Files (spec set, then the committed sample) that need what hypna does not support yet:
-/// audio and audioFFT inputs, IMPORTED images (docs/isf.md).
-const UNSUPPORTED: [&str; 5] = [
+/// Files of the committed sample that need what hypna does not support yet: IMPORTED
+/// images (docs/isf.md).
+const UNSUPPORTED: [&str; 1] = ["Night Vision.fs"];
+
+/// Files whose frames are flat with their default inputs, as in any host: Circle Trails
+/// draws the trail of its `pointInput`, which stands still until moved; the others draw the
+/// audio input, silent here (`isf_audio_inputs_read_the_audio_input` plays them a tone).
+const FLAT_WITH_DEFAULTS: [&str; 4] = [
     "audio.fs",
-    "FFT Color Lines.fs",
+    "Circle Trails.fs",
     "FFT Spectrogram.fs",
-    "Night Vision.fs",
     "Radial Spectrogram.fs",
 ];
-
-/// Files of the sample whose frames are flat with their default inputs, as in any host:
-/// Circle Trails draws the trail of its `pointInput`, which stands still until moved.
-const FLAT_WITH_DEFAULTS: [&str; 1] = ["Circle Trails.fs"];
 
 /// The largest standard deviation of the R, G or B channel over the pixels (0..255); the
 /// judgement of `examples/isf_render.rs`: above 2 is non-flat.
@@ -408,4 +408,80 @@ fn shadertoy_passes_run_the_buffer_pattern_with_mouse_from_params() {
     let right = render_all(&gpu, &rings, [48, 27], 1, &["mx=48"]);
     let (mean, _) = common::compare(&left[0], &right[0]);
     assert!(mean > 2.0, "moving iMouse moves the ring: {mean}");
+}
+
+/// Red: the loudest spectrum texel, green: the waveform's largest swing from 0.5.
+const AUDIO_FS: &str = r#"/*{
+    "ISFVSN": "2",
+    "INPUTS": [
+        {"NAME": "wave", "TYPE": "audio"},
+        {"NAME": "fft", "TYPE": "audioFFT"}
+    ]
+}*/
+void main() {
+    float spectrum = 0.0;
+    float swing = 0.0;
+    for (int i = 0; i < 128; i++) {
+        vec2 at = vec2((float(i) + 0.5) / 128.0, 0.5);
+        spectrum = max(spectrum, IMG_NORM_PIXEL(fft, at).r);
+        swing = max(swing, abs(IMG_NORM_PIXEL(wave, at).r - 0.5) * 2.0);
+    }
+    gl_FragColor = vec4(spectrum, swing, IMG_SIZE(wave).x / 1024.0, 1.0);
+}
+"#;
+
+#[test]
+fn isf_audio_inputs_read_the_audio_input() {
+    use hypna::runtime::{AudioMode, RenderSettings, Runtime, RuntimeOptions, render_frames};
+    let Some(gpu) = gpu("isf_audio_inputs_read_the_audio_input") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fs = dir.path().join("audio.fs");
+    std::fs::write(&fs, AUDIO_FS).unwrap();
+    // Half a second of a loud 440 Hz tone.
+    let wav = dir.path().join("tone.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for i in 0..24_000 {
+        let t = f64::from(i) / 48_000.0;
+        w.write_sample((0.8 * (std::f64::consts::TAU * 440.0 * t).sin() * 32_000.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    let last = |audio: AudioMode| {
+        let options = RuntimeOptions {
+            size: Some([8, 8]),
+            audio,
+            ..RuntimeOptions::default()
+        };
+        let mut runtime = Runtime::load(&gpu, &fs, &options).unwrap();
+        let settings = RenderSettings {
+            frames: 10,
+            fps: 30.0,
+            readback_depth: 2,
+        };
+        let mut pixel = [0u8; 4];
+        render_frames(&gpu, &mut runtime, &settings, |img| {
+            pixel.copy_from_slice(&img.rgba[..4]);
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        pixel
+    };
+    let silent = last(AudioMode::Off);
+    assert!(silent[0] <= 1 && silent[1] <= 1, "silence: {silent:?}");
+    // 512 samples wide: 0.5 in blue.
+    assert!((i32::from(silent[2]) - 128).abs() <= 1, "{silent:?}");
+    let tone = last(AudioMode::Offline {
+        file: Some(wav),
+        fps: 30.0,
+    });
+    assert!(tone[0] >= 60, "the spectrum reaches audioFFT: {tone:?}");
+    assert!(tone[1] >= 100, "the waveform reaches audio: {tone:?}");
 }

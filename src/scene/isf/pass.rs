@@ -299,16 +299,9 @@ pub(in crate::scene) fn expand(
     let mut bound: Vec<Option<(TextureSource, bool)>> = Vec::new();
     for input in header.inputs.iter().filter(|i| i.kind.is_image()) {
         if !matches!(input.kind, InputKind::Image) {
-            ctx.push(at_in_file(
-                &file,
-                input.at,
-                format!(
-                    "input `{}`: ISF `{}` inputs are not supported yet",
-                    input.name,
-                    input.kind.type_name()
-                ),
-            ));
-            bound.push(None);
+            // `audio` and `audioFFT` read hypna's audio input.
+            let spectrum = matches!(input.kind, InputKind::AudioFft { .. });
+            bound.push(Some((TextureSource::Audio { spectrum }, false)));
             continue;
         }
         let chosen = raw
