@@ -6,7 +6,9 @@
 //! The mapping (docs/isf.md has the table): `float` is a param with the input's range,
 //! `long` a param over its values' range (the shader gets the value rounded), `bool` and
 //! `event` a 0..1 param (true above 0.5), `point2D` two params `<name>_x`, `<name>_y` (pixels,
-//! the render size when the file gives no range), `color` four params `<name>_r` .. `<name>_a`.
+//! the render size when the file gives no range), `color` four params `<name>_r` .. `<name>_a`;
+//! `image` inputs read the pass or texture `images` names (else the pass before), `audio` and
+//! `audioFFT` inputs hypna's audio input.
 //! A param the scene declares itself under that name is used as it is (its range, smoothing,
 //! OSC and audio settings), and two ISF passes with an input of the same name share it.
 //! Defaults are clamped into their ranges.
