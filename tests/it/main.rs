@@ -14,6 +14,7 @@
 // Helpers.
 mod audio_support;
 mod common;
+mod dream_support;
 mod infer_support;
 mod osc_support;
 
@@ -28,6 +29,10 @@ mod audio_scene;
 mod bad_input;
 mod bench_smoke;
 mod cli;
+mod dream;
+mod dream_errors;
+mod dream_ops;
+mod dream_step;
 mod feedback;
 mod infer_discovery;
 mod infer_models;
