@@ -234,6 +234,8 @@ pub struct PassChain {
     params_scratch: Vec<f32>,
     /// Reused every frame for ISF inputs blocks.
     isf_scratch: Vec<u8>,
+    /// The local time zone, for the date global.
+    time_zone: jiff::tz::TimeZone,
     /// Per-pass GPU timestamps, when enabled and supported.
     timer: Option<super::timing::GpuTimer>,
 }
@@ -616,6 +618,7 @@ impl PassChain {
             scratch: Vec::new(),
             params_scratch: Vec::new(),
             isf_scratch: Vec::new(),
+            time_zone: jiff::tz::TimeZone::system(),
             timer: None,
         })
     }
@@ -671,7 +674,7 @@ impl PassChain {
                 &mut self.audio_image_scratch,
             );
         }
-        base.date = local_date();
+        base.date = local_date(&self.time_zone);
         for pass in &self.passes {
             #[allow(clippy::cast_precision_loss)]
             let g = Globals {
@@ -840,10 +843,10 @@ impl PassChain {
 }
 
 /// The local date as ISF's `DATE` and Shadertoy's `iDate`: year, month, day, seconds since
-/// midnight.
+/// midnight, in `zone` (looked up once per chain: the frame reads no files).
 #[allow(clippy::cast_precision_loss)] // calendar numbers are small
-fn local_date() -> [f32; 4] {
-    let now = jiff::Zoned::now();
+fn local_date(zone: &jiff::tz::TimeZone) -> [f32; 4] {
+    let now = jiff::Timestamp::now().to_zoned(zone.clone());
     let seconds = f64::from(now.hour()) * 3600.0
         + f64::from(now.minute()) * 60.0
         + f64::from(now.second())
