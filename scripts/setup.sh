@@ -13,6 +13,8 @@ packages=(pkg-config libasound2-dev libvulkan1 mesa-vulkan-drivers python3-venv)
 if [ "$mode" = "test" ]; then
   # Xvfb for window tests; liblo's oscsend as an OSC peer we did not write.
   packages+=(xvfb xauth liblo-tools xdotool)
+  # glslang, the second GLSL compiler the ISF tests check (HYPNA_GLSL_COMPILER=glslang).
+  packages+=(glslang-tools)
 fi
 
 say() { printf 'hypna set-up: %s\n' "$*" >&2; }

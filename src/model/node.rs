@@ -329,6 +329,8 @@ impl ModelNode {
                 TextureSource::Model { model, output } => chain
                     .model_texture((model, output))
                     .map(|t| (t.view(), t.size, crate::render::chain::MODEL_TEXTURE_FORMAT)),
+                // Only ISF image inputs read the audio image; model bindings never name it.
+                TextureSource::Audio { .. } => None,
             };
             let Some(src) = src else { continue };
             blitter.copy(

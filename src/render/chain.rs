@@ -129,6 +129,51 @@ fn write_audio_texture(queue: &wgpu::Queue, texture: &wgpu::Texture, data: &[f32
     );
 }
 
+/// Width of ISF's audio images (one texel per column of hypna's audio texture).
+#[allow(clippy::cast_possible_truncation)] // 512
+const AUDIO_IMAGE_WIDTH: u32 = TEXTURE_WIDTH as u32;
+/// Format of ISF's audio images: filterable, so the shared linear sampler reads them.
+const AUDIO_IMAGE_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba16Float;
+
+/// Writes ISF's audio images from `rows` (hypna's audio texture: spectrum row, waveform
+/// row): the spectrum as it is, the waveform as `0.5 + 0.5 * sample` (0.5 is silence, as
+/// in the reference hosts), grey with alpha 1.
+fn write_audio_images(
+    queue: &wgpu::Queue,
+    images: &[(wgpu::Texture, wgpu::TextureView); 2],
+    rows: &[f32],
+    scratch: &mut Vec<u16>,
+) {
+    let (spectrum, wave) = rows.split_at(TEXTURE_WIDTH.min(rows.len()));
+    for (image, values, spectrum) in [(&images[0].0, wave, false), (&images[1].0, spectrum, true)] {
+        scratch.clear();
+        for &v in values.iter().take(TEXTURE_WIDTH) {
+            let v = if spectrum { v } else { 0.5 + 0.5 * v };
+            let v = half::f16::from_f32(v).to_bits();
+            scratch.extend_from_slice(&[v, v, v, half::f16::ONE.to_bits()]);
+        }
+        queue.write_texture(
+            wgpu::TexelCopyTextureInfo {
+                texture: image,
+                mip_level: 0,
+                origin: wgpu::Origin3d::ZERO,
+                aspect: wgpu::TextureAspect::All,
+            },
+            bytemuck::cast_slice(scratch),
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(AUDIO_IMAGE_WIDTH * 8),
+                rows_per_image: Some(1),
+            },
+            wgpu::Extent3d {
+                width: AUDIO_IMAGE_WIDTH,
+                height: 1,
+                depth_or_array_layers: 1,
+            },
+        );
+    }
+}
+
 /// Format of model output textures: filterable, float, half the bytes of f32.
 pub const MODEL_TEXTURE_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba16Float;
 
@@ -141,6 +186,17 @@ struct GpuPass {
     pipeline: wgpu::RenderPipeline,
     /// Group 1 for parity 0 and 1.
     inputs: [wgpu::BindGroup; 2],
+    /// ISF's `PASSINDEX` (0 for WGSL passes).
+    pass_index: u32,
+    /// An ISF pass's inputs block (group 2), written from the params each frame.
+    isf: Option<IsfInputs>,
+}
+
+struct IsfInputs {
+    block: crate::render::glsl::isf::InputBlock,
+    layout: crate::render::glsl::isf::IsfLayout,
+    buffer: wgpu::Buffer,
+    group: wgpu::BindGroup,
 }
 
 impl ModelTexture {
@@ -175,10 +231,18 @@ pub struct PassChain {
     audio_texture: wgpu::Texture,
     /// Reused every frame for the audio texture upload.
     audio_scratch: Vec<f32>,
+    /// ISF's audio images (waveform, spectrum), with their views.
+    audio_images: [(wgpu::Texture, wgpu::TextureView); 2],
+    /// Reused every frame for the audio images' upload (half floats, as bits).
+    audio_image_scratch: Vec<u16>,
     parity: usize,
     /// Reused every frame for the globals upload (no per-frame allocation).
     scratch: Vec<u8>,
     params_scratch: Vec<f32>,
+    /// Reused every frame for ISF inputs blocks.
+    isf_scratch: Vec<u8>,
+    /// The local time zone, for the date global.
+    time_zone: jiff::tz::TimeZone,
     /// Per-pass GPU timestamps, when enabled and supported.
     timer: Option<super::timing::GpuTimer>,
 }
@@ -297,10 +361,14 @@ impl PassChain {
         // Targets and samplers first: a pass's bind groups reference earlier passes' targets.
         let mut targets: Vec<Vec<Target>> = Vec::new();
         let mut samplers = Vec::new();
-        for pass in &scene.passes {
+        for (index, pass) in scene.passes.iter().enumerate() {
             let size = pass.output_size(scene_size);
             let format = texture_format(pass.format);
-            let count = if pass.is_feedback() { 2 } else { 1 };
+            let count = if scene.is_double_buffered(index) {
+                2
+            } else {
+                1
+            };
             let names = ["ping", "pong"];
             targets.push(
                 (0..count)
@@ -356,22 +424,65 @@ impl PassChain {
             TextureSource::Model { model, output } => {
                 model_textures.iter().find(|t| t.key == (model, output))
             }
-            TextureSource::Pass(_) => None,
+            TextureSource::Pass(_) | TextureSource::Audio { .. } => None,
         };
+        // The audio images of ISF `audio` (waveform) and `audioFFT` (spectrum) inputs.
+        let audio_images = [false, true].map(|spectrum| {
+            let texture = crate::render::texture_2d(
+                device,
+                if spectrum {
+                    "isf.audio_fft"
+                } else {
+                    "isf.audio"
+                },
+                [AUDIO_IMAGE_WIDTH, 1],
+                AUDIO_IMAGE_FORMAT,
+                wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            );
+            let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+            (texture, view)
+        });
         let mut passes = Vec::new();
-        for (index, (pass, shader)) in scene.passes.iter().zip(shaders).enumerate() {
+        let isf_sampler = create_sampler(device, "isf.sampler", Filter::Linear, Wrap::Clamp);
+        for (pass, shader) in scene.passes.iter().zip(shaders) {
+            // ISF passes bind their images with one shared sampler; Shadertoy and WGSL
+            // passes a texture and a sampler per input.
+            let shared_sampler = shader.glsl.as_ref().is_some_and(|g| g.isf.is_some());
             // Model textures are Rgba16Float (filterable) and sampled linearly.
             let filterable = |source: TextureSource| match source {
                 TextureSource::Pass(i) => scene.passes[i].format != Format::Rgba32float,
-                TextureSource::Model { .. } => true,
+                TextureSource::Model { .. } | TextureSource::Audio { .. } => true,
             };
             let linear = |source: TextureSource| match source {
                 TextureSource::Pass(i) => scene.passes[i].filter == Filter::Linear,
-                TextureSource::Model { .. } => true,
+                TextureSource::Model { .. } | TextureSource::Audio { .. } => true,
             };
             let mut entries = Vec::new();
+            // An ISF pass samples every image through one linear sampler (binding 1), so
+            // what it reads must be filterable (validation checks it).
+            if shared_sampler && !pass.inputs.is_empty() {
+                entries.push(wgpu::BindGroupLayoutEntry {
+                    binding: 1,
+                    visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+                    count: None,
+                });
+            }
             for (i, input) in pass.inputs.iter().enumerate() {
                 let binding = u32::try_from(2 * i).unwrap_or(u32::MAX);
+                if shared_sampler {
+                    entries.push(wgpu::BindGroupLayoutEntry {
+                        binding,
+                        visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+                        ty: wgpu::BindingType::Texture {
+                            sample_type: wgpu::TextureSampleType::Float { filterable: true },
+                            view_dimension: wgpu::TextureViewDimension::D2,
+                            multisampled: false,
+                        },
+                        count: None,
+                    });
+                    continue;
+                }
                 let can_filter = filterable(input.source);
                 entries.push(wgpu::BindGroupLayoutEntry {
                     binding,
@@ -428,14 +539,25 @@ impl PassChain {
                             Some(t) => (&t.view, &t.sampler),
                             None => continue,
                         },
+                        TextureSource::Audio { spectrum } => {
+                            (&audio_images[usize::from(spectrum)].1, &isf_sampler)
+                        }
                     };
                     group_entries.push(wgpu::BindGroupEntry {
                         binding,
                         resource: wgpu::BindingResource::TextureView(view),
                     });
+                    if !shared_sampler {
+                        group_entries.push(wgpu::BindGroupEntry {
+                            binding: binding + 1,
+                            resource: wgpu::BindingResource::Sampler(sampler),
+                        });
+                    }
+                }
+                if shared_sampler && !pass.inputs.is_empty() {
                     group_entries.push(wgpu::BindGroupEntry {
-                        binding: binding + 1,
-                        resource: wgpu::BindingResource::Sampler(sampler),
+                        binding: 1,
+                        resource: wgpu::BindingResource::Sampler(&isf_sampler),
                     });
                 }
                 device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -444,9 +566,15 @@ impl PassChain {
                     entries: &group_entries,
                 })
             });
+            let isf = shader
+                .glsl
+                .as_ref()
+                .and_then(|glsl| glsl.isf.as_ref())
+                .map(|(block, layout)| isf_inputs(device, &pass.name, block, layout));
+            let isf_layout = isf.as_ref().map(|(layout, _)| layout);
             let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some(&format!("{}.layout", pass.name)),
-                bind_group_layouts: &[Some(&frame_layout), Some(&input_layout)],
+                bind_group_layouts: &[Some(&frame_layout), Some(&input_layout), isf_layout],
                 immediate_size: 0,
             });
             let format = texture_format(pass.format);
@@ -455,14 +583,41 @@ impl PassChain {
                 label: Some(&format!("{}.shader", pass.name)),
                 source: wgpu::ShaderSource::Naga(std::borrow::Cow::Owned(shader.module.clone())),
             });
-            let pipeline = fullscreen::pipeline(
-                device,
-                &format!("{}.pipeline", pass.name),
-                &layout,
-                &module,
-                &shader.fragment_entry,
-                format,
-            );
+            let pipeline = match &shader.glsl {
+                None => fullscreen::pipeline(
+                    device,
+                    &format!("{}.pipeline", pass.name),
+                    &layout,
+                    &module,
+                    &shader.fragment_entry,
+                    format,
+                ),
+                Some(glsl) => {
+                    let (vertex, entry) = match &glsl.vertex {
+                        Some(vs) => (
+                            device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                                label: Some(&format!("{}.vertex", pass.name)),
+                                source: wgpu::ShaderSource::Naga(std::borrow::Cow::Owned(
+                                    vs.clone(),
+                                )),
+                            }),
+                            "main",
+                        ),
+                        None => (
+                            fullscreen::vertex_module(device, &format!("{}.vertex", pass.name)),
+                            fullscreen::VERTEX_ENTRY,
+                        ),
+                    };
+                    fullscreen::pipeline_split(
+                        device,
+                        &format!("{}.pipeline", pass.name),
+                        &layout,
+                        (&vertex, entry),
+                        (&module, &shader.fragment_entry),
+                        format,
+                    )
+                }
+            };
             if let Some(error) = pollster::block_on(scope.pop()) {
                 return Err(ChainError::Pipeline {
                     pass: pass.name.clone(),
@@ -471,7 +626,6 @@ impl PassChain {
                 });
             }
             let size = pass.output_size(scene_size);
-            let _ = index;
             passes.push(GpuPass {
                 name: pass.name.clone(),
                 size,
@@ -479,11 +633,20 @@ impl PassChain {
                 targets: Vec::new(),
                 pipeline,
                 inputs,
+                pass_index: shader.glsl.as_ref().map_or(0, |g| g.pass_index),
+                isf: isf.map(|(_, inputs)| inputs),
             });
         }
         for (pass, t) in passes.iter_mut().zip(targets) {
             pass.targets = t;
         }
+        let mut audio_image_scratch = Vec::new();
+        write_audio_images(
+            &gpu.queue,
+            &audio_images,
+            &vec![0.0; TEXTURE_WIDTH * TEXTURE_HEIGHT],
+            &mut audio_image_scratch,
+        );
         Ok(Self {
             scene_size,
             passes,
@@ -494,9 +657,13 @@ impl PassChain {
             frame_group,
             audio_texture,
             audio_scratch: vec![0.0; TEXTURE_WIDTH * TEXTURE_HEIGHT],
+            audio_images,
+            audio_image_scratch,
             parity: 0,
             scratch: Vec::new(),
             params_scratch: Vec::new(),
+            isf_scratch: Vec::new(),
+            time_zone: jiff::tz::TimeZone::system(),
             timer: None,
         })
     }
@@ -545,13 +712,28 @@ impl PassChain {
             base.set_audio(audio);
             audio.write_texture(&mut self.audio_scratch);
             write_audio_texture(queue, &self.audio_texture, &self.audio_scratch);
+            write_audio_images(
+                queue,
+                &self.audio_images,
+                &self.audio_scratch,
+                &mut self.audio_image_scratch,
+            );
         }
+        base.date = local_date(&self.time_zone);
         for pass in &self.passes {
             #[allow(clippy::cast_precision_loss)]
             let g = Globals {
                 resolution: [pass.size[0] as f32, pass.size[1] as f32],
+                pass_index: pass.pass_index,
                 ..base
             };
+            if let Some(isf) = &pass.isf {
+                isf.block
+                    .pack(&isf.layout, inputs.params, &mut self.isf_scratch);
+                if !self.isf_scratch.is_empty() {
+                    queue.write_buffer(&isf.buffer, 0, &self.isf_scratch);
+                }
+            }
             self.scratch.extend_from_slice(bytemuck::bytes_of(&g));
             let stride = usize::try_from(self.globals_stride).unwrap_or(256);
             self.scratch.resize(
@@ -583,6 +765,9 @@ impl PassChain {
             let offset = u32::try_from(i as u64 * self.globals_stride).unwrap_or(0);
             rpass.set_bind_group(0, &self.frame_group, &[offset]);
             rpass.set_bind_group(1, &pass.inputs[self.parity], &[]);
+            if let Some(isf) = &pass.isf {
+                rpass.set_bind_group(2, &isf.group, &[]);
+            }
             if warm {
                 rpass.set_viewport(0.0, 0.0, 1.0, 1.0, 0.0, 1.0);
                 rpass.set_scissor_rect(0, 0, 1, 1);
@@ -700,6 +885,70 @@ impl PassChain {
     pub fn scene_size(&self) -> [u32; 2] {
         self.scene_size
     }
+}
+
+/// The local date as ISF's `DATE` and Shadertoy's `iDate`: year, month, day, seconds since
+/// midnight, in `zone` (looked up once per chain: the frame reads no files).
+#[allow(clippy::cast_precision_loss)] // calendar numbers are small
+fn local_date(zone: &jiff::tz::TimeZone) -> [f32; 4] {
+    let now = jiff::Timestamp::now().to_zoned(zone.clone());
+    let seconds = f64::from(now.hour()) * 3600.0
+        + f64::from(now.minute()) * 60.0
+        + f64::from(now.second())
+        + f64::from(now.subsec_nanosecond()) * 1e-9;
+    #[allow(clippy::cast_possible_truncation)]
+    [
+        f32::from(now.year()),
+        f32::from(now.month()),
+        f32::from(now.day()),
+        seconds as f32,
+    ]
+}
+
+/// An ISF pass's inputs block: its layout (group 2) and its buffer and bind group.
+fn isf_inputs(
+    device: &wgpu::Device,
+    pass: &str,
+    block: &crate::render::glsl::isf::InputBlock,
+    layout: &crate::render::glsl::isf::IsfLayout,
+) -> (wgpu::BindGroupLayout, IsfInputs) {
+    let size = u64::from(block.size.max(16));
+    let group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(&format!("{pass}.isf.layout")),
+        entries: &[wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: NonZeroU64::new(size),
+            },
+            count: None,
+        }],
+    });
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(&format!("{pass}.isf.inputs")),
+        size,
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(&format!("{pass}.isf.group")),
+        layout: &group_layout,
+        entries: &[wgpu::BindGroupEntry {
+            binding: 0,
+            resource: buffer.as_entire_binding(),
+        }],
+    });
+    (
+        group_layout,
+        IsfInputs {
+            block: block.clone(),
+            layout: layout.clone(),
+            buffer,
+            group,
+        },
+    )
 }
 
 fn create_target(

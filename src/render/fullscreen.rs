@@ -46,12 +46,39 @@ pub fn pipeline(
     fragment: &str,
     format: wgpu::TextureFormat,
 ) -> wgpu::RenderPipeline {
+    pipeline_split(
+        device,
+        label,
+        layout,
+        (module, VERTEX_ENTRY),
+        (module, fragment),
+        format,
+    )
+}
+
+/// A vertex-only module of the fullscreen stage, for fragment stages compiled apart (GLSL).
+#[must_use]
+pub fn vertex_module(device: &wgpu::Device, label: &str) -> wgpu::ShaderModule {
+    module(device, label, "")
+}
+
+/// [`pipeline`] with the vertex stage and the fragment stage from different modules, each
+/// as (module, entry point): a GLSL fragment stage with [`vertex_module`], or an ISF `.vs`.
+#[must_use]
+pub fn pipeline_split(
+    device: &wgpu::Device,
+    label: &str,
+    layout: &wgpu::PipelineLayout,
+    vertex: (&wgpu::ShaderModule, &str),
+    fragment: (&wgpu::ShaderModule, &str),
+    format: wgpu::TextureFormat,
+) -> wgpu::RenderPipeline {
     device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
         label: Some(label),
         layout: Some(layout),
         vertex: wgpu::VertexState {
-            module,
-            entry_point: Some(VERTEX_ENTRY),
+            module: vertex.0,
+            entry_point: Some(vertex.1),
             compilation_options: wgpu::PipelineCompilationOptions::default(),
             buffers: &[],
         },
@@ -59,8 +86,8 @@ pub fn pipeline(
         depth_stencil: None,
         multisample: wgpu::MultisampleState::default(),
         fragment: Some(wgpu::FragmentState {
-            module,
-            entry_point: Some(fragment),
+            module: fragment.0,
+            entry_point: Some(fragment.1),
             compilation_options: wgpu::PipelineCompilationOptions::default(),
             targets: &[Some(wgpu::ColorTargetState {
                 format,

@@ -43,6 +43,14 @@ pub struct Globals {
     pub flux: f32,
     /// Band energies 0..1, four per `vec4` (unused bands 0).
     pub bands: [[f32; 4]; MAX_BANDS / 4],
+    /// Local date and time: year, month (1..=12), day (1..=31), seconds since midnight
+    /// (ISF's `DATE`, Shadertoy's `iDate`).
+    pub date: [f32; 4],
+    /// Index of this pass within its ISF file or Shadertoy description (ISF's `PASSINDEX`);
+    /// 0 for WGSL passes.
+    pub pass_index: u32,
+    /// Padding to WGSL's struct size (a multiple of 16 bytes).
+    pub pad: [u32; 3],
 }
 
 impl Globals {
@@ -86,6 +94,8 @@ struct Globals {
     centroid: f32,
     flux: f32,
     bands: array<vec4<f32>, 4>,
+    date: vec4<f32>,
+    pass_index: u32,
 }
 ";
 
@@ -149,11 +159,15 @@ mod tests {
         };
         assert_eq!(*span as usize, std::mem::size_of::<Globals>(), "size");
         let _ = handle;
-        let rust_offsets = [0, 8, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64];
+        let rust_offsets = [
+            0, 8, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 128, 144,
+        ];
         let wgsl_offsets: Vec<u32> = members.iter().map(|m| m.offset).collect();
         assert_eq!(wgsl_offsets, rust_offsets);
         assert_eq!(std::mem::offset_of!(Globals, bands), 64);
         assert_eq!(std::mem::offset_of!(Globals, frame), 24);
         assert_eq!(std::mem::offset_of!(Globals, flux), 60);
+        assert_eq!(std::mem::offset_of!(Globals, date), 128);
+        assert_eq!(std::mem::offset_of!(Globals, pass_index), 144);
     }
 }

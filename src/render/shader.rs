@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use super::fullscreen::{VERTEX_OUTPUT_WGSL, VERTEX_STAGE_WGSL};
 use super::globals::GLOBALS_WGSL;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::scene::{Format, PassDef, Scene};
+use crate::scene::isf::pass::IsfPassDef;
+use crate::scene::{Format, PassDef, Scene, ShadertoyPassDef};
 
 /// Deepest `#include` nesting.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
@@ -31,6 +32,21 @@ pub struct PassShader {
     pub fragment_entry: String,
     /// Every file read (the pass shader and its includes), for hot reload.
     pub files: Vec<PathBuf>,
+    /// For a pass of an ISF file: its own vertex stage and its inputs block; `None` for WGSL.
+    pub glsl: Option<GlslShader>,
+}
+
+/// What an ISF pass's pipeline needs beyond the fragment module.
+#[derive(Debug, Clone)]
+pub struct GlslShader {
+    /// The `.vs` file's vertex stage (entry `main`); `None`: hypna's fullscreen stage.
+    pub vertex: Option<naga::Module>,
+    /// For an ISF pass: the inputs block (group 2, binding 0), which params fill it and the
+    /// images in binding order (one shared sampler). `None` for a Shadertoy pass, whose
+    /// channels bind as a WGSL pass's inputs do (a texture and a sampler each).
+    pub isf: Option<(super::glsl::isf::InputBlock, super::glsl::isf::IsfLayout)>,
+    /// ISF's `PASSINDEX` of this pass.
+    pub pass_index: u32,
 }
 
 /// Where each line of the composed source came from.
@@ -305,6 +321,17 @@ pub fn prelude(scene: &Scene, pass: &PassDef) -> String {
 /// Every problem located in the author's file: a missing file, a missing or cyclic include,
 /// WGSL syntax and type errors, a missing or ambiguous `@fragment` entry point.
 pub fn load_pass_shader(scene: &Scene, pass: &PassDef) -> Result<PassShader, Diagnostics> {
+    if let Some(isf) = &pass.isf {
+        return load_isf_shader(pass, isf).map_err(|d| Diagnostics(vec![d]));
+    }
+    if let Some(toy) = &pass.shadertoy {
+        let output = scene
+            .passes
+            .last()
+            .is_some_and(|last| last.name == pass.name);
+        return load_shadertoy_shader(scene.params.len(), pass, toy, output)
+            .map_err(|d| Diagnostics(vec![d]));
+    }
     let roots = library_roots(&scene.path);
     let prelude = prelude(scene, pass);
     compose_and_validate(&prelude, &pass.shader, &roots).map_err(|mut errors| {
@@ -324,6 +351,93 @@ pub fn load_pass_shader(scene: &Scene, pass: &PassDef) -> Result<PassShader, Dia
             }
         }
         errors
+    })
+}
+
+/// Wraps, compiles and validates one pass of an ISF file (`pass.shader` is the `.fs`).
+fn load_isf_shader(pass: &PassDef, isf: &IsfPassDef) -> Result<PassShader, Diagnostic> {
+    use super::glsl::{self, Compiler, Stage, isf as wrap};
+    let read = |path: &Path| {
+        std::fs::read_to_string(path)
+            .map_err(|e| Diagnostic::file(path, format!("cannot read ISF file: {e}")))
+    };
+    let source = read(&pass.shader)?;
+    let layout = wrap::IsfLayout {
+        inputs: isf.inputs.clone(),
+        images: pass.inputs.iter().map(|i| i.name.clone()).collect(),
+    };
+    let compiler = Compiler::from_env();
+    let compile = |composed: &glsl::Composed, stage| {
+        glsl::compile(composed, stage, compiler).map_err(|e| match e {
+            Ok(d) => d,
+            Err(tool) => Diagnostic::file(&pass.shader, tool.to_string()),
+        })
+    };
+    let mut files = vec![pass.shader.clone()];
+    let (vertex, interface) = match &isf.vertex {
+        Some(vs_path) => {
+            let vs = read(vs_path)?;
+            let interface = wrap::interface(&wrap::varyings(&source), &wrap::varyings(&vs));
+            let composed = wrap::vertex(&isf.header, &vs, vs_path, &layout, &interface);
+            files.push(vs_path.clone());
+            (Some(compile(&composed, Stage::Vertex)?), interface)
+        }
+        None => (None, Vec::new()),
+    };
+    let composed = wrap::fragment(&isf.header, &source, &pass.shader, &layout, &interface);
+    let module = compile(&composed, Stage::Fragment)?;
+    Ok(PassShader {
+        source: composed.text,
+        module,
+        fragment_entry: "main".to_string(),
+        files,
+        glsl: Some(GlslShader {
+            vertex,
+            isf: Some((wrap::InputBlock::new(&isf.header), layout)),
+            pass_index: isf.pass_index,
+        }),
+    })
+}
+
+/// Wraps, compiles and validates a Shadertoy pass (`pass.shader` is its file, `inputs` its
+/// channels); the scene's output pass is written opaque, as Shadertoy shows its Image pass.
+fn load_shadertoy_shader(
+    params_len: usize,
+    pass: &PassDef,
+    toy: &ShadertoyPassDef,
+    output: bool,
+) -> Result<PassShader, Diagnostic> {
+    use super::glsl::{self, Compiler, Stage, shadertoy};
+    let mut sources = Vec::new();
+    for path in toy.common.iter().chain(std::iter::once(&pass.shader)) {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Diagnostic::file(path, format!("cannot read Shadertoy file: {e}")))?;
+        sources.push((path.clone(), text));
+    }
+    let layout = shadertoy::ShadertoyLayout {
+        params_len,
+        mouse: toy.mouse,
+        channels: (0..pass.inputs.len())
+            .filter_map(|i| u8::try_from(i).ok())
+            .collect(),
+        opaque: output,
+    };
+    let composed = shadertoy::wrap(&sources, &layout);
+    let module =
+        glsl::compile(&composed, Stage::Fragment, Compiler::from_env()).map_err(|e| match e {
+            Ok(d) => d,
+            Err(tool) => Diagnostic::file(&pass.shader, tool.to_string()),
+        })?;
+    Ok(PassShader {
+        source: composed.text,
+        module,
+        fragment_entry: "main".to_string(),
+        files: sources.into_iter().map(|(p, _)| p).collect(),
+        glsl: Some(GlslShader {
+            vertex: None,
+            isf: None,
+            pass_index: 0,
+        }),
     })
 }
 
@@ -451,6 +565,7 @@ pub fn compose_and_validate(
         module,
         fragment_entry,
         files: map.files,
+        glsl: None,
     })
 }
 

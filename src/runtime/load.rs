@@ -439,7 +439,7 @@ pub(super) fn carry_over(
         });
     let mut copied = 0;
     for (i, pass) in new_scene.passes.iter().enumerate() {
-        if !pass.is_feedback() {
+        if !new_scene.is_double_buffered(i) {
             continue;
         }
         let Some(j) = old_scene.passes.iter().position(|p| p.name == pass.name) else {

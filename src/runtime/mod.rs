@@ -401,8 +401,8 @@ impl Runtime {
         if instance.scene.inherit_feedback
             && let Some(from) = &snapshot
         {
-            for (i, pass) in instance.scene.passes.iter().enumerate() {
-                if !pass.is_feedback() {
+            for i in 0..instance.scene.passes.len() {
+                if !instance.scene.is_double_buffered(i) {
                     continue;
                 }
                 for (view, dst_size, format) in instance.chain.pass_views(i) {

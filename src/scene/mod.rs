@@ -7,6 +7,7 @@
 //! reference (inputs, shader files) up front, so the renderer never meets a dangling name.
 
 pub mod audio;
+pub mod isf;
 mod models;
 pub mod osc;
 pub mod raw;
@@ -210,6 +211,12 @@ pub enum TextureSource {
         /// Index into that model's `outputs`.
         output: usize,
     },
+    /// The audio input as an image for ISF `audio` (waveform, 0.5 is silence) and
+    /// `audioFFT` (spectrum) inputs: one row of 512 texels.
+    Audio {
+        /// The spectrum; else the waveform.
+        spectrum: bool,
+    },
 }
 
 /// Audio features a binding can name.
@@ -393,10 +400,24 @@ pub struct PassDef {
     pub filter: Filter,
     /// How readers address this pass's output outside 0..1.
     pub wrap: Wrap,
+    /// For a pass of an ISF file: the file's header and this pass's place in it (`shader`
+    /// is then the `.fs` file). `None` for a WGSL pass.
+    pub isf: Option<isf::pass::IsfPassDef>,
+    /// For a Shadertoy pass (`shader` is then its file; `inputs` are its channels).
+    pub shadertoy: Option<ShadertoyPassDef>,
+}
+
+/// What a Shadertoy pass adds to a pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShadertoyPassDef {
+    /// The file put before the pass's own (Shadertoy's "Common" tab).
+    pub common: Option<PathBuf>,
+    /// The params (indices) giving `iMouse`.
+    pub mouse: Option<[usize; 4]>,
 }
 
 impl PassDef {
-    /// True when the pass reads its own previous frame (and so owns two textures).
+    /// True when the pass reads its own previous frame.
     #[must_use]
     pub fn is_feedback(&self) -> bool {
         self.inputs.iter().any(|i| i.previous_frame)
@@ -452,7 +473,8 @@ impl Scene {
     }
 
     /// Reads and validates the scene at `path` (the first stage of loading a scene; see
-    /// `runtime::load`).
+    /// `runtime::load`). A `.fs` file is an ISF file played on its own (see
+    /// [`isf::pass::bare_scene_toml`]).
     ///
     /// # Errors
     /// [`SceneError::Io`] when the file cannot be read, [`SceneError::Invalid`] with every
@@ -467,6 +489,14 @@ impl Scene {
                 SceneError::Invalid(Diagnostics(vec![d]))
             }
         })?;
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("fs"))
+        {
+            // A bare ISF file plays as a scene of its own.
+            let toml = isf::pass::bare_scene_toml(path, &source);
+            return Self::parse(&toml, path);
+        }
         Self::parse(&source, path)
     }
 
@@ -482,6 +512,17 @@ impl Scene {
     #[must_use]
     pub fn param(&self, name: &str) -> Option<&ParamDef> {
         self.params.iter().find(|p| p.name == name)
+    }
+
+    /// True when pass `index` owns two textures (ping and pong): some pass reads its
+    /// previous frame (itself, or an earlier pass of an ISF file reading a later target).
+    #[must_use]
+    pub fn is_double_buffered(&self, index: usize) -> bool {
+        self.passes.iter().any(|p| {
+            p.inputs
+                .iter()
+                .any(|i| i.previous_frame && i.source == TextureSource::Pass(index))
+        })
     }
 
     /// The pass whose output is shown.

@@ -236,8 +236,23 @@ pub struct RawModulation {
 pub struct RawPass {
     /// Unique name; also the name other passes read it by. Required.
     pub name: Spanned<String>,
-    /// WGSL fragment shader, relative to the scene file. Required.
-    pub shader: Spanned<String>,
+    /// WGSL fragment shader, relative to the scene file. Required unless `isf` is given.
+    pub shader: Option<Spanned<String>>,
+    /// An ISF 2.0 file (`.fs`, with its `.vs` beside it if any) instead of `shader`: its
+    /// INPUTS become params and its PASSES passes (docs/isf.md). Default: none.
+    pub isf: Option<Spanned<String>>,
+    /// A Shadertoy shader (`void mainImage(out vec4, in vec2)`) instead of `shader`:
+    /// `inputs` are its `iChannel0..3` in order (docs/isf.md, "Shadertoy"). Default: none.
+    pub shadertoy: Option<Spanned<String>>,
+    /// For a `shadertoy` pass: a file put before it (Shadertoy's "Common" tab). Default: none.
+    pub common: Option<Spanned<String>>,
+    /// For a `shadertoy` pass: the four params giving `iMouse` (x, y, click x, click y, in
+    /// pixels, y up). Default: `iMouse` is zero.
+    pub mouse: Option<Spanned<Vec<String>>>,
+    /// For an `isf` pass: which texture each image input reads, `{ inputImage = "pass" }`.
+    /// Default: every image input reads the pass before this one.
+    #[serde(default)]
+    pub images: IndexMap<Spanned<String>, Spanned<String>>,
     /// Passes this one samples, as `tex_<name>`; its own name reads its previous frame.
     /// Default: none.
     #[serde(default)]

@@ -1,7 +1,7 @@
 //! Raw scene -> typed [`Scene`]: "parse, don't validate". Every problem is collected (not just
 //! the first) and located at the key that caused it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
@@ -66,12 +66,42 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
             .notes
             .push("add at least one [[pass]] with a name and a shader".into());
     }
-    let names: Vec<String> = raw
-        .passes
-        .iter()
-        .map(|p| p.get_ref().name.get_ref().clone())
-        .collect();
     let dir = ctx.path().parent().unwrap_or_else(|| Path::new("."));
+    // An ISF pass expands into the passes of its file: plan every pass's names first.
+    let mut plans: Vec<Option<super::isf::pass::Plan>> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for pass in &raw.passes {
+        let pass = pass.get_ref();
+        let name = pass.name.get_ref();
+        let given = [
+            pass.shader.is_some(),
+            pass.isf.is_some(),
+            pass.shadertoy.is_some(),
+        ];
+        let plan = match (given.iter().filter(|g| **g).count(), &pass.isf) {
+            (1, Some(isf)) => super::isf::pass::plan(ctx, dir, name, isf),
+            (1, None) => None,
+            (0, _) => {
+                ctx.error(
+                    &pass.name.span(),
+                    format!("pass `{name}` has no `shader` (WGSL), `isf` (an ISF file) or `shadertoy` (a Shadertoy file)"),
+                );
+                None
+            }
+            _ => {
+                ctx.error(
+                    &pass.name.span(),
+                    format!("pass `{name}` has more than one of `shader`, `isf` and `shadertoy`; give one"),
+                );
+                None
+            }
+        };
+        match &plan {
+            Some(p) => names.extend(p.names.iter().cloned()),
+            None => names.push(name.clone()),
+        }
+        plans.push(plan);
+    }
     // Model output textures, readable by passes (and models) by name.
     let mut textures: Vec<(String, TextureSource)> = Vec::new();
     for (m, model) in raw.models.iter().enumerate() {
@@ -87,9 +117,32 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
             }
         }
     }
-    let mut passes = Vec::new();
-    for (index, pass) in raw.passes.into_iter().enumerate() {
-        passes.push(validate_pass(ctx, dir, &names, &textures, index, pass));
+    let mut passes: Vec<PassDef> = Vec::new();
+    for (pass, plan) in raw.passes.into_iter().zip(plans) {
+        let index = passes.len();
+        let is_isf = pass.get_ref().isf.is_some();
+        match (plan, is_isf) {
+            (Some(plan), true) => {
+                let formats: Vec<Format> = passes.iter().map(|p| p.format).collect();
+                let known = super::isf::pass::Names {
+                    passes: &names,
+                    formats: &formats,
+                    textures: &textures,
+                };
+                passes.extend(super::isf::pass::expand(
+                    ctx,
+                    &known,
+                    index,
+                    pass.get_ref(),
+                    plan,
+                    &mut params,
+                    size,
+                ));
+            }
+            _ => passes.push(validate_pass(
+                ctx, dir, &names, &textures, &params, index, pass,
+            )),
+        }
     }
     let mut taken: Vec<String> = names.clone();
     let mut models = Vec::new();
@@ -308,6 +361,7 @@ fn validate_pass(
     dir: &Path,
     names: &[String],
     textures: &[(String, TextureSource)],
+    params: &[ParamDef],
     index: usize,
     pass: Spanned<RawPass>,
 ) -> PassDef {
@@ -322,29 +376,66 @@ fn validate_pass(
         );
     }
 
-    let shader_span = pass.shader.span();
-    let shader = dir.join(pass.shader.get_ref());
-    match crate::untrusted::regular_file(&shader) {
-        Ok(_) => {}
-        Err(crate::untrusted::SourceError::NotFound) => {
-            ctx.error(
-                &shader_span,
-                format!(
-                    "pass `{name}`: shader file `{}` not found",
-                    shader.display()
-                ),
-            )
-            .notes
-            .push(format!(
-                "paths are relative to the scene file's folder `{}`",
-                crate::untrusted::shown_dir(dir).display()
-            ));
-        }
-        Err(e) => {
-            ctx.error(
-                &shader_span,
-                format!("pass `{name}`: shader `{}` {e}", shader.display()),
-            );
+    // Planned already: a pass without `shader` has its error recorded.
+    let file = pass.shader.as_ref().or(pass.shadertoy.as_ref());
+    let (shader_span, shader) = match file {
+        Some(s) => (s.span(), dir.join(s.get_ref())),
+        None => (name_span.clone(), PathBuf::new()),
+    };
+    let shadertoy = pass.shadertoy.as_ref().map(|_| {
+        validate_shadertoy(
+            ctx,
+            dir,
+            &name,
+            pass.common.as_ref(),
+            pass.mouse.as_ref(),
+            params,
+        )
+    });
+    if pass.shadertoy.is_none()
+        && let Some(key) = pass
+            .common
+            .as_ref()
+            .map(Spanned::span)
+            .or_else(|| pass.mouse.as_ref().map(Spanned::span))
+    {
+        ctx.error(
+            &key,
+            format!("pass `{name}`: `common` and `mouse` belong to a `shadertoy` pass"),
+        );
+    }
+    if shadertoy.is_some() && pass.inputs.len() > 4 {
+        ctx.error(
+            &shader_span,
+            format!(
+                "pass `{name}`: a Shadertoy pass has four channels; `inputs` lists {}",
+                pass.inputs.len()
+            ),
+        );
+    }
+    if file.is_some() {
+        match crate::untrusted::regular_file(&shader) {
+            Ok(_) => {}
+            Err(crate::untrusted::SourceError::NotFound) => {
+                ctx.error(
+                    &shader_span,
+                    format!(
+                        "pass `{name}`: shader file `{}` not found",
+                        shader.display()
+                    ),
+                )
+                .notes
+                .push(format!(
+                    "paths are relative to the scene file's folder `{}`",
+                    crate::untrusted::shown_dir(dir).display()
+                ));
+            }
+            Err(e) => {
+                ctx.error(
+                    &shader_span,
+                    format!("pass `{name}`: shader `{}` {e}", shader.display()),
+                );
+            }
         }
     }
 
@@ -456,5 +547,47 @@ fn validate_pass(
         format,
         filter,
         wrap: pass.wrap.unwrap_or(Wrap::Clamp),
+        isf: None,
+        shadertoy,
     }
+}
+
+/// The Shadertoy keys of a pass: the common file and the mouse params.
+fn validate_shadertoy(
+    ctx: &mut Ctx<'_>,
+    dir: &Path,
+    name: &str,
+    common: Option<&Spanned<String>>,
+    mouse: Option<&Spanned<Vec<String>>>,
+    params: &[ParamDef],
+) -> super::ShadertoyPassDef {
+    let common = common.map(|c| {
+        let path = dir.join(c.get_ref());
+        if !path.is_file() {
+            ctx.error(
+                &c.span(),
+                format!("pass `{name}`: common file `{}` not found", path.display()),
+            );
+        }
+        path
+    });
+    let mouse = mouse.and_then(|m| {
+        let found: Vec<Option<usize>> = m
+            .get_ref()
+            .iter()
+            .map(|p| params.iter().position(|d| d.name == *p))
+            .collect();
+        if let [Some(a), Some(b), Some(c), Some(d)] = found.as_slice() {
+            Some([*a, *b, *c, *d])
+        } else {
+            ctx.error(
+                &m.span(),
+                format!(
+                    "pass `{name}`: `mouse` names four params of [params] (x, y, click x, click y)"
+                ),
+            );
+            None
+        }
+    });
+    super::ShadertoyPassDef { common, mouse }
 }

@@ -80,9 +80,14 @@ pub fn check(paths: &[PathBuf], ort_lib: Option<&PathBuf>) -> CheckReport {
         });
         match result {
             Ok((scene, shaders, note)) => {
-                let files: usize = shaders.iter().map(|s| s.files.len()).sum();
+                // Distinct files: the passes of one ISF file share it.
+                let files = shaders
+                    .iter()
+                    .flat_map(|s| s.files.iter())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len();
                 report.lines.push(CheckLine::Ok(format!(
-                    "ok: {} \"{}\" ({} passes, {} models, {} params, {} WGSL files)",
+                    "ok: {} \"{}\" ({} passes, {} models, {} params, {} shader files)",
                     path.display(),
                     scene.name,
                     scene.passes.len(),

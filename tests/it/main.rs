@@ -40,6 +40,8 @@ mod harden;
 mod infer_discovery;
 mod infer_models;
 mod infer_worker;
+mod isf;
+mod isf_scene;
 mod layers;
 mod memory;
 mod models;
