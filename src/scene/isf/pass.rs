@@ -22,7 +22,7 @@ use super::header::{self, InputKind, IsfHeader};
 use crate::diag::Diagnostic;
 use crate::scene::raw::{Filter, Format, RawPass, Wrap};
 use crate::scene::rules::{Ctx, location};
-use crate::scene::{ParamDef, PassDef, PassInput, TextureSource};
+use crate::scene::{Location, ParamDef, PassDef, PassInput, TextureSource};
 
 /// What a scene pass made from an ISF file knows of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -203,12 +203,13 @@ fn components(input: &header::Input, scene_size: [u32; 2]) -> Vec<Component> {
 
 /// The index of the param `c` names: the scene's own (or another ISF pass's) when one has
 /// the name, else a new one.
-fn param_for(params: &mut Vec<ParamDef>, c: Component, group: &str) -> usize {
+fn param_for(params: &mut Vec<ParamDef>, c: Component, group: &str, at: Location) -> usize {
     if let Some(i) = params.iter().position(|p| p.name == c.name) {
         return i;
     }
     params.push(ParamDef {
         name: c.name,
+        at,
         default: c.default,
         min: c.min,
         max: c.max,
@@ -281,8 +282,9 @@ pub(in crate::scene) fn expand(
         .push("bind its image inputs with `images = { inputImage = \"pass\" }`".into());
     }
 
-    // Inputs to params.
+    // Inputs to params, located at the pass's `isf = ...`.
     let group = name.clone();
+    let input_at = location(ctx, isf_span);
     let mut inputs = Vec::new();
     for input in &header.inputs {
         let comps = components(input, scene_size);
@@ -291,7 +293,7 @@ pub(in crate::scene) fn expand(
         }
         let indices: Vec<usize> = comps
             .into_iter()
-            .map(|c| param_for(params, c, &group))
+            .map(|c| param_for(params, c, &group, input_at))
             .collect();
         inputs.push((input.name.clone(), indices));
     }
@@ -477,6 +479,8 @@ pub(in crate::scene) fn expand(
         }
         out.push(PassDef {
             name: own_name.clone(),
+            at: location(ctx, &raw.name.span()),
+            size_at: size.is_some().then_some(shader_at),
             shader: file.clone(),
             shader_at,
             inputs: pass_inputs,
