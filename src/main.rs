@@ -132,6 +132,14 @@ enum Command {
         /// synthetic input (no device or GPU needed).
         #[arg(long, conflicts_with_all = ["models", "osc"])]
         audio: bool,
+        /// Score beat tracking instead, on the annotated clips in DIR (NAME.wav + NAME.beats,
+        /// as scripts/beat-eval-set.py writes them): the neural tracker, the classic tracker
+        /// and `aubio beat`, per clip and on average (no device or GPU needed).
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["models", "osc", "audio", "window", "transition"])]
+        beats: Option<PathBuf>,
+        /// With --beats: write every tracker's beat times to this folder.
+        #[arg(long, value_name = "DIR", requires = "beats")]
+        beats_dump: Option<PathBuf>,
         /// ONNX Runtime threads for --models.
         #[arg(long, default_value_t = 1)]
         threads: usize,
@@ -604,10 +612,23 @@ fn dispatch(command: Command) -> Result<()> {
             threads,
             osc,
             audio,
+            beats,
+            beats_dump,
             window,
             transition,
             to,
         } => {
+            if let Some(dir) = beats {
+                let options = hypna::audio::beat_eval::BeatEvalOptions {
+                    dir,
+                    aubio: true,
+                    dump: beats_dump,
+                    config: hypna::audio::AudioConfig::default(),
+                };
+                let report = hypna::audio::beat_eval::run(&options, |clip| eprintln!("  {clip}"))?;
+                println!("bench --beats:\n{report}");
+                return Ok(());
+            }
             if transition {
                 let gpu = Gpu::new_headless()?;
                 let from = scene.unwrap_or_else(|| PathBuf::from("scenes/flow.toml"));

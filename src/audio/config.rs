@@ -192,6 +192,11 @@ pub struct AudioConfig {
     /// Beat pulses fire only while `bpm_confidence` is at least this (the phase runs
     /// regardless). Default: `0.25`.
     pub beat_min_confidence: f32,
+    /// The beat tracker: `"neural"` (BeatNet in ONNX Runtime: beats, downbeats, meter) or
+    /// `"classic"` (onset autocorrelation). Default: neural where ONNX Runtime and the
+    /// installed model are found, classic otherwise (asking for `"neural"` where it cannot
+    /// start logs a warning and runs the classic tracker).
+    pub tracker: Option<super::tracker::TrackerKind>,
     /// Seconds between attempts to reopen a lost or missing device. Default: `1.0`.
     pub retry_secs: f32,
     /// A connected device that delivers no samples for this long is treated as lost and
@@ -223,6 +228,7 @@ impl Default for AudioConfig {
             onset_min_interval_secs: 0.05,
             bpm_range: [60.0, 180.0],
             beat_min_confidence: 0.25,
+            tracker: None,
             retry_secs: 1.0,
             stall_secs: 2.0,
             smoothing: SmoothingConfig::default(),
@@ -421,6 +427,18 @@ mod tests {
         assert!(c.validate().is_err());
         let c: AudioConfig = toml::from_str("bpm_range = [100.0, 120.0]").unwrap();
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn tracker_parses_by_name() {
+        use super::super::tracker::TrackerKind;
+        let c: AudioConfig = toml::from_str("tracker = \"neural\"").unwrap();
+        assert_eq!(c.tracker, Some(TrackerKind::Neural));
+        let c: AudioConfig = toml::from_str("tracker = \"classic\"").unwrap();
+        assert_eq!(c.tracker, Some(TrackerKind::Classic));
+        assert_eq!(AudioConfig::default().tracker, None);
+        let e = toml::from_str::<AudioConfig>("tracker = \"aubio\"").unwrap_err();
+        assert!(e.to_string().contains("neural"), "{e}");
     }
 
     #[test]

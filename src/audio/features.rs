@@ -55,6 +55,10 @@ pub struct AudioFeatures {
     pub beat: f32,
     /// Beats since the analysis started.
     pub beat_count: u64,
+    /// Downbeat pulse: 1 on the first beat of a bar, decaying with `beat_decay_secs`.
+    pub downbeat: f32,
+    /// Downbeats since the analysis started.
+    pub downbeat_count: u64,
     /// Tempo in beats per minute (120 until something better is known).
     pub bpm: f32,
     /// Confidence of the tempo, 0..1 (1 while a tapped tempo holds).
@@ -62,6 +66,13 @@ pub struct AudioFeatures {
     /// Position within the current beat, 0..1; wraps to 0 on each beat and keeps running
     /// between beats and in silence.
     pub beat_phase: f32,
+    /// Position within the current bar, 0..1: 0 on the downbeat, `(beat_in_bar +
+    /// beat_phase) / beats_per_bar`.
+    pub bar_phase: f32,
+    /// Beat of the bar, 0 = the downbeat .. `beats_per_bar - 1`.
+    pub beat_in_bar: u32,
+    /// Beats per bar: 2, 3 or 4 (the neural tracker's meter; 4 with the classic tracker).
+    pub beats_per_bar: u32,
     /// Magnitude spectrum on [`SPECTRUM_BINS`] log-spaced bins from `min_hz` to `max_hz`,
     /// dB-mapped to 0..1 over `spectrum_range_db` below the gain-control reference.
     pub spectrum: [f32; SPECTRUM_BINS],
@@ -95,9 +106,14 @@ impl AudioFeatures {
             onset_count: 0,
             beat: 0.0,
             beat_count: 0,
+            downbeat: 0.0,
+            downbeat_count: 0,
             bpm: 120.0,
             bpm_confidence: 0.0,
             beat_phase: 0.0,
+            bar_phase: 0.0,
+            beat_in_bar: 0,
+            beats_per_bar: 4,
             spectrum: [0.0; SPECTRUM_BINS],
             waveform: [0.0; WAVEFORM_LEN],
         }
@@ -111,8 +127,9 @@ impl AudioFeatures {
 
     /// Fills the audio fields of the frame globals: `audio_level` = [`Self::level`],
     /// `audio_peak` = [`Self::peak`], then `onset`, `beat`, `bpm`, `beat_phase`,
-    /// `bpm_confidence`, `centroid` (normalised), `flux` and the 16 `bands` (unused ones 0).
-    /// Other fields are left alone.
+    /// `bpm_confidence`, `centroid` (normalised), `flux`, the 16 `bands` (unused ones 0),
+    /// `downbeat`, `bar_phase`, `beat_in_bar` and `beats_per_bar` (as floats). Other fields
+    /// are left alone.
     pub fn write_globals(&self, g: &mut Globals) {
         g.audio_level = self.level;
         g.audio_peak = self.peak;
@@ -123,6 +140,10 @@ impl AudioFeatures {
         g.bpm_confidence = self.bpm_confidence;
         g.centroid = self.centroid;
         g.flux = self.flux;
+        g.downbeat = self.downbeat;
+        g.bar_phase = self.bar_phase;
+        g.beat_in_bar = self.beat_in_bar as f32;
+        g.beats_per_bar = self.beats_per_bar as f32;
         for (i, chunk) in g.bands.iter_mut().enumerate() {
             for (j, v) in chunk.iter_mut().enumerate() {
                 *v = self.bands.get(i * 4 + j).copied().unwrap_or(0.0);
@@ -167,6 +188,10 @@ mod tests {
         f.bpm_confidence = 0.6;
         f.centroid = 0.7;
         f.flux = 0.8;
+        f.downbeat = 0.9;
+        f.bar_phase = 0.625;
+        f.beat_in_bar = 2;
+        f.beats_per_bar = 4;
         for (i, b) in f.bands.iter_mut().enumerate().take(8) {
             *b = i as f32 / 10.0;
         }
@@ -192,6 +217,10 @@ mod tests {
         assert_eq!(g.bands[0], [0.0, 0.1, 0.2, 0.3]);
         assert_eq!(g.bands[1], [0.4, 0.5, 0.6, 0.7]);
         assert_eq!(g.bands[2], [0.0; 4]);
+        assert_eq!(
+            [g.downbeat, g.bar_phase, g.beat_in_bar, g.beats_per_bar],
+            [0.9, 0.625, 2.0, 4.0]
+        );
         assert!((g.time - 3.0).abs() < f32::EPSILON, "untouched");
     }
 

@@ -17,6 +17,10 @@
 
 pub mod analysis;
 mod beat;
+mod beat_clock;
+pub mod beat_eval;
+pub mod beat_metrics;
+pub mod beatnet;
 pub mod bench;
 pub mod capture;
 pub mod config;
@@ -25,6 +29,7 @@ pub mod features;
 pub mod file;
 pub mod latest;
 mod onset;
+pub mod tracker;
 
 use std::path::PathBuf;
 
@@ -40,6 +45,7 @@ pub use features::{
 };
 pub use file::{OfflineAudio, decode_wav};
 pub use latest::FeaturesReader;
+pub use tracker::TrackerKind;
 
 /// Errors from audio configuration, devices and files.
 #[derive(Debug, thiserror::Error)]

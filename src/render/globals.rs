@@ -41,6 +41,14 @@ pub struct Globals {
     pub flux: f32,
     /// Band energies 0..1, four per `vec4` (reserved).
     pub bands: [[f32; 4]; MAX_BANDS / 4],
+    /// Downbeat pulse 0..1: 1 on the first beat of a bar, then decays.
+    pub downbeat: f32,
+    /// Position within the bar 0..1 (0 on the downbeat).
+    pub bar_phase: f32,
+    /// Beat of the bar: 0 on the downbeat, then 1, 2 .. `beats_per_bar - 1` (a whole number).
+    pub beat_in_bar: f32,
+    /// Beats per bar: 2, 3 or 4 (a whole number).
+    pub beats_per_bar: f32,
 }
 
 /// The WGSL mirror of [`Globals`]; keep the two in step (the layout test enforces it).
@@ -61,6 +69,10 @@ struct Globals {
     centroid: f32,
     flux: f32,
     bands: array<vec4<f32>, 4>,
+    downbeat: f32,
+    bar_phase: f32,
+    beat_in_bar: f32,
+    beats_per_bar: f32,
 }
 ";
 
@@ -83,11 +95,14 @@ mod tests {
         };
         assert_eq!(*span as usize, std::mem::size_of::<Globals>(), "size");
         let _ = handle;
-        let rust_offsets = [0, 8, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64];
+        let rust_offsets = [
+            0, 8, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 128, 132, 136, 140,
+        ];
         let wgsl_offsets: Vec<u32> = members.iter().map(|m| m.offset).collect();
         assert_eq!(wgsl_offsets, rust_offsets);
         assert_eq!(std::mem::offset_of!(Globals, bands), 64);
         assert_eq!(std::mem::offset_of!(Globals, frame), 24);
         assert_eq!(std::mem::offset_of!(Globals, flux), 60);
+        assert_eq!(std::mem::offset_of!(Globals, beats_per_bar), 140);
     }
 }
