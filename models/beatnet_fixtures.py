@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Reference values for hypna's BeatNet front end, computed once with BeatNet's own pipeline.
 
-    python3 models/beatnet_fixtures.py --beatnet .hypna/beatnet-src --out tests/fixtures/beatnet --stage features
-    python3 models/beatnet_fixtures.py --beatnet .hypna/beatnet-src --out tests/fixtures/beatnet --stage activations --torch
+    python3 models/beatnet_fixtures.py --beatnet .hypna/beatnet-src --out models/testdata/beatnet --stage features
+    python3 models/beatnet_fixtures.py --beatnet .hypna/beatnet-src --out models/testdata/beatnet --stage activations --torch
 
-Run once by hand; the outputs are committed and `tests/beatnet.rs` compares hypna's Rust front end
+Run once by hand; the outputs are committed and `tests/it/beatnet.rs` compares hypna's Rust front end
 and the installed ONNX model with them. It needs what BeatNet's feature code imports: madmom 0.16.1
 (its PyPI sdist builds with numpy<1.24 and Cython<3 once the Cython-generated `.c` files are deleted
 so that they are regenerated, and needs `from collections.abc import MutableSequence` in

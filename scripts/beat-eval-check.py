@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Recomputes hypna's beat scores with mir_eval, to check `src/audio/beat_metrics.rs`.
+"""Recomputes hypna's beat scores with mir_eval, to check `src/bench/beat_metrics.rs`.
 
     hypna bench --beats .hypna/beat-eval --beats-dump /tmp/beats-dump
     python3 scripts/beat-eval-check.py .hypna/beat-eval /tmp/beats-dump

@@ -1,9 +1,13 @@
 //! Diagnostics that point into an author's file: `path:line:col: message`.
 //!
-//! Every error an author can cause (scene TOML, WGSL, includes, `--set`) ends up as a
-//! [`Diagnostic`], so the CLI, the log and (later) the on-screen overlay print them the same way.
+//! Every error an author can cause (scene TOML, WGSL, includes, `--set`, playlists,
+//! schedules, settings) ends up as a [`Diagnostic`], so the CLI, the log and the on-screen
+//! banner print them the same way. Every TOML file is read through [`from_toml`] (the one
+//! mapping of a TOML error to a place) and checked with a [`Collector`] (every problem, not
+//! just the first, each at the key that caused it).
 
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// One located problem in an author's file.
@@ -131,6 +135,99 @@ pub fn display_path(path: &Path) -> PathBuf {
         .unwrap_or_else(|| path.to_path_buf())
 }
 
+/// Deserialises TOML `source`, read from `path`; a syntax or type error becomes a located
+/// diagnostic (the one TOML-error mapping of hypna).
+///
+/// # Errors
+/// The located TOML error.
+pub fn from_toml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    source: &str,
+) -> Result<T, Diagnostic> {
+    toml::from_str(source).map_err(|e| {
+        let message = e.message().trim_end().to_string();
+        match e.span() {
+            Some(span) => Diagnostic::at_offset(path, source, span.start, message),
+            None => Diagnostic::file(path, message),
+        }
+    })
+}
+
+/// Collects located problems while a file is checked: every problem, not just the first.
+#[derive(Debug)]
+pub struct Collector<'a> {
+    path: &'a Path,
+    source: &'a str,
+    errors: Vec<Diagnostic>,
+}
+
+impl<'a> Collector<'a> {
+    /// Nothing found yet in `source`, the text of `path`.
+    #[must_use]
+    pub fn new(path: &'a Path, source: &'a str) -> Self {
+        Self {
+            path,
+            source,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The file being checked.
+    #[must_use]
+    pub fn path(&self) -> &'a Path {
+        self.path
+    }
+
+    /// The text being checked.
+    #[must_use]
+    pub fn source(&self) -> &'a str {
+        self.source
+    }
+
+    /// Records a problem at the start of `span`; the returned diagnostic takes notes.
+    pub fn error(&mut self, span: &Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
+        let d = Diagnostic::at_offset(self.path, self.source, span.start, message);
+        self.push(d)
+    }
+
+    /// Records a problem with the whole file (no place in it).
+    pub fn file_error(&mut self, message: impl Into<String>) -> &mut Diagnostic {
+        let d = Diagnostic::file(self.path, message);
+        self.push(d)
+    }
+
+    /// Records `diagnostic` as it is.
+    pub fn push(&mut self, diagnostic: Diagnostic) -> &mut Diagnostic {
+        self.errors.push(diagnostic);
+        let last = self.errors.len() - 1;
+        &mut self.errors[last]
+    }
+
+    /// 1-based line and column of the start of `span`.
+    #[must_use]
+    pub fn line_col(&self, span: &Range<usize>) -> (u32, u32) {
+        line_col(self.source, span.start)
+    }
+
+    /// Whether nothing was found so far.
+    #[must_use]
+    pub fn is_clean(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// `value` when nothing was found, else everything found.
+    ///
+    /// # Errors
+    /// Every recorded problem.
+    pub fn finish<T>(self, value: T) -> Result<T, Diagnostics> {
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(Diagnostics(self.errors))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +250,31 @@ mod tests {
             Diagnostic::file("a.toml", "gone").to_string(),
             "a.toml: gone"
         );
+    }
+
+    #[test]
+    fn toml_errors_are_located_and_collectors_keep_every_problem() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct T {
+            #[allow(dead_code)]
+            a: u32,
+        }
+        let path = Path::new("t.toml");
+        let e = from_toml::<T>(path, "a = 1\nb = 2\n").unwrap_err();
+        assert_eq!((e.line, e.col), (Some(2), Some(1)), "{e}");
+        assert!(e.message.contains("unknown field `b`"), "{e}");
+        let source = "x = 1\ny = 2\n";
+        let mut c = Collector::new(path, source);
+        assert!(c.is_clean());
+        c.error(&(6..7), "first").notes.push("hint".into());
+        c.file_error("second");
+        assert_eq!(c.line_col(&(6..7)), (2, 1));
+        let all = c.finish(()).unwrap_err();
+        assert_eq!(
+            all.to_string(),
+            "t.toml:2:1: first\n  note: hint\nt.toml: second"
+        );
+        assert_eq!(Collector::new(path, source).finish(7).unwrap(), 7);
     }
 }

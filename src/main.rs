@@ -1,15 +1,16 @@
-//! The `hypna` command line. Thin: parses arguments, calls the library, prints errors.
+//! The `hypna` command line, and only that: parses arguments, calls the library, prints what
+//! it returns (reports print themselves) and errors.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use hypna::render::blit::Fit;
 use hypna::render::context::{Gpu, describe_adapter, list_adapters};
-use hypna::runtime::{AudioMode, OscMode, RenderSettings, RuntimeOptions, check};
+use hypna::render::png::{OnFailure, Pixels, PngWriter};
+use hypna::runtime::{AudioMode, OscMode, RenderSettings, RuntimeOptions};
 
 /// hypna: realtime generative art from WGSL shaders and ONNX models.
 #[derive(Parser)]
@@ -407,15 +408,20 @@ fn dispatch(command: Command) -> Result<()> {
                 audio: audio.live(),
                 ..models.runtime(size, sets, false, &osc, true)
             };
-            let mut options = hypna::app::RunOptions::new(scene, runtime);
+            let housekeeping = hypna::ops::Housekeeping::new(
+                window.health_every,
+                window.record_params,
+                scene.clone(),
+            );
+            let mut options = hypna::window::RunOptions::new(scene, runtime);
             options.frames = frames;
             options.fit = fit;
             options.fullscreen = window.fullscreen;
             options.monitor = window.monitor;
             options.present = match window.present {
-                PresentArg::Vsync => hypna::app::PresentChoice::Vsync,
-                PresentArg::Mailbox => hypna::app::PresentChoice::Mailbox,
-                PresentArg::Immediate => hypna::app::PresentChoice::Immediate,
+                PresentArg::Vsync => hypna::window::PresentChoice::Vsync,
+                PresentArg::Mailbox => hypna::window::PresentChoice::Mailbox,
+                PresentArg::Immediate => hypna::window::PresentChoice::Immediate,
             };
             options.remember_window = window.remember_window;
             options.follow_window = window.follow_window;
@@ -424,12 +430,10 @@ fn dispatch(command: Command) -> Result<()> {
             options.watch = !window.no_watch;
             options.fixed_fps = window.fixed_fps;
             options.screenshot_dir = window.screenshot_dir;
-            options.capture = window.capture.map(|dir| hypna::app::CaptureOptions {
+            options.capture = window.capture.map(|dir| hypna::window::CaptureOptions {
                 dir,
                 every: window.capture_every,
             });
-            options.health_secs = window.health_every;
-            options.record_params = window.record_params;
             if window.debug_lose_device_on_usr1 {
                 let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
                 signal_hook::flag::register(
@@ -438,8 +442,9 @@ fn dispatch(command: Command) -> Result<()> {
                 )?;
                 options.lose_device = Some(flag);
             }
-            options.stop = Some(hypna::app::stop_on_signals()?);
-            hypna::app::run(options)?;
+            options.stop = Some(hypna::window::stop_on_signals()?);
+            let mut housekeeping = housekeeping;
+            hypna::window::run(options, &mut housekeeping)?;
             Ok(())
         }
         Command::Inspect { model, models } => {
@@ -479,75 +484,19 @@ fn dispatch(command: Command) -> Result<()> {
             replay_params.as_deref(),
         ),
         Command::Check { scenes, ort_lib } => {
-            let mut failed = 0;
-            let mut expanded = Vec::new();
-            for path in &scenes {
-                if !hypna::install::playlist::is_playlist(path) {
-                    expanded.push(path.clone());
-                    continue;
-                }
-                match hypna::install::playlist::Playlist::load(path) {
-                    Ok(playlist) => {
-                        println!(
-                            "ok: {} playlist \"{}\" ({} entries)",
-                            path.display(),
-                            playlist.name,
-                            playlist.entries.len()
-                        );
-                        for entry in &playlist.entries {
-                            // Each entry's `set` must name a param of its scene.
-                            if let Ok(scene) = hypna::scene::Scene::load(&entry.scene) {
-                                for (name, _) in &entry.set {
-                                    if scene.param(name).is_none() {
-                                        failed += 1;
-                                        eprintln!(
-                                            "{}:{}: entry `{}` sets `{name}`, which {} does not have",
-                                            path.display(),
-                                            entry.line,
-                                            entry.name,
-                                            entry.scene.display()
-                                        );
-                                    }
-                                }
-                            }
-                            expanded.push(entry.scene.clone());
-                        }
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!("{e}");
-                    }
+            let report = hypna::show::check::check(&scenes, ort_lib.as_ref());
+            for line in &report.lines {
+                match line {
+                    hypna::show::check::CheckLine::Ok(text) => println!("{text}"),
+                    hypna::show::check::CheckLine::Problem(text) => eprintln!("{text}"),
                 }
             }
-            for path in &expanded {
-                let result = check(path).and_then(|(scene, shaders)| {
-                    let note = hypna::runtime::check_models(&scene, ort_lib.clone())?;
-                    Ok((scene, shaders, note))
-                });
-                match result {
-                    Ok((scene, shaders, note)) => {
-                        let files: usize = shaders.iter().map(|s| s.files.len()).sum();
-                        println!(
-                            "ok: {} \"{}\" ({} passes, {} models, {} params, {} WGSL files)",
-                            path.display(),
-                            scene.name,
-                            scene.passes.len(),
-                            scene.models.len(),
-                            scene.params.len(),
-                            files
-                        );
-                        if let Some(note) = note {
-                            println!("  {note}");
-                        }
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!("{e}");
-                    }
-                }
-            }
-            if failed > 0 {
-                bail!("{failed} of {} files failed the check", expanded.len());
+            if report.failed > 0 {
+                bail!(
+                    "{} of {} files failed the check",
+                    report.failed,
+                    report.files
+                );
             }
             Ok(())
         }
@@ -573,7 +522,7 @@ fn dispatch(command: Command) -> Result<()> {
                 ),
             }
             println!("Monitors:");
-            match hypna::app::list_monitors() {
+            match hypna::window::list_monitors() {
                 Ok(monitors) if monitors.is_empty() => println!("  none found"),
                 Ok(monitors) => {
                     for m in monitors {
@@ -619,23 +568,20 @@ fn dispatch(command: Command) -> Result<()> {
             to,
         } => {
             if let Some(dir) = beats {
-                let options = hypna::audio::beat_eval::BeatEvalOptions {
+                let options = hypna::bench::beats::BeatEvalOptions {
                     dir,
                     aubio: true,
                     dump: beats_dump,
                     config: hypna::audio::AudioConfig::default(),
                 };
-                let report = hypna::audio::beat_eval::run(&options, |clip| eprintln!("  {clip}"))?;
+                let report = hypna::bench::beats::run(&options, |clip| eprintln!("  {clip}"))?;
                 println!("bench --beats:\n{report}");
                 return Ok(());
             }
-            if transition {
-                let gpu = Gpu::new_headless()?;
-                let from = scene.unwrap_or_else(|| PathBuf::from("scenes/flow.toml"));
-                let to = to.unwrap_or_else(|| PathBuf::from("scenes/dream.toml"));
-                let before = frames.unwrap_or(30) as usize;
-                let report = hypna::bench::run_transition(&gpu, &from, &to, size, before, 1.0)?;
-                println!("bench --transition:\n{report}");
+            if audio {
+                let report =
+                    hypna::bench::audio::run(&hypna::bench::audio::BenchOptions::default())?;
+                println!("bench --audio:\n{report}");
                 return Ok(());
             }
             if window {
@@ -644,22 +590,22 @@ fn dispatch(command: Command) -> Result<()> {
                     size: Some(size),
                     ..RuntimeOptions::default()
                 };
-                let mut options = hypna::app::RunOptions::new(scene, runtime);
+                let mut options = hypna::window::RunOptions::new(scene, runtime);
                 options.watch = false;
-                let report = hypna::app::bench_window(options, frames.unwrap_or(20), rounds)?;
+                let report = hypna::bench::window::run(options, frames.unwrap_or(20), rounds)?;
                 println!("bench --window:\n{report}");
                 return Ok(());
             }
-            if audio {
-                let report =
-                    hypna::audio::bench::run(&hypna::audio::bench::BenchOptions::default())?;
-                println!("bench --audio:\n{report}");
-                return Ok(());
-            }
             let gpu = Gpu::new_headless()?;
-            if osc {
+            if transition {
+                let from = scene.unwrap_or_else(|| PathBuf::from("scenes/flow.toml"));
+                let to = to.unwrap_or_else(|| PathBuf::from("scenes/dream.toml"));
+                let before = frames.unwrap_or(30) as usize;
+                let report = hypna::bench::transition::run(&gpu, &from, &to, size, before, 1.0)?;
+                println!("bench --transition:\n{report}");
+            } else if osc {
                 let report =
-                    hypna::osc::bench::run(&hypna::osc::bench::OscBenchOptions::default())?;
+                    hypna::bench::osc::run(&hypna::bench::osc::OscBenchOptions::default())?;
                 println!("bench --osc (loopback ingest):\n{report}");
                 let scene = scene.unwrap_or_else(|| PathBuf::from("scenes/flow.toml"));
                 let size = if size == [1280, 720] {
@@ -667,7 +613,7 @@ fn dispatch(command: Command) -> Result<()> {
                 } else {
                     size
                 };
-                let r = hypna::bench::run_osc_frames(
+                let report = hypna::bench::osc::run_frames(
                     &gpu,
                     &scene,
                     size,
@@ -675,100 +621,25 @@ fn dispatch(command: Command) -> Result<()> {
                     rounds.min(3),
                     60,
                 )?;
-                println!(
-                    "bench --osc (frames): {} at {}x{} on {}",
-                    scene.display(),
-                    size[0],
-                    size[1],
-                    gpu.describe()
-                );
-                println!(
-                    "  send -> uniforms: p99 {:.0} frame(s), max {:.0} (goal: at most 1 at p99; {} probes); {:.1} ms mean",
-                    r.latency_p99_frames(),
-                    r.latency_frames.iter().copied().fold(0.0, f64::max),
-                    r.latency_frames.len(),
-                    hypna::bench::Stats::of(&r.latency_ms).mean_ms
-                );
-                println!(
-                    "  frame mean quiet {:.2} ms, under 5,000 msg/s {:.2} ms: ratio {:.3} (goal <= 1.05); {} messages received",
-                    r.frames_quiet.mean_ms,
-                    r.frames_loaded.mean_ms,
-                    r.load_ratio(),
-                    r.received
-                );
-                return Ok(());
-            }
-            if models {
-                let scene = scene.unwrap_or_else(|| PathBuf::from("scenes/dream.toml"));
-                let options = hypna::bench::ModelBenchOptions {
-                    scene: scene.clone(),
+                println!("{report}");
+            } else if models {
+                let options = hypna::bench::models::ModelBenchOptions {
+                    scene: scene.unwrap_or_else(|| PathBuf::from("scenes/dream.toml")),
                     size,
                     frames: frames.unwrap_or(60),
                     rounds,
                     threads,
                 };
-                let r = hypna::bench::run_models(&gpu, &options)?;
-                println!(
-                    "bench --models: {} at {}x{}, ONNX Runtime {threads} thread(s), on {}",
-                    scene.display(),
-                    size[0],
-                    size[1],
-                    gpu.describe()
-                );
-                println!(
-                    "  inference         mean {:8.2} ms  median {:8.2} ms  ({} runs sampled)",
-                    r.inference.mean_ms, r.inference.median_ms, r.inference.frames
-                );
-                println!(
-                    "  I/O per inference      {:8.3} ms  = {:5.1}% of inference (goal <= 10%)",
-                    r.io_per_inference_ms,
-                    100.0 * r.io_share()
-                );
-                println!(
-                    "  gap between runs  mean {:8.3} ms  = {:5.1}% of run time (goal <= 5%)",
-                    r.gap.mean_ms,
-                    100.0 * r.gap_share()
-                );
-                println!(
-                    "  frame p99 without model {:8.2} ms, with {:8.2} ms: ratio {:.3} (goal <= 1.5)",
-                    r.p99_without_ms,
-                    r.p99_with_ms,
-                    r.p99_ratio()
-                );
-                println!(
-                    "  frame median without    {:8.2} ms, with {:8.2} ms",
-                    r.frames_without.median_ms, r.frames_with.median_ms
-                );
-                return Ok(());
-            }
-            let scene = scene.unwrap_or_else(|| PathBuf::from("scenes/landscape.toml"));
-            let frames = frames.unwrap_or(20);
-            let report = hypna::bench::run(
-                &gpu,
-                &hypna::bench::BenchOptions {
-                    scene: scene.clone(),
+                println!("{}", hypna::bench::models::run(&gpu, &options)?);
+            } else {
+                let options = hypna::bench::frame::BenchOptions {
+                    scene: scene.unwrap_or_else(|| PathBuf::from("scenes/landscape.toml")),
                     size,
-                    frames,
+                    frames: frames.unwrap_or(20),
                     rounds,
-                },
-            )?;
-            println!(
-                "bench: {} at {}x{} on {}",
-                scene.display(),
-                size[0],
-                size[1],
-                report.adapter
-            );
-            for (name, s) in [("hypna", report.hypna), ("bare wgpu", report.bare)] {
-                println!(
-                    "  {name:<10} median {:8.2} ms  p90 {:8.2} ms  mean {:8.2} ms  ({} frames)",
-                    s.median_ms, s.p90_ms, s.mean_ms, s.frames
-                );
+                };
+                println!("{}", hypna::bench::frame::run(&gpu, &options)?);
             }
-            println!(
-                "  ratio hypna/bare (median): {:.3} (goal <= 1.10)",
-                report.ratio()
-            );
             Ok(())
         }
     }
@@ -792,7 +663,7 @@ fn init_logging(cli: &Cli) -> Result<()> {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create log folder {}", dir.display()))?;
             }
-            let rotating = hypna::install::logfile::RotatingFile::new(
+            let rotating = hypna::ops::logfile::RotatingFile::new(
                 path,
                 cli.log_max_mb.max(1) * 1024 * 1024,
                 cli.log_keep,
@@ -801,7 +672,7 @@ fn init_logging(cli: &Cli) -> Result<()> {
             Some(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(false)
-                    .with_writer(hypna::install::logfile::SharedRotatingFile::new(rotating)),
+                    .with_writer(hypna::ops::logfile::SharedRotatingFile::new(rotating)),
             )
         }
         None => None,
@@ -828,10 +699,11 @@ fn render(
     }
     let gpu = Gpu::new_headless()?;
     tracing::info!("GPU: {}", gpu.describe());
+    let mut janitor = hypna::ops::Janitor::start();
     let (mut show, mut runtime) = hypna::show::Show::open(&gpu, scene, options)?;
     let mut replay = match replay_params {
         Some(path) => {
-            let replay = hypna::record::ParamReplay::load(path)?;
+            let replay = hypna::ops::paramlog::ParamReplay::load(path)?;
             tracing::info!(
                 "replaying {} param changes from {}",
                 replay.len(),
@@ -846,25 +718,8 @@ fn render(
     }
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create output folder {}", out.display()))?;
-    // PNG encoding runs on its own thread; the bounded channel keeps memory flat.
-    let (tx, rx) = mpsc::sync_channel::<hypna::render::readback::ReadImage>(4);
-    let out_dir = out.to_path_buf();
-    let writer = std::thread::spawn(move || -> Result<u64> {
-        let mut written = 0;
-        for image in rx {
-            let path = out_dir.join(format!("frame_{:05}.png", image.frame));
-            image::save_buffer(
-                &path,
-                &image.rgba,
-                image.size[0],
-                image.size[1],
-                image::ColorType::Rgba8,
-            )
-            .with_context(|| format!("cannot write {}", path.display()))?;
-            written += 1;
-        }
-        Ok(written)
-    });
+    // PNG encoding runs on its own thread; the bounded queue keeps memory flat.
+    let writer = PngWriter::start(4, OnFailure::Stop)?;
     let start = Instant::now();
     let settings = RenderSettings {
         frames,
@@ -877,10 +732,11 @@ fn render(
         &mut runtime,
         &settings,
         |gpu, runtime, t| {
+            janitor.after_frame(runtime, &show);
             show.before_frame(gpu, runtime, t);
             if let Some(replay) = &mut replay {
                 for (_, name, value) in replay.due(t.time_secs) {
-                    runtime.set_from_ui(name, *value);
+                    runtime.queue_param(name, *value);
                 }
             }
         },
@@ -888,14 +744,12 @@ fn render(
             if last_only && image.frame != last {
                 return Ok(());
             }
-            tx.send(image)
-                .map_err(|_| anyhow::anyhow!("the PNG writer stopped"))
+            let path = hypna::render::png::numbered(out, "frame", image.frame);
+            writer.write(image, path, Pixels::Rgba)
         },
     );
-    drop(tx);
-    let written = writer
-        .join()
-        .map_err(|_| anyhow::anyhow!("the PNG writer panicked"))??;
+    // The first failed write says more than the `Stopped` that later frames met.
+    let written = writer.finish()?;
     sent?;
     let elapsed_secs = start.elapsed().as_secs_f64();
     #[allow(clippy::cast_precision_loss)]

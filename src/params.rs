@@ -1,8 +1,8 @@
 //! The parameter store: typed, range-clamped, smoothed values, one per scene param.
 //!
-//! Only the frame loop writes it (CLI `--set`, later OSC and the UI feed it through the frame
-//! loop), so a recorded script of updates replays exactly. Each frame it is advanced by `dt`
-//! and snapshotted into the bytes of the WGSL `Params` uniform.
+//! Only the frame loop writes it (CLI `--set`, OSC, the parameter panel and a replayed param
+//! log all go through the frame loop), so a recorded script of updates replays exactly. Each
+//! frame it is advanced by `dt` and snapshotted into the bytes of the WGSL `Params` uniform.
 
 use crate::scene::ParamDef;
 
@@ -78,23 +78,45 @@ impl ParamStore {
     /// [`ParamError::Unknown`] for a name the scene does not declare,
     /// [`ParamError::NotANumber`] for NaN or infinity.
     pub fn set(&mut self, name: &str, value: f32) -> Result<f32, ParamError> {
-        let known = self.known();
-        let slot = self
-            .slots
-            .iter_mut()
-            .find(|s| s.def.name == name)
-            .ok_or_else(|| ParamError::Unknown {
-                name: name.to_string(),
-                known,
-            })?;
+        // No allocation on the way to a known param: the OSC path calls this per message.
+        let Some(i) = self.index_of(name) else {
+            return Err(self.unknown(name));
+        };
         if !value.is_finite() {
             return Err(ParamError::NotANumber {
                 name: name.to_string(),
                 value: value.to_string(),
             });
         }
+        let slot = &mut self.slots[i];
         slot.target = slot.def.clamp(value);
         Ok(slot.target)
+    }
+
+    /// Sets the target of the param at `index` (declaration order) as [`Self::set`] does;
+    /// returns the clamped value, or `None` for an index out of range or a value that is not
+    /// a finite number (both left alone).
+    pub fn set_at(&mut self, index: usize, value: f32) -> Option<f32> {
+        let slot = self.slots.get_mut(index)?;
+        if !value.is_finite() {
+            return None;
+        }
+        slot.target = slot.def.clamp(value);
+        Some(slot.target)
+    }
+
+    /// The declaration index of the param `name`.
+    #[must_use]
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.slots.iter().position(|s| s.def.name == name)
+    }
+
+    /// The error for a name this scene does not declare (built only when one is refused).
+    fn unknown(&self, name: &str) -> ParamError {
+        ParamError::Unknown {
+            name: name.to_string(),
+            known: self.known(),
+        }
     }
 
     /// Sets and jumps there at once, skipping smoothing (offline renders, scene start).
@@ -103,8 +125,8 @@ impl ParamStore {
     /// As [`Self::set`].
     pub fn set_now(&mut self, name: &str, value: f32) -> Result<f32, ParamError> {
         let v = self.set(name, value)?;
-        if let Some(slot) = self.slots.iter_mut().find(|s| s.def.name == name) {
-            slot.current = v;
+        if let Some(i) = self.index_of(name) {
+            self.slots[i].current = v;
         }
         Ok(v)
     }

@@ -13,7 +13,7 @@ use crate::diag::Diagnostic;
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// `[osc]`: replaces the scene's `[osc]` table (same keys, see docs/osc.md). Default: none.
-    pub osc: Option<crate::osc::OscConfig>,
+    pub osc: Option<crate::scene::osc::OscConfig>,
 }
 
 /// Errors from reading settings.
@@ -42,13 +42,8 @@ pub fn load(path: &Path) -> Result<Settings, SettingsError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let settings: Settings = toml::from_str(&source).map_err(|e| {
-        let message = e.message().trim_end().to_string();
-        SettingsError::Invalid(match e.span() {
-            Some(span) => Diagnostic::at_offset(path, &source, span.start, message),
-            None => Diagnostic::file(path, message),
-        })
-    })?;
+    let settings: Settings =
+        crate::diag::from_toml(path, &source).map_err(SettingsError::Invalid)?;
     if let Some(osc) = &settings.osc {
         osc.check()
             .map_err(|e| SettingsError::Invalid(Diagnostic::file(path, format!("[osc]: {e}"))))?;

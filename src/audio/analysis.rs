@@ -15,10 +15,11 @@ use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 
 use super::AudioError;
-use super::tracker::{Tracker, TrackerKind};
-use super::config::{AgcMode, AudioConfig, MAX_BANDS, Smoothing};
+use super::tracker::Tracker;
+use crate::scene::audio::TrackerKind;
 use super::features::{AudioFeatures, MIN_DB, SPECTRUM_BINS, WAVEFORM_LEN};
 use super::onset::OnsetDetector;
+use crate::scene::audio::{AgcMode, AudioConfig, MAX_BANDS, Smoothing};
 
 /// Magnitude compression for the flux: `ln(1 + LAMBDA * magnitude)`. Large enough that the
 /// flux measures level ratios (so quiet and loud hits register alike) down to about -80 dB

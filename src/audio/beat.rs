@@ -294,12 +294,12 @@ impl BeatTracker {
             *c = Complex::new(c.norm_sqr(), 0.0);
         }
         // The inverse only complains about non-zero imaginary parts at DC and Nyquist, which
-        // are zero here; the output is valid either way.
-        let _ = self.inverse.process_with_scratch(
+        // are zero here; the output is valid either way, so the complaint is dropped.
+        drop(self.inverse.process_with_scratch(
             &mut self.acf_spec,
             &mut self.acf_out,
             &mut self.scratch_inv,
-        );
+        ));
         let r0 = self.acf_out.first().copied().unwrap_or(0.0) / n as f32;
         if r0 <= 0.0 {
             return false;

@@ -121,11 +121,13 @@ impl BeatClock {
     }
 
     /// Tempo now, BPM.
+    #[cfg(test)]
     pub(crate) fn bpm(&self) -> f64 {
         self.bpm
     }
 
     /// Whether a tapped tempo holds.
+    #[cfg(test)]
     pub(crate) fn tapped(&self) -> bool {
         self.tapped
     }
@@ -408,37 +410,5 @@ mod tests {
         assert_eq!(fired[2].2, 3);
         c.clear_tap();
         assert!(!c.tapped());
-    }
-}
-#[cfg(test)]
-mod scratch {
-    use super::*;
-    use crate::audio::beatnet::decoder::{BarFilter, DecoderParams};
-    #[test]
-    fn scratch() {
-        let name = std::env::var("CLIP").unwrap();
-        let bytes = std::fs::read(format!("/tmp/acts/{name}.f32")).unwrap();
-        let a: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        let mut f = BarFilter::new(DecoderParams::new([60.0, 180.0]));
-        let mut c = BeatClock::new([60.0, 180.0], 0.25);
-        let hop = 235.0 / 44100.0;
-        let frames: Vec<[f32; 3]> = a.chunks_exact(3).map(|x| [x[0], x[1], x[2]]).collect();
-        let mut next_frame = 0usize;
-        let mut t = 0.0;
-        while next_frame < frames.len() {
-            t += hop;
-            // frames complete 32 ms after their centre
-            while next_frame < frames.len() && next_frame as f64 * 0.02 + 0.032 <= t {
-                let fr = frames[next_frame];
-                let e = f.step(fr[0], fr[1]);
-                if e.locked {
-                    c.correct(&Target { at_secs: next_frame as f64 * 0.02, bpm: e.bpm, phase: e.beat_phase, gain: 0.25 * e.beat_concentration, bar: (e.bar_concentration > 0.3).then_some((e.meter, e.bar_position)), confidence: (e.tempo_mass * e.beat_concentration) as f32 });
-                    if next_frame % 20 == 0 && t > 6.0 && t < 12.0 { eprintln!("{t:.3} est bar {:.2} m {} | clock pos {:.2} off {} meter {} pending {:?}", e.bar_position, e.meter, c.pos, c.bar_offset, c.meter, c.bar_pending); }
-                }
-                next_frame += 1;
-            }
-            let s = c.advance(t, true);
-            if s.downbeat && t > 5.0 && t < 12.0 { eprintln!("DOWNBEAT {t:.3}"); }
-        }
     }
 }

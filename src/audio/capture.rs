@@ -15,7 +15,7 @@ use cpal::{FromSample, SampleFormat, SizedSample};
 use rtrb::Producer;
 
 use super::AudioError;
-use super::config::DeviceSelector;
+use crate::scene::audio::DeviceSelector;
 
 /// Capacity of the callback-to-analysis ring, in mono samples (1.4 s at 48 kHz): room for
 /// the analysis thread to be descheduled for a long while before anything is dropped.

@@ -33,11 +33,11 @@ use super::analysis::Analyzer;
 use super::capture::{
     CaptureBackend, CaptureSink, Connection, Counters, CpalBackend, OpenedStream, RING_CAPACITY,
 };
-use super::config::{AudioConfig, REFERENCE_RATE_HZ};
 use super::features::AudioFeatures;
 use super::file::decode_wav;
 use super::latest::{FeaturesReader, Latest};
 use crate::restart::{RestartPolicy, run_restarting};
+use crate::scene::audio::{AudioConfig, REFERENCE_RATE_HZ};
 
 /// How often the analysis thread looks for new samples when the ring was empty.
 const POLL: Duration = Duration::from_millis(1);
@@ -333,8 +333,9 @@ impl AudioEngine {
                 |d| shared.backoff(d),
                 |message| {
                     // The stream went down with the unwinding; the analysis bridges with
-                    // silence until the restarted supervisor reopens the device.
-                    let _ = tx.try_send(Control::Source(None));
+                    // silence until the restarted supervisor reopens the device. A full or
+                    // closed queue means the analysis is busy or gone: it bridges anyway.
+                    drop(tx.try_send(Control::Source(None)));
                     shared.set_status(CaptureStatus::Reconnecting {
                         attempts: 0,
                         reason: format!("the capture thread panicked: {message}"),
@@ -643,7 +644,7 @@ fn supervise(
                 });
                 let reason = watch(&conn, stall, shared);
                 // The analysis thread may already be gone when stopping; nothing to tell then.
-                let _ = tx.send(Control::Source(None));
+                drop(tx.send(Control::Source(None)));
                 reap(guard);
                 if let Some(reason) = reason {
                     shared.set_status(CaptureStatus::Reconnecting {

@@ -1,9 +1,7 @@
-//! What the analysis publishes: one [`AudioFeatures`] per hop, and how it maps onto the frame
-//! globals and the audio texture.
+//! What the analysis publishes: one [`AudioFeatures`] per hop, and how it maps onto the audio
+//! texture (the frame globals are written by `render::globals`, which reads these fields).
 
-use crate::render::globals::Globals;
-
-use super::config::MAX_BANDS;
+use crate::scene::audio::MAX_BANDS;
 
 /// Log-frequency bins in [`AudioFeatures::spectrum`].
 pub const SPECTRUM_BINS: usize = 256;
@@ -125,32 +123,6 @@ impl AudioFeatures {
         &self.bands[..self.band_count.min(MAX_BANDS)]
     }
 
-    /// Fills the audio fields of the frame globals: `audio_level` = [`Self::level`],
-    /// `audio_peak` = [`Self::peak`], then `onset`, `beat`, `bpm`, `beat_phase`,
-    /// `bpm_confidence`, `centroid` (normalised), `flux`, the 16 `bands` (unused ones 0),
-    /// `downbeat`, `bar_phase`, `beat_in_bar` and `beats_per_bar` (as floats). Other fields
-    /// are left alone.
-    pub fn write_globals(&self, g: &mut Globals) {
-        g.audio_level = self.level;
-        g.audio_peak = self.peak;
-        g.onset = self.onset;
-        g.beat = self.beat;
-        g.bpm = self.bpm;
-        g.beat_phase = self.beat_phase;
-        g.bpm_confidence = self.bpm_confidence;
-        g.centroid = self.centroid;
-        g.flux = self.flux;
-        g.downbeat = self.downbeat;
-        g.bar_phase = self.bar_phase;
-        g.beat_in_bar = self.beat_in_bar as f32;
-        g.beats_per_bar = self.beats_per_bar as f32;
-        for (i, chunk) in g.bands.iter_mut().enumerate() {
-            for (j, v) in chunk.iter_mut().enumerate() {
-                *v = self.bands.get(i * 4 + j).copied().unwrap_or(0.0);
-            }
-        }
-    }
-
     /// Writes the audio texture, [`TEXTURE_WIDTH`] x [`TEXTURE_HEIGHT`] single floats row
     /// by row (for an `R32Float` texture): row 0 the spectrum (linearly resampled to the
     /// width, 0..1), row 1 the waveform (-1..1). Writes nothing past `out.len()`.
@@ -175,54 +147,6 @@ impl AudioFeatures {
 #[allow(clippy::float_cmp)] // exact values are the point of these tests
 mod tests {
     use super::*;
-
-    #[test]
-    fn globals_receive_every_audio_field() {
-        let mut f = AudioFeatures::silent(48_000, 8);
-        f.level = 0.1;
-        f.peak = 0.2;
-        f.onset = 0.3;
-        f.beat = 0.4;
-        f.bpm = 128.0;
-        f.beat_phase = 0.5;
-        f.bpm_confidence = 0.6;
-        f.centroid = 0.7;
-        f.flux = 0.8;
-        f.downbeat = 0.9;
-        f.bar_phase = 0.625;
-        f.beat_in_bar = 2;
-        f.beats_per_bar = 4;
-        for (i, b) in f.bands.iter_mut().enumerate().take(8) {
-            *b = i as f32 / 10.0;
-        }
-        let mut g = Globals {
-            time: 3.0,
-            ..Globals::default()
-        };
-        f.write_globals(&mut g);
-        assert_eq!(
-            [
-                g.audio_level,
-                g.audio_peak,
-                g.onset,
-                g.beat,
-                g.bpm,
-                g.beat_phase,
-                g.bpm_confidence,
-                g.centroid,
-                g.flux
-            ],
-            [0.1, 0.2, 0.3, 0.4, 128.0, 0.5, 0.6, 0.7, 0.8]
-        );
-        assert_eq!(g.bands[0], [0.0, 0.1, 0.2, 0.3]);
-        assert_eq!(g.bands[1], [0.4, 0.5, 0.6, 0.7]);
-        assert_eq!(g.bands[2], [0.0; 4]);
-        assert_eq!(
-            [g.downbeat, g.bar_phase, g.beat_in_bar, g.beats_per_bar],
-            [0.9, 0.625, 2.0, 4.0]
-        );
-        assert!((g.time - 3.0).abs() < f32::EPSILON, "untouched");
-    }
 
     #[test]
     fn texture_rows_hold_spectrum_and_waveform() {

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use super::AudioError;
 use super::analysis::Analyzer;
-use super::config::AudioConfig;
 use super::features::AudioFeatures;
+use crate::scene::audio::AudioConfig;
 
 fn file_error(path: &Path, message: impl Into<String>) -> AudioError {
     AudioError::File {

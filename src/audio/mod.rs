@@ -1,15 +1,15 @@
 //! Live audio: capture (cpal, device choice, reconnection), WAV input (live and offline), and
 //! analysis (FFT, bands with gain control, centroid, flux, onsets, beat and tempo, smoothing).
 //!
-//! - [`AudioConfig`] is the scene's `[audio]` table.
+//! - [`AudioConfig`] is the scene's `[audio]` table (defined with the scene format).
 //! - [`AudioEngine::start`] runs live input; [`AudioEngine::reader`] hands out
 //!   [`FeaturesReader`]s whose [`FeaturesReader::latest`] never blocks;
-//!   [`AudioFeatures::write_globals`] fills the frame uniform and
-//!   [`AudioFeatures::write_texture`] the spectrum/waveform texture.
+//!   [`AudioFeatures::write_texture`] fills the spectrum/waveform texture (the render layer
+//!   copies the features into the frame globals).
 //! - [`OfflineAudio`] gives the exact features of a WAV file at any time, for `render`.
 //! - [`Analyzer`] is the seam under both: mono `&[f32]` in, features per hop out.
-//! - [`list_input_devices`] serves `hypna devices`; [`bench::run`] serves
-//!   `hypna bench --audio`.
+//! - [`list_input_devices`] serves `hypna devices`; [`synthetic`] plays generated signals
+//!   through the capture seam (`hypna bench --audio` and the tests).
 //!
 //! Threads: the device callback only pushes into an SPSC ring (see [`capture`]); the analysis
 //! thread drains it; a supervisor thread opens, watches and reopens the device (see
@@ -18,34 +18,33 @@
 pub mod analysis;
 mod beat;
 mod beat_clock;
-pub mod beat_eval;
-pub mod beat_metrics;
 pub mod beatnet;
-pub mod bench;
 pub mod capture;
-pub mod config;
 pub mod engine;
 pub mod features;
 pub mod file;
 pub mod latest;
 mod onset;
+pub mod synthetic;
 pub mod tracker;
 
 use std::path::PathBuf;
 
+pub use crate::scene::audio::{
+    AgcMode, AudioConfig, AudioConfigError, DeviceSelector, MAX_BANDS, Smoothing, SmoothingConfig,
+    TrackerKind,
+};
 pub use analysis::Analyzer;
 pub use capture::{
     CaptureBackend, CaptureSink, CpalBackend, ErrorReporter, InputDeviceInfo, OpenedStream,
     StreamErrorKind, list_input_devices,
 };
-pub use config::{AgcMode, AudioConfig, DeviceSelector, Smoothing, SmoothingConfig};
 pub use engine::{AudioEngine, AudioStats, AudioThread, CaptureStatus};
 pub use features::{
     AudioFeatures, MIN_DB, SPECTRUM_BINS, TEXTURE_HEIGHT, TEXTURE_WIDTH, WAVEFORM_LEN,
 };
 pub use file::{OfflineAudio, decode_wav};
 pub use latest::FeaturesReader;
-pub use tracker::TrackerKind;
 
 /// Errors from audio configuration, devices and files.
 #[derive(Debug, thiserror::Error)]
@@ -88,4 +87,13 @@ pub enum AudioError {
     /// The engine is shutting down.
     #[error("the audio engine has stopped")]
     Stopped,
+}
+
+impl From<AudioConfigError> for AudioError {
+    fn from(e: AudioConfigError) -> Self {
+        Self::Config {
+            key: e.key,
+            message: e.message,
+        }
+    }
 }

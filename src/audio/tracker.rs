@@ -4,31 +4,10 @@
 //! installed model are found, the classic one otherwise. Both feed one [`BeatClock`], so taps,
 //! resyncs, pulses and the bar work the same way whichever is chosen.
 
-use serde::Deserialize;
-
 use super::beat::BeatTracker;
 use super::beat_clock::{BeatClock, BeatStep, Target};
 use super::beatnet::{self, ActivationModel, NeuralTracker};
-use super::config::AudioConfig;
-
-/// The beat trackers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TrackerKind {
-    /// BeatNet's network in ONNX Runtime with hypna's decoder: beats, downbeats and meter.
-    Neural,
-    /// Onset autocorrelation and a comb (no network; downbeats from the bass pattern).
-    Classic,
-}
-
-impl std::fmt::Display for TrackerKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Neural => "neural",
-            Self::Classic => "classic",
-        })
-    }
-}
+use crate::scene::audio::{AudioConfig, TrackerKind};
 
 /// The installed BeatNet model hypna uses (1 of the 3 the package ships; see docs/audio.md).
 pub(crate) const NEURAL_MODEL: u8 = 1;
@@ -127,9 +106,6 @@ impl Tracker {
                         return;
                     }
                     let confidence = (e.tempo_mass * e.beat_concentration) as f32;
-                    if std::env::var("HYPNA_BEAT_DEBUG").is_ok() && (at * 50.0).round() as i64 % 20 == 0 && at > 5.0 && at < 12.0 {
-                        eprintln!("{at:.2} bpm {:.1} ph {:.2} meter {} bar {:.2} Rb {:.2}", e.bpm, e.beat_phase, e.meter, e.bar_position, e.bar_concentration);
-                    }
                     clock.correct(&Target {
                         at_secs: at,
                         bpm: e.bpm,

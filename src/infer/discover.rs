@@ -355,8 +355,10 @@ impl Probe for SystemProbe {
             match child.try_wait() {
                 Ok(Some(_)) => break,
                 Ok(None) if Instant::now() >= deadline => {
-                    let _ = child.kill();
-                    let _ = child.wait();
+                    // Killing a child that just ended fails harmlessly; the wait reaps it.
+                    if let Err(e) = child.kill().and_then(|()| child.wait().map(drop)) {
+                        tracing::debug!("{python}: {e}");
+                    }
                     return Err(format!(
                         "{python} did not answer within {} s",
                         PYTHON_TIMEOUT.as_secs()
@@ -367,8 +369,10 @@ impl Probe for SystemProbe {
             }
         }
         let mut out = String::new();
-        if let Some(mut stdout) = child.stdout.take() {
-            let _ = stdout.read_to_string(&mut out);
+        if let Some(mut stdout) = child.stdout.take()
+            && let Err(e) = stdout.read_to_string(&mut out)
+        {
+            return Err(format!("{python}: {e}"));
         }
         let dir = out.trim();
         if dir.is_empty() {

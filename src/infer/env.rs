@@ -575,6 +575,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_provider_a_scene_may_name_is_one_of_ours() {
+        let names: Vec<&str> = Ep::ALL.iter().map(|ep| ep.name()).collect();
+        assert_eq!(names, crate::scene::PROVIDER_NAMES);
+    }
+
+    #[test]
     fn ep_parses_case_insensitively_and_lists_names_on_error() {
         assert_eq!("cuda".parse::<Ep>(), Ok(Ep::Cuda));
         assert_eq!("TensorRT".parse::<Ep>(), Ok(Ep::TensorRt));

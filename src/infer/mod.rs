@@ -1,5 +1,6 @@
-//! ONNX models as scene nodes: finding ONNX Runtime, execution providers, sessions and the
-//! inference worker that keeps the frame loop from ever waiting on a model.
+//! Inference, the input service under model nodes: finding ONNX Runtime, execution
+//! providers, sessions, and the worker thread that keeps the frame loop from ever waiting on
+//! a model. It knows nothing of textures or frames: the model nodes above bridge the two.
 //!
 //! The pieces, in the order a scene uses them:
 //! - [`discover`] finds the ONNX Runtime shared library (hypna loads it at run time, so the
@@ -18,14 +19,14 @@ pub mod env;
 pub mod model;
 pub mod worker;
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 pub use discover::{LibSource, Tried};
 pub use env::{Ep, EpChoice, InitOptions, OrtInfo, SessionOptions, init};
 pub use model::{Dim, ElemType, IoInfo, Model, ModelInfo, RunStopper, Tensor, TensorRef, inspect};
 pub use worker::{
-    ErrorCount, Job, Output, Runner, Terminate, Worker, WorkerPolicy, WorkerState, WorkerStats,
+    ErrorCount, Job, Output, Runner, Terminate, Worker, WorkerCounters, WorkerPolicy, WorkerState,
+    WorkerStats,
 };
 
 /// The ONNX Runtime version hypna is built and tested against (`scripts/install-ort.sh`).
@@ -192,12 +193,15 @@ pub const INSTALL_HINT: &str = "install it with `make run` or `scripts/install-o
 or point hypna at a library with `--ort-lib <path>` or ORT_DYLIB_PATH";
 
 fn not_found_message(tried: &[Tried]) -> String {
-    let mut s = String::from("ONNX Runtime library not found; looked in:");
-    for t in tried {
-        let _ = write!(s, "\n  {t}");
-    }
-    let _ = write!(s, "\n  {INSTALL_HINT}");
-    s
+    let lines: Vec<String> = tried
+        .iter()
+        .map(ToString::to_string)
+        .chain([INSTALL_HINT.to_string()])
+        .collect();
+    format!(
+        "ONNX Runtime library not found; looked in:\n  {}",
+        lines.join("\n  ")
+    )
 }
 
 /// `[1, 3, 8, 8]`.

@@ -5,7 +5,7 @@
 //! CPU memory is used in place). Each output is copied once out of ONNX Runtime's buffer into a
 //! [`Tensor`], because that buffer is freed when the run's outputs are dropped.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -573,13 +573,18 @@ fn describe_inputs(inputs: &[(&str, TensorRef<'_>)]) -> String {
 /// As [`Model::load`].
 pub fn inspect(path: &Path, opts: &SessionOptions) -> Result<String, InferError> {
     let model = Model::load(path, opts)?;
-    let mut s = format!("{}\n", path.display());
-    let _ = writeln!(s, "execution provider: {}", model.ep.used);
-    if let Some(w) = &model.ep.warning {
-        let _ = writeln!(s, "warning: {w}");
-    }
-    let _ = write!(s, "{}", model.info);
-    Ok(s)
+    let warning = model
+        .ep
+        .warning
+        .as_ref()
+        .map(|w| format!("warning: {w}\n"))
+        .unwrap_or_default();
+    Ok(format!(
+        "{}\nexecution provider: {}\n{warning}{}",
+        path.display(),
+        model.ep.used,
+        model.info
+    ))
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -245,6 +246,17 @@ pub struct ErrorCount {
     pub first: InferError,
 }
 
+/// The counters the frame reads every frame (see [`Worker::counters`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerCounters {
+    /// Runs finished (as [`WorkerStats::runs`]).
+    pub runs: u64,
+    /// Failed runs of every kind (as [`WorkerStats::error_total`]).
+    pub errors: u64,
+    /// How long the last run took (as [`WorkerStats::last_run`]).
+    pub last_run: Option<Duration>,
+}
+
 /// Counters and timings, for the overlay and the log.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerStats {
@@ -401,6 +413,11 @@ struct Shared {
     name: String,
     policy: WorkerPolicy,
     mailbox: Mutex<Mailbox>,
+    /// Runs finished, errors counted and the last run time in µs (`u64::MAX`: none yet),
+    /// kept beside [`WorkerStats`] so the frame reads them without the lock.
+    runs: AtomicU64,
+    errors: AtomicU64,
+    last_run_micros: AtomicU64,
     /// Wakes the worker (a job or shutdown) and waiters on the state (ready or failed).
     changed: Condvar,
 }
@@ -590,6 +607,9 @@ impl Worker {
         let shared = Arc::new(Shared {
             name: name.to_string(),
             policy,
+            runs: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            last_run_micros: AtomicU64::new(u64::MAX),
             mailbox: Mutex::new(Mailbox {
                 pending: None,
                 result: None,
@@ -690,6 +710,18 @@ impl Worker {
         self.supervise();
         let mb = self.shared.lock();
         mb.in_flight.is_some() || mb.pending.is_some()
+    }
+
+    /// Runs, errors and the last run time: what the frame reads every frame, from atomics
+    /// (no lock, no copy of [`WorkerStats`]).
+    #[must_use]
+    pub fn counters(&self) -> WorkerCounters {
+        let micros = self.shared.last_run_micros.load(Ordering::Relaxed);
+        WorkerCounters {
+            runs: self.shared.runs.load(Ordering::Relaxed),
+            errors: self.shared.errors.load(Ordering::Relaxed),
+            last_run: (micros != u64::MAX).then(|| Duration::from_micros(micros)),
+        }
     }
 
     /// A snapshot of the counters, with the state.
@@ -941,6 +973,7 @@ impl Drop for Worker {
 
 /// Counts an error; logs the first of each kind.
 fn record_error(shared: &Shared, mb: &mut Mailbox, error: &InferError) {
+    shared.errors.fetch_add(1, Ordering::Relaxed);
     let kind = error.kind();
     if let Some(entry) = mb.stats.errors.iter_mut().find(|e| e.kind == kind) {
         entry.count += 1;
@@ -1060,6 +1093,11 @@ fn serve(
             .is_some_and(|r| r.job == id && r.terminated_at.is_some());
         mb.stats.runs += 1;
         mb.stats.last_run = Some(run_time);
+        shared.runs.fetch_add(1, Ordering::Relaxed);
+        shared.last_run_micros.store(
+            u64::try_from(run_time.as_micros()).unwrap_or(u64::MAX - 1),
+            Ordering::Relaxed,
+        );
         mb.stats.last_gap = last_end.map(|t| start - t);
         last_end = Some(end);
         if hung {
@@ -1131,48 +1169,15 @@ fn lower_priority() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Echoes its input after a delay; panics on an input called `panic`; errors on `fail`.
-    struct Echo {
-        delay: Duration,
-    }
-
-    impl Runner for Echo {
-        fn run(
-            &mut self,
-            inputs: &[(String, Tensor)],
-        ) -> Result<Vec<(String, Tensor)>, InferError> {
-            std::thread::sleep(self.delay);
-            assert!(!inputs.iter().any(|(n, _)| n == "panic"), "boom");
-            if inputs.iter().any(|(n, _)| n == "fail") {
-                return Err(InferError::Run {
-                    model: "echo".into(),
-                    message: "asked to fail".into(),
-                    inputs: String::new(),
-                });
-            }
-            Ok(inputs.to_vec())
-        }
-    }
+    use crate::testing::Echo;
 
     fn job(value: f32) -> Job {
         Job::new().with("x", Tensor::filled(&[1], value))
     }
 
     fn wait_for(worker: &Worker, id: u64) -> Output {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut last = None;
-        while Instant::now() < deadline {
-            if let Some(out) = worker.try_result() {
-                let done = out.job >= id;
-                last = Some(out);
-                if done {
-                    break;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        last.expect("no result within 5 s")
+        crate::testing::wait_for_output(worker, id, Duration::from_secs(5))
+            .expect("no result within 5 s")
     }
 
     #[test]

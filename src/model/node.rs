@@ -14,7 +14,9 @@
 use std::time::{Duration, Instant};
 
 use crate::clock::FrameTime;
-use crate::infer::{Job, Model, Tensor, Worker, WorkerPolicy, WorkerState, WorkerStats};
+use crate::infer::{
+    Job, Model, Tensor, Worker, WorkerCounters, WorkerPolicy, WorkerState, WorkerStats,
+};
 use crate::model::convert::{pixels_to_tensor, tensor_to_rgba16};
 use crate::model::latent::LatentWalk;
 use crate::model::plan::Plan;
@@ -201,6 +203,13 @@ impl ModelNode {
         &self.def.name
     }
 
+    /// Runs, errors and the last run time, from the worker's atomics: what the frame reads
+    /// every frame (no lock, no copy of the stats).
+    #[must_use]
+    pub fn counters(&self) -> WorkerCounters {
+        self.worker.counters()
+    }
+
     /// Worker statistics (runs, run time, gaps, errors).
     #[must_use]
     pub fn worker_stats(&self) -> WorkerStats {
@@ -267,11 +276,8 @@ impl ModelNode {
                 }
                 (OutputTarget::Params(indices), _) => {
                     for (&pi, &v) in indices.iter().zip(&tensor.data) {
-                        if let Some(name) = params.name_of(pi) {
-                            let name = name.to_string();
-                            // Clamped by the store; NaN is refused there and ignored here.
-                            let _ = params.set(&name, v);
-                        }
+                        // Clamped by the store; NaN is refused there and ignored here.
+                        params.set_at(pi, v);
                     }
                 }
                 _ => {}
@@ -386,7 +392,7 @@ impl ModelNode {
         for image in &mut self.images {
             image.readback.after_submit();
         }
-        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        gpu.wait_idle();
         let submitted_before = self.io.jobs;
         self.after_submit(t, params, audio);
         if self.io.jobs == submitted_before {

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use rosc::{OscMessage, OscPacket, OscType, encoder};
 
-use super::config::FeedbackTarget;
 use super::counters::{Counter, OscCounters};
 use super::route::{PARAM_PREFIX, RouteTable};
-use super::server::Shared;
+use super::shared::Shared;
+use crate::scene::osc::FeedbackTarget;
 
 /// How long the sender sleeps when there is nothing to do.
 const IDLE: Duration = Duration::from_millis(500);

@@ -173,9 +173,9 @@ impl Walk<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::osc::config::OscAlias;
     use crate::osc::route::ParamRoute;
     use crate::osc::wire::MAX_BUNDLE_DEPTH;
+    use crate::scene::osc::OscAlias;
     use proptest::prelude::*;
     use rosc::{OscBundle, OscMessage, OscTime, OscType, encoder};
 

@@ -18,17 +18,18 @@
 //! [`OscHandle::feedback`] with the param values each frame, and [`OscHandle::set_routes`]
 //! after a scene (re)load.
 
-pub mod bench;
-pub mod config;
 pub mod counters;
 mod feedback;
 mod ingest;
 pub mod pattern;
 pub mod route;
 mod server;
+mod shared;
 pub mod wire;
 
-pub use config::{FeedbackTarget, IpNet, OscAlias, OscAliases, OscConfig};
+pub use crate::scene::osc::{
+    FeedbackTarget, IpNet, OscAlias, OscAliases, OscConfig, OscConfigError,
+};
 pub use counters::{Counter, CounterSnapshot};
 pub use feedback::{AudioEcho, StatusInfo};
 pub use route::{OscEvent, ParamRoute, RouteTable, SceneRequest};
@@ -65,4 +66,32 @@ pub enum OscError {
     /// A socket operation of the benchmark failed.
     #[error("OSC benchmark: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Checks, decodes and routes `messages` packets in-process, round-robin from `packets`, as
+/// the socket thread does (no socket, no ring), and returns how many events came out: the
+/// decode rate `hypna bench --osc` times.
+#[must_use]
+pub fn route_in_process(routes: &RouteTable, packets: &[Vec<u8>], messages: usize) -> u64 {
+    let counters = counters::OscCounters::default();
+    let mut ingest = ingest::Ingest::new(&counters, 60.0);
+    let arrival = ingest::Arrival {
+        from: SocketAddr::from(([127, 0, 0, 1], 1)),
+        at: std::time::Instant::now(),
+        wall: std::time::SystemTime::now(),
+    };
+    let mut events = 0u64;
+    for i in 0..messages {
+        let p = packets
+            .get(i % packets.len().max(1))
+            .map_or(&[][..], Vec::as_slice);
+        ingest.packet(p, arrival, routes, &mut |_| events += 1);
+    }
+    events
+}
+
+impl From<OscConfigError> for OscError {
+    fn from(e: OscConfigError) -> Self {
+        Self::Config(e.0)
+    }
 }

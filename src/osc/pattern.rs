@@ -9,13 +9,7 @@
 /// Longest pattern compiled; longer ones are rejected.
 pub const MAX_PATTERN_BYTES: usize = 256;
 
-/// True when `address` contains OSC pattern characters.
-#[must_use]
-pub fn is_pattern(address: &str) -> bool {
-    address
-        .bytes()
-        .any(|b| matches!(b, b'*' | b'?' | b'[' | b']' | b'{' | b'}'))
-}
+pub use crate::scene::osc::is_pattern;
 
 /// Why a pattern did not compile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

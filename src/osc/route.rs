@@ -13,10 +13,10 @@ use std::sync::Arc;
 use rosc::{OscMessage, OscType};
 
 use super::OscError;
-use super::config::OscAlias;
 use super::counters::{Counter, OscCounters};
 use super::pattern::{Pattern, Scratch, is_pattern};
 use crate::scene::ParamDef;
+use crate::scene::osc::OscAlias;
 
 /// Prefix of the per-param addresses.
 pub const PARAM_PREFIX: &str = "/hypna/param/";
@@ -532,24 +532,11 @@ mod tests {
     use super::*;
 
     fn table() -> RouteTable {
-        RouteTable::new([
-            ParamRoute {
-                name: "zoom".into(),
-                min: 1.0,
-                max: 3.0,
-                aliases: vec![OscAlias::new("/1/fader1")],
-            },
-            ParamRoute {
-                name: "hue".into(),
-                min: 0.0,
-                max: 360.0,
-                aliases: vec![OscAlias {
-                    address: "/1/xy".into(),
-                    input_range: [0.0, 127.0],
-                    arg: 1,
-                }],
-            },
-        ])
+        RouteTable::new(crate::testing::zoom_and_hue(OscAlias {
+            address: "/1/xy".into(),
+            input_range: [0.0, 127.0],
+            arg: 1,
+        }))
         .unwrap()
     }
 

@@ -16,36 +16,25 @@ use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::OscError;
-use super::config::OscConfig;
-use super::counters::{Counter, CounterSnapshot, OscCounters, Summary};
+use super::counters::{Counter, CounterSnapshot, Summary};
 use super::feedback::{AudioEcho, Outgoing, ParamReply, Sender, StatusInfo};
 use super::ingest::{Arrival, Ingest, Queued};
 use super::route::{OscEvent, RouteTable};
+use super::shared::Shared;
 use crate::restart::{RestartPolicy, run_restarting};
+use crate::scene::osc::OscConfig;
 
 /// How long the socket thread waits for a datagram before checking for shutdown.
 const RECV_POLL: Duration = Duration::from_millis(50);
 /// Work items the sender thread can have queued.
 const OUTGOING_CAPACITY: usize = 256;
-
-/// State shared by the socket thread, the sender thread and the handle.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    routes: Mutex<Arc<RouteTable>>,
-    /// Bumped after every route change, so threads lock only when something changed.
-    generation: AtomicU64,
-    pub(crate) counters: OscCounters,
-    shutdown: AtomicBool,
-    /// Test hook: the socket thread panics at its next check ([`OscHandle::inject_panic`]).
-    panic_rx: AtomicBool,
-}
 
 /// A thread of the OSC server, for [`OscHandle::inject_panic`].
 #[doc(hidden)]
@@ -61,41 +50,6 @@ pub enum OscThread {
 const RX_THREAD: &str = "hypna-osc-rx";
 /// See [`RX_THREAD`].
 const TX_THREAD: &str = "hypna-osc-tx";
-
-impl Shared {
-    pub(crate) fn routes(&self) -> (Arc<RouteTable>, u64) {
-        let guard = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
-        (Arc::clone(&guard), self.generation.load(Ordering::Acquire))
-    }
-
-    pub(crate) fn routes_if_changed(&self, seen: u64) -> Option<(Arc<RouteTable>, u64)> {
-        (self.generation.load(Ordering::Acquire) != seen).then(|| self.routes())
-    }
-
-    /// The restart loop's wait: sleeps about `d`; false when shutting down.
-    fn backoff(&self, d: Duration) -> bool {
-        let until = Instant::now() + d;
-        while !self.shutdown.load(Ordering::Acquire) {
-            let now = Instant::now();
-            if now >= until {
-                return true;
-            }
-            std::thread::sleep((until - now).min(Duration::from_millis(20)));
-        }
-        false
-    }
-
-    /// Counts one thread restart; returns the total.
-    fn count_restart(&self) -> u64 {
-        self.counters.add(Counter::ThreadRestarts, 1) + 1
-    }
-
-    fn set_routes(&self, routes: Arc<RouteTable>) {
-        let mut guard = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
-        *guard = routes;
-        self.generation.fetch_add(1, Ordering::AcqRel);
-    }
-}
 
 /// Starts the OSC server: binds `config.listen` and spawns the socket and sender threads.
 ///
@@ -115,13 +69,7 @@ pub fn start(config: &OscConfig, routes: RouteTable) -> Result<OscHandle, OscErr
     let send_socket = Arc::new(socket.try_clone().map_err(bind_err)?);
 
     let routes = Arc::new(routes);
-    let shared = Arc::new(Shared {
-        routes: Mutex::new(Arc::clone(&routes)),
-        generation: AtomicU64::new(0),
-        counters: OscCounters::default(),
-        shutdown: AtomicBool::new(false),
-        panic_rx: AtomicBool::new(false),
-    });
+    let shared = Arc::new(Shared::new(Arc::clone(&routes)));
     let (producer, consumer) = rtrb::RingBuffer::new(config.queue_capacity);
 
     let rx_thread = {
@@ -173,7 +121,8 @@ pub fn start(config: &OscConfig, routes: RouteTable) -> Result<OscHandle, OscErr
         Ok(t) => t,
         Err(e) => {
             shared.shutdown.store(true, Ordering::Release);
-            let _ = rx_thread.join();
+            // Its panic, if any, was logged by the thread itself.
+            drop(rx_thread.join());
             return Err(OscError::Thread("OSC send", e));
         }
     };
@@ -570,7 +519,7 @@ impl Drop for OscHandle {
         self.outgoing = None;
         for t in self.threads.drain(..) {
             // A panicked thread already printed its message; nothing more to do at shutdown.
-            let _ = t.join();
+            drop(t.join());
         }
     }
 }

@@ -3,21 +3,12 @@
 
 use std::collections::HashMap;
 
+use super::fullscreen;
+
+/// The blit's fragment stages (after the fullscreen vertex stage).
 const BLIT_WGSL: &str = "
-struct VertexOutput {
-    @builtin(position) position: vec4<f32>,
-    @location(0) uv: vec2<f32>,
-}
 @group(0) @binding(0) var src: texture_2d<f32>;
 @group(0) @binding(1) var src_sampler: sampler;
-@vertex
-fn vs(@builtin(vertex_index) index: u32) -> VertexOutput {
-    let uv = vec2<f32>(f32((index << 1u) & 2u), f32(index & 2u));
-    var out: VertexOutput;
-    out.position = vec4<f32>(uv.x * 2.0 - 1.0, 1.0 - uv.y * 2.0, 0.0, 1.0);
-    out.uv = uv;
-    return out;
-}
 @fragment
 fn fs(in: VertexOutput) -> @location(0) vec4<f32> {
     let c = textureSampleLevel(src, src_sampler, in.uv, 0.0);
@@ -52,10 +43,7 @@ impl Blitter {
     /// Compiles the blit shader.
     #[must_use]
     pub fn new(device: &wgpu::Device) -> Self {
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("blit.shader"),
-            source: wgpu::ShaderSource::Wgsl(BLIT_WGSL.into()),
-        });
+        let module = fullscreen::module(device, "blit.shader", BLIT_WGSL);
         let make_layout = |filterable: bool| {
             device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some(if filterable {
@@ -163,31 +151,14 @@ impl Blitter {
             .pipelines
             .entry((dst_format, filterable, raw))
             .or_insert_with(|| {
-                device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-                    label: Some("blit.pipeline"),
-                    layout: Some(&self.pipeline_layouts[idx]),
-                    vertex: wgpu::VertexState {
-                        module: &self.module,
-                        entry_point: Some("vs"),
-                        compilation_options: wgpu::PipelineCompilationOptions::default(),
-                        buffers: &[],
-                    },
-                    primitive: wgpu::PrimitiveState::default(),
-                    depth_stencil: None,
-                    multisample: wgpu::MultisampleState::default(),
-                    fragment: Some(wgpu::FragmentState {
-                        module: &self.module,
-                        entry_point: Some(if raw { "fs_raw" } else { "fs" }),
-                        compilation_options: wgpu::PipelineCompilationOptions::default(),
-                        targets: &[Some(wgpu::ColorTargetState {
-                            format: dst_format,
-                            blend: None,
-                            write_mask: wgpu::ColorWrites::ALL,
-                        })],
-                    }),
-                    multiview_mask: None,
-                    cache: None,
-                })
+                fullscreen::pipeline(
+                    device,
+                    "blit.pipeline",
+                    &self.pipeline_layouts[idx],
+                    &self.module,
+                    if raw { "fs_raw" } else { "fs" },
+                    dst_format,
+                )
             });
         // A bind group per blit is cheap and keeps no stale views across resizes.
         let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -204,22 +175,7 @@ impl Blitter {
                 },
             ],
         });
-        let mut rpass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("blit"),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view: dst,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                    store: wgpu::StoreOp::Store,
-                },
-            })],
-            depth_stencil_attachment: None,
-            timestamp_writes: None,
-            occlusion_query_set: None,
-            multiview_mask: None,
-        });
+        let mut rpass = fullscreen::begin_pass(encoder, "blit", dst, fullscreen::CLEAR, None);
         let [x, y, w, h] = viewport(src_size, dst_size, fit);
         rpass.set_viewport(x, y, w, h, 0.0, 1.0);
         rpass.set_pipeline(pipeline);

@@ -7,8 +7,9 @@
 
 use std::num::NonZeroU64;
 
+use super::fullscreen;
 use super::globals::Globals;
-use super::shader::{PassShader, VERTEX_ENTRY, texture_format};
+use super::shader::{PassShader, texture_format};
 use crate::audio::{TEXTURE_HEIGHT, TEXTURE_WIDTH};
 use crate::diag::Diagnostics;
 use crate::render::context::Gpu;
@@ -409,31 +410,14 @@ impl PassChain {
                 label: Some(&format!("{}.shader", pass.name)),
                 source: wgpu::ShaderSource::Naga(std::borrow::Cow::Owned(shader.module.clone())),
             });
-            let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-                label: Some(&format!("{}.pipeline", pass.name)),
-                layout: Some(&layout),
-                vertex: wgpu::VertexState {
-                    module: &module,
-                    entry_point: Some(VERTEX_ENTRY),
-                    compilation_options: wgpu::PipelineCompilationOptions::default(),
-                    buffers: &[],
-                },
-                primitive: wgpu::PrimitiveState::default(),
-                depth_stencil: None,
-                multisample: wgpu::MultisampleState::default(),
-                fragment: Some(wgpu::FragmentState {
-                    module: &module,
-                    entry_point: Some(&shader.fragment_entry),
-                    compilation_options: wgpu::PipelineCompilationOptions::default(),
-                    targets: &[Some(wgpu::ColorTargetState {
-                        format,
-                        blend: None,
-                        write_mask: wgpu::ColorWrites::ALL,
-                    })],
-                }),
-                multiview_mask: None,
-                cache: None,
-            });
+            let pipeline = fullscreen::pipeline(
+                device,
+                &format!("{}.pipeline", pass.name),
+                &layout,
+                &module,
+                &shader.fragment_entry,
+                format,
+            );
             if let Some(error) = pollster::block_on(scope.pop()) {
                 return Err(ChainError::Pipeline {
                     pass: pass.name.clone(),
@@ -513,7 +497,7 @@ impl PassChain {
             ..Globals::default()
         };
         if let Some(audio) = inputs.audio {
-            audio.write_globals(&mut base);
+            base.set_audio(audio);
             audio.write_texture(&mut self.audio_scratch);
             write_audio_texture(queue, &self.audio_texture, &self.audio_scratch);
         }
@@ -539,26 +523,17 @@ impl PassChain {
 
         for (i, pass) in self.passes.iter().enumerate() {
             let target = pass.written(self.parity);
-            let mut rpass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some(&pass.name),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: &target.view,
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load: if warm {
-                            wgpu::LoadOp::Load
-                        } else {
-                            wgpu::LoadOp::Clear(wgpu::Color::BLACK)
-                        },
-                        store: wgpu::StoreOp::Store,
-                    },
-                })],
-                depth_stencil_attachment: None,
-                timestamp_writes: self.timer.as_ref().and_then(|t| t.writes(i)),
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
+            let mut rpass = fullscreen::begin_pass(
+                encoder,
+                &pass.name,
+                &target.view,
+                if warm {
+                    wgpu::LoadOp::Load
+                } else {
+                    fullscreen::CLEAR
+                },
+                self.timer.as_ref().and_then(|t| t.writes(i)),
+            );
             rpass.set_pipeline(&pass.pipeline);
             let offset = u32::try_from(i as u64 * self.globals_stride).unwrap_or(0);
             rpass.set_bind_group(0, &self.frame_group, &[offset]);

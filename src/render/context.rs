@@ -93,6 +93,22 @@ impl Gpu {
         })
     }
 
+    /// Waits until the GPU has finished everything submitted so far. A failure (a lost
+    /// device) is logged at debug level: the loss itself is reported by the device-lost
+    /// callback and handled by whoever checks [`Self::is_lost`].
+    pub fn wait_idle(&self) {
+        if let Err(e) = self.device.poll(wgpu::PollType::wait_indefinitely()) {
+            tracing::debug!("GPU wait: {e}");
+        }
+    }
+
+    /// Runs finished-work callbacks (buffer mappings, device loss) without waiting.
+    pub fn poll(&self) {
+        if let Err(e) = self.device.poll(wgpu::PollType::Poll) {
+            tracing::debug!("GPU poll: {e}");
+        }
+    }
+
     /// Whether the device was lost (see [`Self::lost`]).
     #[must_use]
     pub fn is_lost(&self) -> bool {

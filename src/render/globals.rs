@@ -3,8 +3,10 @@
 
 use bytemuck::{Pod, Zeroable};
 
-/// Number of audio bands the uniform carries (four `vec4`s).
-pub const MAX_BANDS: usize = 16;
+use crate::audio::AudioFeatures;
+
+/// Number of audio bands the uniform carries (four `vec4`s): the most `[audio] bands` allows.
+pub use crate::scene::audio::MAX_BANDS;
 
 /// Per-pass frame globals. One copy per pass per frame (only `resolution` differs), written
 /// into one uniform buffer and bound with a dynamic offset.
@@ -21,25 +23,25 @@ pub struct Globals {
     pub dt: f32,
     /// Frame number, from 0.
     pub frame: u32,
-    /// Audio RMS level 0..1 (reserved: 0 until audio input lands).
+    /// Audio RMS level 0..1 (0 without audio input).
     pub audio_level: f32,
-    /// Audio peak 0..1 (reserved).
+    /// Audio peak 0..1.
     pub audio_peak: f32,
-    /// Onset pulse 0..1 (reserved).
+    /// Onset pulse 0..1.
     pub onset: f32,
-    /// Beat pulse 0..1 (reserved).
+    /// Beat pulse 0..1.
     pub beat: f32,
-    /// Tempo estimate in beats per minute (reserved).
+    /// Tempo estimate in beats per minute.
     pub bpm: f32,
-    /// Position within the beat 0..1 (reserved).
+    /// Position within the beat 0..1.
     pub beat_phase: f32,
-    /// Confidence of the tempo estimate 0..1 (reserved).
+    /// Confidence of the tempo estimate 0..1.
     pub bpm_confidence: f32,
-    /// Spectral centroid, normalised 0..1 (reserved).
+    /// Spectral centroid, normalised 0..1.
     pub centroid: f32,
-    /// Spectral flux (reserved).
+    /// Spectral flux.
     pub flux: f32,
-    /// Band energies 0..1, four per `vec4` (reserved).
+    /// Band energies 0..1, four per `vec4` (unused bands 0).
     pub bands: [[f32; 4]; MAX_BANDS / 4],
     /// Downbeat pulse 0..1: 1 on the first beat of a bar, then decays.
     pub downbeat: f32,
@@ -49,6 +51,34 @@ pub struct Globals {
     pub beat_in_bar: f32,
     /// Beats per bar: 2, 3 or 4 (a whole number).
     pub beats_per_bar: f32,
+}
+
+impl Globals {
+    /// Fills the audio fields of the frame globals: `audio_level` = `level`,
+    /// `audio_peak` = `peak`, then `onset`, `beat`, `bpm`, `beat_phase`,
+    /// `bpm_confidence`, `centroid` (normalised), `flux`, the 16 `bands` (unused ones 0),
+    /// `downbeat`, `bar_phase`, `beat_in_bar` and `beats_per_bar` (as floats). Other fields
+    /// are left alone.
+    pub fn set_audio(&mut self, f: &AudioFeatures) {
+        self.audio_level = f.level;
+        self.audio_peak = f.peak;
+        self.onset = f.onset;
+        self.beat = f.beat;
+        self.bpm = f.bpm;
+        self.beat_phase = f.beat_phase;
+        self.bpm_confidence = f.bpm_confidence;
+        self.centroid = f.centroid;
+        self.flux = f.flux;
+        self.downbeat = f.downbeat;
+        self.bar_phase = f.bar_phase;
+        self.beat_in_bar = f.beat_in_bar as f32;
+        self.beats_per_bar = f.beats_per_bar as f32;
+        for (i, chunk) in self.bands.iter_mut().enumerate() {
+            for (j, v) in chunk.iter_mut().enumerate() {
+                *v = f.bands.get(i * 4 + j).copied().unwrap_or(0.0);
+            }
+        }
+    }
 }
 
 /// The WGSL mirror of [`Globals`]; keep the two in step (the layout test enforces it).
@@ -77,8 +107,57 @@ struct Globals {
 ";
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exact values are the point of these tests
 mod tests {
     use super::*;
+
+    #[test]
+    fn globals_receive_every_audio_field() {
+        let mut f = AudioFeatures::silent(48_000, 8);
+        f.level = 0.1;
+        f.peak = 0.2;
+        f.onset = 0.3;
+        f.beat = 0.4;
+        f.bpm = 128.0;
+        f.beat_phase = 0.5;
+        f.bpm_confidence = 0.6;
+        f.centroid = 0.7;
+        f.flux = 0.8;
+        f.downbeat = 0.9;
+        f.bar_phase = 0.625;
+        f.beat_in_bar = 2;
+        f.beats_per_bar = 4;
+        for (i, b) in f.bands.iter_mut().enumerate().take(8) {
+            *b = i as f32 / 10.0;
+        }
+        let mut g = Globals {
+            time: 3.0,
+            ..Globals::default()
+        };
+        g.set_audio(&f);
+        assert_eq!(
+            [
+                g.audio_level,
+                g.audio_peak,
+                g.onset,
+                g.beat,
+                g.bpm,
+                g.beat_phase,
+                g.bpm_confidence,
+                g.centroid,
+                g.flux
+            ],
+            [0.1, 0.2, 0.3, 0.4, 128.0, 0.5, 0.6, 0.7, 0.8]
+        );
+        assert_eq!(g.bands[0], [0.0, 0.1, 0.2, 0.3]);
+        assert_eq!(g.bands[1], [0.4, 0.5, 0.6, 0.7]);
+        assert_eq!(g.bands[2], [0.0; 4]);
+        assert_eq!(
+            [g.downbeat, g.bar_phase, g.beat_in_bar, g.beats_per_bar],
+            [0.9, 0.625, 2.0, 4.0]
+        );
+        assert!((g.time - 3.0).abs() < f32::EPSILON, "untouched");
+    }
 
     #[test]
     fn wgsl_layout_matches_rust() {

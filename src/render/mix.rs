@@ -2,24 +2,15 @@
 //! scene, times an output level (the schedule's fade to black). One fullscreen pass into an
 //! `Rgba16Float` texture; only recorded while a transition runs or the level is below 1.
 
+use super::fullscreen;
+
+/// The mix's fragment stage (after the fullscreen vertex stage).
 const MIX_WGSL: &str = "
-struct VertexOutput {
-    @builtin(position) position: vec4<f32>,
-    @location(0) uv: vec2<f32>,
-}
 struct Mix { amount: f32, level: f32, pad0: f32, pad1: f32 }
 @group(0) @binding(0) var from_tex: texture_2d<f32>;
 @group(0) @binding(1) var to_tex: texture_2d<f32>;
 @group(0) @binding(2) var samp: sampler;
 @group(0) @binding(3) var<uniform> mix_u: Mix;
-@vertex
-fn vs(@builtin(vertex_index) index: u32) -> VertexOutput {
-    let uv = vec2<f32>(f32((index << 1u) & 2u), f32(index & 2u));
-    var out: VertexOutput;
-    out.position = vec4<f32>(uv.x * 2.0 - 1.0, 1.0 - uv.y * 2.0, 0.0, 1.0);
-    out.uv = uv;
-    return out;
-}
 @fragment
 fn fs(in: VertexOutput) -> @location(0) vec4<f32> {
     let a = textureSampleLevel(from_tex, samp, in.uv, 0.0);
@@ -46,10 +37,7 @@ impl Mixer {
     /// Compiles the mix pipeline.
     #[must_use]
     pub fn new(device: &wgpu::Device) -> Self {
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("mix.shader"),
-            source: wgpu::ShaderSource::Wgsl(MIX_WGSL.into()),
-        });
+        let module = fullscreen::module(device, "mix.shader", MIX_WGSL);
         let texture_entry = |binding| wgpu::BindGroupLayoutEntry {
             binding,
             visibility: wgpu::ShaderStages::FRAGMENT,
@@ -88,31 +76,14 @@ impl Mixer {
             bind_group_layouts: &[Some(&layout)],
             immediate_size: 0,
         });
-        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("mix.pipeline"),
-            layout: Some(&pipeline_layout),
-            vertex: wgpu::VertexState {
-                module: &module,
-                entry_point: Some("vs"),
-                compilation_options: wgpu::PipelineCompilationOptions::default(),
-                buffers: &[],
-            },
-            fragment: Some(wgpu::FragmentState {
-                module: &module,
-                entry_point: Some("fs"),
-                compilation_options: wgpu::PipelineCompilationOptions::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format: MIX_FORMAT,
-                    blend: None,
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
-            }),
-            primitive: wgpu::PrimitiveState::default(),
-            depth_stencil: None,
-            multisample: wgpu::MultisampleState::default(),
-            multiview_mask: None,
-            cache: None,
-        });
+        let pipeline = fullscreen::pipeline(
+            device,
+            "mix.pipeline",
+            &pipeline_layout,
+            &module,
+            "fs",
+            MIX_FORMAT,
+        );
         let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
             label: Some("mix.sampler"),
             mag_filter: wgpu::FilterMode::Linear,
@@ -195,22 +166,7 @@ impl Mixer {
                 },
             ],
         });
-        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("mix"),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view: target,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                    store: wgpu::StoreOp::Store,
-                },
-            })],
-            depth_stencil_attachment: None,
-            timestamp_writes: None,
-            occlusion_query_set: None,
-            multiview_mask: None,
-        });
+        let mut pass = fullscreen::begin_pass(encoder, "mix", target, fullscreen::CLEAR, None);
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &group, &[]);
         pass.draw(0..3, 0..1);

@@ -1,12 +1,16 @@
-//! Everything on the GPU: the device ([`context`]), frame globals ([`globals`]), shader loading
-//! ([`shader`]), the pass chain ([`chain`]), presenting ([`blit`]) and pipelined readback
-//! ([`readback`]).
+//! Everything on the GPU: the device ([`context`]), frame globals written from the frame's
+//! inputs ([`globals`]), shader loading ([`shader`]), the one fullscreen vertex stage, pipeline
+//! and pass set-up ([`fullscreen`]), the pass chain ([`chain`]), the final mix ([`mix`]),
+//! presenting ([`blit`]), per-pass GPU time ([`timing`]), pipelined readback ([`readback`])
+//! and the PNG writer for what is read back ([`png`]).
 
 pub mod blit;
 pub mod chain;
 pub mod context;
+pub mod fullscreen;
 pub mod globals;
 pub mod mix;
+pub mod png;
 pub mod readback;
 pub mod shader;
 pub mod timing;

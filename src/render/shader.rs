@@ -4,17 +4,16 @@
 //! No GPU is needed here, so `hypna check` and the tests validate every WGSL file anywhere.
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::fullscreen::{VERTEX_OUTPUT_WGSL, VERTEX_STAGE_WGSL};
 use super::globals::GLOBALS_WGSL;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::scene::{Format, PassDef, Scene};
 
 /// Name used in diagnostics for lines the engine generated.
 pub const PRELUDE_NAME: &str = "<hypna prelude>";
-/// Entry point of the engine's fullscreen vertex stage.
-pub const VERTEX_ENTRY: &str = "hypna_vertex";
+pub use super::fullscreen::VERTEX_ENTRY;
 
 /// A validated pass shader: prelude + expanded author source, parsed and checked by naga.
 #[derive(Debug, Clone)]
@@ -252,45 +251,44 @@ pub fn prelude(scene: &Scene, pass: &PassDef) -> String {
         s.push_str("    hypna_unused: f32,\n");
     }
     for p in &scene.params {
-        let _ = writeln!(s, "    {}: f32,", p.name);
+        s.push_str("    ");
+        s.push_str(&p.name);
+        s.push_str(": f32,\n");
     }
     s.push_str("}\n");
+    s.push_str(VERTEX_OUTPUT_WGSL);
     s.push_str(
-        "struct VertexOutput {\n    @builtin(position) position: vec4<f32>,\n    @location(0) uv: vec2<f32>,\n}\n\
-         @group(0) @binding(0) var<uniform> globals: Globals;\n\
+        "@group(0) @binding(0) var<uniform> globals: Globals;\n\
          @group(0) @binding(1) var<uniform> params: Params;\n\
          @group(0) @binding(2) var hypna_audio: texture_2d<f32>;\n",
     );
     for (i, input) in pass.inputs.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "@group(1) @binding({}) var tex_{}: texture_2d<f32>;",
-            2 * i,
-            input.name
-        );
-        let _ = writeln!(
-            s,
-            "@group(1) @binding({}) var samp_{}: sampler;",
-            2 * i + 1,
-            input.name
-        );
+        for (binding, kind, ty) in [
+            (2 * i, "tex", "texture_2d<f32>"),
+            (2 * i + 1, "samp", "sampler"),
+        ] {
+            s.push_str("@group(1) @binding(");
+            s.push_str(&binding.to_string());
+            s.push_str(") var ");
+            s.push_str(kind);
+            s.push('_');
+            s.push_str(&input.name);
+            s.push_str(": ");
+            s.push_str(ty);
+            s.push_str(";\n");
+        }
     }
-    let _ = writeln!(
-        s,
-        "@vertex\nfn {VERTEX_ENTRY}(@builtin(vertex_index) index: u32) -> VertexOutput {{\n    \
-         let uv = vec2<f32>(f32((index << 1u) & 2u), f32(index & 2u));\n    \
-         var out: VertexOutput;\n    \
-         out.position = vec4<f32>(uv.x * 2.0 - 1.0, 1.0 - uv.y * 2.0, 0.0, 1.0);\n    \
-         out.uv = uv;\n    return out;\n}}\n\
-         fn audio_band(i: u32) -> f32 {{\n    let j = min(i, 15u);\n    return globals.bands[j / 4u][j % 4u];\n}}\n\
-         fn hypna_audio_row(x: f32, row: u32) -> f32 {{\n    \
+    s.push_str(VERTEX_STAGE_WGSL);
+    s.push_str(
+        "fn audio_band(i: u32) -> f32 {\n    let j = min(i, 15u);\n    return globals.bands[j / 4u][j % 4u];\n}\n\
+         fn hypna_audio_row(x: f32, row: u32) -> f32 {\n    \
          let p = clamp(x, 0.0, 1.0) * 511.0;\n    \
          let i = u32(floor(p));\n    \
          let a = textureLoad(hypna_audio, vec2<u32>(i, row), 0).r;\n    \
          let b = textureLoad(hypna_audio, vec2<u32>(min(i + 1u, 511u), row), 0).r;\n    \
-         return mix(a, b, p - f32(i));\n}}\n\
-         fn audio_spectrum(x: f32) -> f32 {{\n    return hypna_audio_row(x, 0u);\n}}\n\
-         fn audio_waveform(x: f32) -> f32 {{\n    return hypna_audio_row(x, 1u);\n}}"
+         return mix(a, b, p - f32(i));\n}\n\
+         fn audio_spectrum(x: f32) -> f32 {\n    return hypna_audio_row(x, 0u);\n}\n\
+         fn audio_waveform(x: f32) -> f32 {\n    return hypna_audio_row(x, 1u);\n}\n"
     );
     s
 }
@@ -365,10 +363,9 @@ pub fn compose_and_validate(
     );
     if let Err(e) = validator.validate(&module) {
         let mut message = e.as_inner().to_string();
-        let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(e.as_inner());
-        while let Some(c) = cause {
-            let _ = write!(message, ": {c}");
-            cause = c.source();
+        let causes = std::iter::successors(std::error::Error::source(e.as_inner()), |c| c.source());
+        for cause in causes {
+            message = format!("{message}: {cause}");
         }
         if let Some(readable) = readable_validation_error(&module, e.as_inner()) {
             message = readable;
@@ -544,5 +541,33 @@ pub fn texture_format(format: Format) -> wgpu::TextureFormat {
         Format::Rgba8unorm => wgpu::TextureFormat::Rgba8Unorm,
         Format::Rgba16float => wgpu::TextureFormat::Rgba16Float,
         Format::Rgba32float => wgpu::TextureFormat::Rgba32Float,
+    }
+}
+
+#[cfg(test)]
+mod prelude_doc {
+    use super::*;
+
+    /// `docs/shaders.md` shows the prelude of its example "exactly": it must stay so.
+    #[test]
+    fn the_prelude_is_the_one_the_shader_docs_show() {
+        let docs =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/shaders.md"))
+                .unwrap();
+        let start = docs
+            .find("```wgsl\n// hypna prelude")
+            .expect("the prelude block in docs/shaders.md")
+            + "```wgsl\n".len();
+        let shown = &docs[start..start + docs[start..].find("```").unwrap()];
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ink.wgsl"), "").unwrap();
+        let scene = Scene::parse(
+            "[scene]\nname = \"ink\"\n\n[params.speed]\ndefault = 0.5\n\n[params.decay]\n\
+             default = 0.5\n\n[[pass]]\nname = \"ink\"\nshader = \"ink.wgsl\"\n\
+             inputs = [\"ink\"]\n",
+            &dir.path().join("ink.toml"),
+        )
+        .unwrap();
+        assert_eq!(prelude(&scene, &scene.passes[0]), shown);
     }
 }

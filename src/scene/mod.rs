@@ -1,12 +1,19 @@
 //! Scenes: the TOML file format ([`raw`]), its validation into a typed [`Scene`]
-//! ([`validate`]), and loading from disk.
+//! ([`validate`], model tables in `models`), and reading from disk ([`Scene::read`]). The
+//! `[osc]` and `[audio]` tables are part of the format ([`osc`], [`audio`]): the services
+//! take their configuration from here, and nothing here knows the services.
 //!
 //! A scene is an ordered list of passes plus named parameters. Validation resolves every
 //! reference (inputs, shader files) up front, so the renderer never meets a dangling name.
 
+pub mod audio;
 mod models;
+pub mod osc;
 pub mod raw;
+mod rules;
 pub mod validate;
+
+pub use rules::is_identifier;
 
 use std::path::{Path, PathBuf};
 
@@ -63,11 +70,17 @@ pub struct Scene {
     /// How models run (providers, threads).
     pub runtime: RuntimeDef,
     /// The `[osc]` table (defaults when absent).
-    pub osc: crate::osc::OscConfig,
+    pub osc: osc::OscConfig,
     /// The `[audio]` table, when the scene has one (relative `file` resolved against the
     /// scene's directory).
-    pub audio: Option<crate::audio::AudioConfig>,
+    pub audio: Option<audio::AudioConfig>,
 }
+
+/// The execution providers `[runtime] providers` may name, in documentation order (the
+/// inference layer maps each to ONNX Runtime's provider; a test there keeps the lists equal).
+pub const PROVIDER_NAMES: [&str; 7] = [
+    "cpu", "cuda", "tensorrt", "directml", "coreml", "rocm", "openvino",
+];
 
 /// `[runtime]`, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -303,7 +316,7 @@ pub struct ParamDef {
     /// Group for UIs.
     pub group: Option<String>,
     /// Extra OSC addresses (controller aliases).
-    pub osc: Vec<crate::osc::OscAlias>,
+    pub osc: Vec<osc::OscAlias>,
     /// Audio modulation added to the value shaders see.
     pub modulation: Option<Modulation>,
 }
@@ -408,12 +421,13 @@ impl Scene {
         self.audio.as_ref().map_or(8, |a| a.bands)
     }
 
-    /// Reads and validates the scene at `path`.
+    /// Reads and validates the scene at `path` (the first stage of loading a scene; see
+    /// `runtime::load`).
     ///
     /// # Errors
     /// [`SceneError::Io`] when the file cannot be read, [`SceneError::Invalid`] with every
     /// problem found (syntax, unknown keys, types, ranges, references, missing shader files).
-    pub fn load(path: &Path) -> Result<Self, SceneError> {
+    pub fn read(path: &Path) -> Result<Self, SceneError> {
         let source = std::fs::read_to_string(path).map_err(|source| SceneError::Io {
             path: path.to_path_buf(),
             source,
@@ -442,5 +456,103 @@ impl Scene {
     #[must_use]
     pub fn output_pass(&self) -> usize {
         self.passes.len().saturating_sub(1)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::float_cmp)] // exact values are the point of these tests
+mod tests {
+    use super::*;
+
+    const SCENE: &str = r#"[scene]
+name = "unit"
+size = [64, 36]
+
+[params.speed]
+default = 1.0
+range = [0.0, 4.0]
+smooth = 0.5
+
+[[pass]]
+name = "trail"
+shader = "trail.wgsl"
+inputs = ["trail"]
+
+[[pass]]
+name = "out"
+shader = "out.wgsl"
+inputs = ["trail"]
+scale = 0.5
+"#;
+
+    fn dir_with_shaders() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["trail.wgsl", "out.wgsl"] {
+            std::fs::write(dir.path().join(f), "// shader\n").unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn a_scene_reads_into_typed_passes_params_and_defaults() {
+        let dir = dir_with_shaders();
+        let path = dir.path().join("unit.toml");
+        std::fs::write(&path, SCENE).unwrap();
+        let scene = Scene::read(&path).unwrap();
+        assert_eq!(scene.path, path);
+        assert_eq!((scene.name.as_str(), scene.size), ("unit", [64, 36]));
+        assert_eq!(scene.params.len(), 1);
+        let speed = scene.param("speed").unwrap();
+        assert_eq!((speed.default, speed.min, speed.max), (1.0, 0.0, 4.0));
+        assert_eq!(speed.label, "speed", "the label defaults to the name");
+        assert!(scene.param("nothing").is_none());
+        // Passes in file order, references resolved, the last one is the output.
+        let [trail, out] = scene.passes.as_slice() else {
+            panic!("two passes: {:?}", scene.passes)
+        };
+        assert!(trail.is_feedback() && !out.is_feedback());
+        assert_eq!(out.inputs[0].source, TextureSource::Pass(0));
+        assert_eq!(trail.shader, dir.path().join("trail.wgsl"));
+        assert_eq!(scene.output_pass(), 1);
+        assert_eq!(out.output_size(scene.size), [32, 18]);
+        // What the file leaves out takes its default.
+        assert_eq!(scene.runtime, RuntimeDef::default());
+        assert_eq!(scene.osc, osc::OscConfig::default());
+        assert!(scene.audio.is_none());
+        assert_eq!(scene.audio_bands(), 8);
+        assert!(!scene.inherit_feedback);
+    }
+
+    #[test]
+    fn reading_and_parsing_agree_and_problems_are_all_located() {
+        let dir = dir_with_shaders();
+        let path = dir.path().join("bad.toml");
+        let text = SCENE
+            .replace("default = 1.0", "default = 9.0")
+            .replace("\"out.wgsl\"", "\"gone.wgsl\"");
+        std::fs::write(&path, &text).unwrap();
+        let read = Scene::read(&path).unwrap_err();
+        let parsed = Scene::parse(&text, &path).unwrap_err();
+        assert_eq!(read.diagnostics(), parsed.diagnostics());
+        let lines: Vec<Option<u32>> = read.diagnostics().iter().map(|d| d.line).collect();
+        assert_eq!(lines, [Some(6), Some(17)], "{read}");
+        // A file that cannot be read has no located problems, only its path.
+        let missing = Scene::read(&dir.path().join("none.toml")).unwrap_err();
+        assert!(missing.diagnostics().is_empty());
+        assert!(missing.to_string().contains("none.toml"), "{missing}");
+    }
+
+    #[test]
+    fn providers_are_checked_against_the_known_names() {
+        let dir = dir_with_shaders();
+        let path = dir.path().join("p.toml");
+        let text = format!("{SCENE}\n[runtime]\nproviders = [\"CUDA\", \"cpu\"]\nthreads = 0\n");
+        let scene = Scene::parse(&text, &path).unwrap();
+        assert_eq!(scene.runtime.providers, ["cuda", "cpu"]);
+        assert_eq!(scene.runtime.threads, 1, "at least one thread");
+        let bad = format!("{SCENE}\n[runtime]\nproviders = [\"quantum\"]\n");
+        let e = Scene::parse(&bad, &path).unwrap_err().to_string();
+        assert!(e.contains("unknown execution provider `quantum`"), "{e}");
+        assert!(e.contains(&PROVIDER_NAMES.join(", ")), "{e}");
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::raw::{RawBinding, RawConstant, RawLatent, RawModel, RawOutput};
-use super::validate::{Ctx, check_identifier};
+use super::rules::{Ctx, check_identifier, location};
 use super::{
     AudioFeature, ImageMapping, InputBinding, InputSource, LatentDef, Layout, ModelDef,
     OutputBinding, OutputTarget, ParamDef, TextureSource,
@@ -33,10 +33,10 @@ pub(super) fn validate_model(
     let model = model.into_inner();
     let name_span = model.name.span();
     let name = model.name.into_inner();
-    check_identifier(ctx, name_span.clone(), "model", &name);
+    check_identifier(ctx, &name_span, "model", &name);
     if taken.contains(&name) {
         ctx.error(
-            name_span,
+            &name_span,
             format!("model name `{name}` is already used by a pass or model"),
         );
     }
@@ -46,7 +46,7 @@ pub(super) fn validate_model(
     let file = dir.join(model.file.get_ref());
     if !file.is_file() {
         ctx.error(
-            file_span,
+            &file_span,
             format!("model `{name}`: file `{}` not found", file.display()),
         )
         .notes
@@ -60,7 +60,7 @@ pub(super) fn validate_model(
         let v = s.into_inner();
         if v.iter().any(|&side| side == 0 || side > 8192) {
             ctx.error(
-                span,
+                &span,
                 format!(
                     "model `{name}`: size {}x{} must be 1..=8192 on each side",
                     v[0], v[1]
@@ -73,7 +73,7 @@ pub(super) fn validate_model(
         let v = *e.get_ref();
         if v == 0 {
             ctx.error(
-                e.span(),
+                &e.span(),
                 format!("model `{name}`: every must be at least 1 (frames)"),
             );
         }
@@ -83,7 +83,7 @@ pub(super) fn validate_model(
         let v = *r.get_ref();
         if !v.is_finite() || v <= 0.0 {
             ctx.error(
-                r.span(),
+                &r.span(),
                 format!("model `{name}`: max_rate_hz {v} must be a positive number"),
             );
         }
@@ -93,7 +93,7 @@ pub(super) fn validate_model(
         let v = *d.get_ref();
         if !(1..=MAX_DEADLINE_MS).contains(&v) {
             ctx.error(
-                d.span(),
+                &d.span(),
                 format!(
                     "model `{name}`: deadline_ms {v} must be 1..={MAX_DEADLINE_MS} (milliseconds)"
                 ),
@@ -106,7 +106,7 @@ pub(super) fn validate_model(
 
     let mut inputs = Vec::new();
     for (input_name, binding) in model.inputs {
-        let at = ctx.location(&input_name.span());
+        let at = location(ctx, &input_name.span());
         let span = binding.span();
         let input_name = input_name.into_inner();
         let what = format!("model `{name}` input `{input_name}`");
@@ -130,7 +130,7 @@ pub(super) fn validate_model(
 
     let mut outputs = Vec::new();
     for (output_name, out) in model.outputs {
-        let at = ctx.location(&output_name.span());
+        let at = location(ctx, &output_name.span());
         let span = out.span();
         let output_name = output_name.into_inner();
         let what = format!("model `{name}` output `{output_name}`");
@@ -149,7 +149,7 @@ pub(super) fn validate_model(
     ModelDef {
         name,
         file,
-        at: ctx.location(&model_span),
+        at: location(ctx, &model_span),
         size,
         every,
         max_rate_hz,
@@ -176,7 +176,7 @@ fn find_params(
                 .map(|p| p.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", ");
-            ctx.error(span.clone(), format!("{what}: unknown param `{n}`"))
+            ctx.error(span, format!("{what}: unknown param `{n}`"))
                 .notes
                 .push(if known.is_empty() {
                     "this scene declares no params".into()
@@ -202,12 +202,9 @@ fn audio_feature(
             .map(|(n, _)| *n)
             .collect::<Vec<_>>()
             .join(", ");
-        ctx.error(
-            span.clone(),
-            format!("{what}: unknown audio feature `{name}`"),
-        )
-        .notes
-        .push(format!("features: {known}"));
+        ctx.error(span, format!("{what}: unknown audio feature `{name}`"))
+            .notes
+            .push(format!("features: {known}"));
     }
     f
 }
@@ -227,7 +224,7 @@ fn image_mapping(
         Some("nhwc") => m.layout = Layout::Nhwc,
         Some(other) => {
             ctx.error(
-                span.clone(),
+                span,
                 format!("{what}: layout `{other}` is not \"nchw\" or \"nhwc\""),
             );
         }
@@ -235,7 +232,7 @@ fn image_mapping(
     if let Some([lo, hi]) = range {
         if !(lo.is_finite() && hi.is_finite() && (hi - lo).abs() > f32::EPSILON) {
             ctx.error(
-                span.clone(),
+                span,
                 format!("{what}: range [{lo}, {hi}] must be two different finite numbers"),
             );
         }
@@ -247,7 +244,7 @@ fn image_mapping(
     if let Some(std) = std {
         if std.iter().any(|s| !s.is_finite() || *s == 0.0) {
             ctx.error(
-                span.clone(),
+                span,
                 format!("{what}: std {std:?} must be finite and non-zero"),
             );
         }
@@ -289,7 +286,7 @@ fn validate_binding(
                 given.join(", ")
             )
         };
-        ctx.error(span, msg)
+        ctx.error(&span, msg)
             .notes
             .push("sources: texture, param, params, audio, constant, time, latent".into());
         return None;
@@ -297,7 +294,7 @@ fn validate_binding(
     let image_keys = b.layout.is_some() || b.range.is_some() || b.mean.is_some() || b.std.is_some();
     if image_keys && b.texture.is_none() {
         ctx.error(
-            span.clone(),
+            &span,
             format!("{what}: layout, range, mean and std apply only to texture sources"),
         );
     }
@@ -323,7 +320,7 @@ fn validate_binding(
                 .collect::<Vec<_>>()
                 .join(", ");
             ctx.error(
-                span,
+                &span,
                 format!("{what}: texture `{t}` names no pass or model output"),
             )
             .notes
@@ -334,7 +331,7 @@ fn validate_binding(
         InputSource::Params(find_params(ctx, what, &span, params, &[p])?)
     } else if let Some(ps) = b.params {
         if ps.is_empty() {
-            ctx.error(span, format!("{what}: params is empty"));
+            ctx.error(&span, format!("{what}: params is empty"));
             return None;
         }
         InputSource::Params(find_params(ctx, what, &span, params, &ps)?)
@@ -347,7 +344,7 @@ fn validate_binding(
         };
         if v.is_empty() || v.iter().any(|x| !x.is_finite()) {
             ctx.error(
-                span,
+                &span,
                 format!("{what}: constant must be finite numbers, at least one"),
             );
             return None;
@@ -356,7 +353,7 @@ fn validate_binding(
     } else if let Some(t) = b.time {
         if !t {
             ctx.error(
-                span,
+                &span,
                 format!("{what}: `time = false` binds nothing; remove it or bind another source"),
             );
             return None;
@@ -378,7 +375,7 @@ fn validate_latent(
 ) -> Option<LatentDef> {
     if l.dim == 0 || l.dim > 4096 {
         ctx.error(
-            span.clone(),
+            span,
             format!("{what}: latent dim {} must be 1..=4096", l.dim),
         );
         return None;
@@ -387,7 +384,7 @@ fn validate_latent(
         let v = v.unwrap_or(default);
         if !v.is_finite() || v < 0.0 {
             ctx.error(
-                span.clone(),
+                span,
                 format!("{what}: latent {key} {v} must be a number >= 0"),
             );
         }
@@ -435,23 +432,23 @@ fn validate_output(
         + usize::from(o.params.is_some());
     if count != 1 {
         ctx.error(
-            span,
+            &span,
             format!("{what} needs exactly one target: texture, param or params"),
         );
         return None;
     }
     if (o.layout.is_some() || o.range.is_some()) && o.texture.is_none() {
         ctx.error(
-            span.clone(),
+            &span,
             format!("{what}: layout and range apply only to texture targets"),
         );
     }
     let image = image_mapping(ctx, what, &span, o.layout.as_deref(), o.range, None, None);
     let target = if let Some(t) = o.texture {
-        check_identifier(ctx, span.clone(), "texture", &t);
+        check_identifier(ctx, &span, "texture", &t);
         if taken.contains(&t) {
             ctx.error(
-                span,
+                &span,
                 format!("{what}: texture name `{t}` is already used by a pass, model or texture"),
             );
             return None;
@@ -463,7 +460,7 @@ fn validate_output(
     } else {
         let ps = o.params.unwrap_or_default();
         if ps.is_empty() {
-            ctx.error(span, format!("{what}: params is empty"));
+            ctx.error(&span, format!("{what}: params is empty"));
             return None;
         }
         OutputTarget::Params(find_params(ctx, what, &span, params, &ps)?)

@@ -25,10 +25,10 @@ pub struct RawScene {
     pub runtime: Option<RawRuntime>,
     /// `[osc]`: the OSC server (listen address, allow-list, feedback targets). Default: see
     /// docs/osc.md (listen on `0.0.0.0:9000`).
-    pub osc: Option<Spanned<crate::osc::OscConfig>>,
+    pub osc: Option<Spanned<super::osc::OscConfig>>,
     /// `[audio]`: live input and analysis (see docs/audio.md). Default: no audio unless the
     /// command line asks for it.
-    pub audio: Option<Spanned<crate::audio::AudioConfig>>,
+    pub audio: Option<Spanned<super::audio::AudioConfig>>,
 }
 
 /// `[runtime]`: defaults for every model of the scene (the command line overrides).
@@ -181,7 +181,7 @@ pub struct RawParam {
     pub group: Option<String>,
     /// Extra OSC addresses for fixed controller layouts: `"/1/fader1"`, a table
     /// `{ address, input_range = [0, 1], arg = 0 }`, or a list of them. Default: none.
-    pub osc: Option<Spanned<crate::osc::OscAliases>>,
+    pub osc: Option<Spanned<super::osc::OscAliases>>,
     /// Audio modulation: `{ feature = "bands", index = 0, gain = 1.0, offset = 0.0 }` adds
     /// `offset + gain * feature[index]` to the value shaders see (clamped to the range; not
     /// echoed as OSC feedback). Default: none.

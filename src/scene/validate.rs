@@ -1,81 +1,29 @@
 //! Raw scene -> typed [`Scene`]: "parse, don't validate". Every problem is collected (not just
 //! the first) and located at the key that caused it.
 
-use std::ops::Range;
 use std::path::Path;
 
 use toml::Spanned;
 
 use super::raw::{Filter, Format, RawParam, RawPass, RawScale, RawScene, Wrap};
-use super::{Location, ParamDef, PassDef, PassInput, RuntimeDef, Scene, TextureSource};
-use crate::diag::{Diagnostic, Diagnostics, line_col};
+use super::rules::{Ctx, check_identifier, location};
+use super::{ParamDef, PassDef, PassInput, RuntimeDef, Scene, TextureSource};
+use crate::diag::{Collector, Diagnostics};
 
 /// Default internal size when `[scene] size` is absent.
 pub const DEFAULT_SIZE: [u32; 2] = [1280, 720];
 /// Largest texture side we accept (the WebGPU default limit is 8192; most GPUs do 16384).
 pub const MAX_SIDE_PX: u32 = 16384;
 
-/// True when WGSL accepts `name` as a struct member and a local (the uses a param name
-/// gets; pass names only appear behind `tex_`/`samp_`): naga decides, so every keyword and reserved word of the WGSL spec is covered.
-fn wgsl_accepts(name: &str) -> bool {
-    naga::front::wgsl::parse_str(&format!(
-        "struct S {{ {name}: f32, }}\nfn f() {{ let {name} = 1.0; }}\n"
-    ))
-    .is_ok()
-}
-
-pub(super) struct Ctx<'a> {
-    pub(super) path: &'a Path,
-    pub(super) source: &'a str,
-    pub(super) errors: Vec<Diagnostic>,
-}
-
-impl Ctx<'_> {
-    pub(super) fn error(
-        &mut self,
-        span: Range<usize>,
-        message: impl Into<String>,
-    ) -> &mut Diagnostic {
-        self.errors.push(Diagnostic::at_offset(
-            self.path,
-            self.source,
-            span.start,
-            message,
-        ));
-        let last = self.errors.len() - 1;
-        &mut self.errors[last]
-    }
-
-    pub(super) fn location(&self, span: &Range<usize>) -> Location {
-        let (line, col) = line_col(self.source, span.start);
-        Location { line, col }
-    }
-}
-
 /// Parses and validates scene TOML `source`, read from `path`.
 ///
 /// # Errors
 /// Every problem found, each located in the file.
 pub fn parse(source: &str, path: &Path) -> Result<Scene, Diagnostics> {
-    let raw: RawScene = toml::from_str(source).map_err(|e| {
-        let message = e.message().trim_end().to_string();
-        let d = match e.span() {
-            Some(span) => Diagnostic::at_offset(path, source, span.start, message),
-            None => Diagnostic::file(path, message),
-        };
-        Diagnostics(vec![d])
-    })?;
-    let mut ctx = Ctx {
-        path,
-        source,
-        errors: Vec::new(),
-    };
+    let raw: RawScene = crate::diag::from_toml(path, source).map_err(|d| Diagnostics(vec![d]))?;
+    let mut ctx = Collector::new(path, source);
     let scene = validate(&mut ctx, raw);
-    if ctx.errors.is_empty() {
-        Ok(scene)
-    } else {
-        Err(Diagnostics(ctx.errors))
-    }
+    ctx.finish(scene)
 }
 
 fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
@@ -85,7 +33,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
             let v = s.into_inner();
             if v.iter().any(|&side| side == 0 || side > MAX_SIDE_PX) {
                 ctx.error(
-                    span,
+                    &span,
                     format!(
                         "scene size {}x{} must be 1..={MAX_SIDE_PX} on each side",
                         v[0], v[1]
@@ -101,24 +49,23 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
     for (name, p) in raw.params {
         let span = name.span();
         let name = name.into_inner();
-        check_identifier(ctx, span.clone(), "param", &name);
+        check_identifier(ctx, &span, "param", &name);
         if let Some(def) = validate_param(ctx, name, p) {
             params.push(def);
         }
     }
 
     if raw.passes.is_empty() {
-        ctx.errors.push(
-            Diagnostic::file(ctx.path, "scene has no passes")
-                .with_note("add at least one [[pass]] with a name and a shader"),
-        );
+        ctx.file_error("scene has no passes")
+            .notes
+            .push("add at least one [[pass]] with a name and a shader".into());
     }
     let names: Vec<String> = raw
         .passes
         .iter()
         .map(|p| p.get_ref().name.get_ref().clone())
         .collect();
-    let dir = ctx.path.parent().unwrap_or_else(|| Path::new("."));
+    let dir = ctx.path().parent().unwrap_or_else(|| Path::new("."));
     // Model output textures, readable by passes (and models) by name.
     let mut textures: Vec<(String, TextureSource)> = Vec::new();
     for (m, model) in raw.models.iter().enumerate() {
@@ -150,17 +97,17 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
             let span = config.span();
             let config = config.into_inner();
             if let Err(e) = config.check() {
-                ctx.error(span, format!("[osc]: {e}"));
+                ctx.error(&span, format!("[osc]: {e}"));
             }
             config
         }
-        None => crate::osc::OscConfig::default(),
+        None => super::osc::OscConfig::default(),
     };
     let audio = raw.audio.map(|config| {
         let span = config.span();
         let mut config = config.into_inner();
         if let Err(e) = config.validate() {
-            ctx.error(span, e.to_string());
+            ctx.error(&span, e.to_string());
         }
         config.resolve_relative_to(dir);
         config
@@ -169,19 +116,16 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
         && let Some(providers) = &r.providers
     {
         for p in providers {
-            if p.parse::<crate::infer::Ep>().is_err() {
-                let known = crate::infer::Ep::ALL
-                    .iter()
-                    .map(|e| e.name())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                ctx.errors.push(
-                    Diagnostic::file(
-                        ctx.path,
-                        format!("[runtime] providers: unknown execution provider `{p}`"),
-                    )
-                    .with_note(format!("providers: {known}")),
-                );
+            if !super::PROVIDER_NAMES
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(p.trim()))
+            {
+                let known = super::PROVIDER_NAMES.join(", ");
+                ctx.file_error(format!(
+                    "[runtime] providers: unknown execution provider `{p}`"
+                ))
+                .notes
+                .push(format!("providers: {known}"));
             }
         }
     }
@@ -196,7 +140,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
         });
 
     Scene {
-        path: ctx.path.to_path_buf(),
+        path: ctx.path().to_path_buf(),
         name: raw.scene.name,
         description: raw.scene.description,
         size,
@@ -218,7 +162,7 @@ fn validate_param(ctx: &mut Ctx<'_>, name: String, p: RawParam) -> Option<ParamD
             let [lo, hi] = *r.get_ref();
             if !(lo.is_finite() && hi.is_finite() && lo < hi) {
                 ctx.error(
-                    r.span(),
+                    &r.span(),
                     format!("param `{name}`: range [{lo}, {hi}] must be finite with min < max"),
                 );
                 return None;
@@ -229,7 +173,7 @@ fn validate_param(ctx: &mut Ctx<'_>, name: String, p: RawParam) -> Option<ParamD
     };
     if !default.is_finite() || default < min || default > max {
         ctx.error(
-            default_span,
+            &default_span,
             format!("param `{name}`: default {default} is outside its range [{min}, {max}]"),
         )
         .notes
@@ -244,7 +188,7 @@ fn validate_param(ctx: &mut Ctx<'_>, name: String, p: RawParam) -> Option<ParamD
             let v = *s.get_ref();
             if !v.is_finite() || v < 0.0 {
                 ctx.error(
-                    s.span(),
+                    &s.span(),
                     format!("param `{name}`: smooth {v} must be a time in seconds >= 0"),
                 );
             }
@@ -258,7 +202,7 @@ fn validate_param(ctx: &mut Ctx<'_>, name: String, p: RawParam) -> Option<ParamD
             let list = aliases.into_inner().0;
             for alias in &list {
                 if let Err(e) = alias.check() {
-                    ctx.error(span.clone(), format!("param `{name}`: osc alias: {e}"));
+                    ctx.error(&span, format!("param `{name}`: osc alias: {e}"));
                 }
             }
             list
@@ -279,19 +223,16 @@ fn validate_param(ctx: &mut Ctx<'_>, name: String, p: RawParam) -> Option<ParamD
                     .collect::<Vec<_>>()
                     .join(", ");
                 ctx.error(
-                    span.clone(),
+                    &span,
                     format!("param `{name}`: unknown audio feature `{}`", m.feature),
                 )
                 .notes
                 .push(format!("features: {known}"));
             }
             let index = m.index.unwrap_or(0);
-            if index >= crate::render::globals::MAX_BANDS
-                || !gain.is_finite()
-                || !offset.is_finite()
-            {
+            if index >= super::audio::MAX_BANDS || !gain.is_finite() || !offset.is_finite() {
                 ctx.error(
-                    span,
+                    &span,
                     format!("param `{name}`: audio index must be < 16 and gain, offset finite"),
                 );
             }
@@ -328,10 +269,10 @@ fn validate_pass(
     let pass = pass.into_inner();
     let name_span = pass.name.span();
     let name = pass.name.into_inner();
-    check_identifier(ctx, name_span.clone(), "pass", &name);
+    check_identifier(ctx, &name_span, "pass", &name);
     if names.iter().take(index).any(|n| *n == name) {
         ctx.error(
-            name_span,
+            &name_span,
             format!("pass name `{name}` is used twice; pass names must be unique"),
         );
     }
@@ -340,7 +281,7 @@ fn validate_pass(
     let shader = dir.join(pass.shader.get_ref());
     if !shader.is_file() {
         ctx.error(
-            shader_span.clone(),
+            &shader_span,
             format!(
                 "pass `{name}`: shader file `{}` not found",
                 shader.display()
@@ -358,7 +299,7 @@ fn validate_pass(
         let span = input.span();
         let input = input.into_inner();
         if inputs.iter().any(|i| i.name == input) {
-            ctx.error(span, format!("pass `{name}` lists input `{input}` twice"));
+            ctx.error(&span, format!("pass `{name}` lists input `{input}` twice"));
             continue;
         }
         match names.iter().position(|n| *n == input) {
@@ -383,7 +324,7 @@ fn validate_pass(
                 }
             }
             Some(i) => {
-                ctx.error(span, format!("pass `{name}` reads `{input}`, which is produced later (pass {} of {})", i + 1, names.len()))
+                ctx.error(&span, format!("pass `{name}` reads `{input}`, which is produced later (pass {} of {})", i + 1, names.len()))
                     .notes
                     .push(format!("move `{input}` before `{name}`; a pass reads its own previous frame by listing its own name"));
             }
@@ -396,7 +337,7 @@ fn validate_pass(
                     .collect::<Vec<_>>()
                     .join(", ");
                 ctx.error(
-                    span,
+                    &span,
                     format!("pass `{name}` reads `{input}`, which names no pass"),
                 )
                 .notes
@@ -414,7 +355,7 @@ fn validate_pass(
             };
             if v.iter().any(|k| !k.is_finite() || *k <= 0.0 || *k > 16.0) {
                 ctx.error(
-                    span,
+                    &span,
                     format!("pass `{name}`: scale {v:?} must be > 0 and <= 16"),
                 );
             }
@@ -427,7 +368,7 @@ fn validate_pass(
         let v = s.into_inner();
         if v.iter().any(|&side| side == 0 || side > MAX_SIDE_PX) {
             ctx.error(
-                span,
+                &span,
                 format!(
                     "pass `{name}`: size {}x{} must be 1..={MAX_SIDE_PX} on each side",
                     v[0], v[1]
@@ -440,7 +381,7 @@ fn validate_pass(
     let format = match pass.format {
         Some(f) => {
             if *f.get_ref() == Format::Rgba32float && filter == Filter::Linear {
-                ctx.error(f.span(), format!("pass `{name}`: format \"rgba32float\" cannot be filtered linearly on every GPU"))
+                ctx.error(&f.span(), format!("pass `{name}`: format \"rgba32float\" cannot be filtered linearly on every GPU"))
                     .notes
                     .push("add `filter = \"nearest\"` to this pass, or use \"rgba16float\"".into());
             }
@@ -449,7 +390,7 @@ fn validate_pass(
         None => Format::Rgba16float,
     };
     PassDef {
-        shader_at: ctx.location(&shader_span),
+        shader_at: location(ctx, &shader_span),
         name,
         shader,
         inputs,
@@ -459,32 +400,4 @@ fn validate_pass(
         filter,
         wrap: pass.wrap.unwrap_or(Wrap::Clamp),
     }
-}
-
-/// Names become WGSL identifiers (`params.<name>`, `tex_<name>`), so they must be ones.
-pub(super) fn check_identifier(ctx: &mut Ctx<'_>, span: Range<usize>, what: &str, name: &str) {
-    if !is_identifier(name) {
-        ctx.error(
-            span,
-            format!("{what} name `{name}` is not a valid identifier"),
-        )
-        .notes
-        .push(
-            "use letters, digits and `_`, starting with a letter (it is used as a WGSL name)"
-                .into(),
-        );
-    } else if name.starts_with("hypna_") || (what == "param" && !wgsl_accepts(name)) {
-        ctx.error(
-            span,
-            format!("{what} name `{name}` is reserved in WGSL or by hypna; choose another"),
-        );
-    }
-}
-
-/// True for `[A-Za-z][A-Za-z0-9_]*`.
-#[must_use]
-pub fn is_identifier(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

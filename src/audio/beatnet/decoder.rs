@@ -290,6 +290,7 @@ impl BarFilter {
     }
 
     /// Number of states.
+    #[cfg(test)]
     pub(crate) fn states(&self) -> usize {
         self.alpha.len()
     }
@@ -715,23 +716,5 @@ mod tests {
         assert!(octave_related(20.0, 30.0));
         assert!(!octave_related(23.4, 27.8));
         assert!(!octave_related(25.0, 26.0));
-    }
-}
-#[cfg(test)]
-mod scratch {
-    use super::*;
-    #[test]
-    fn scratch() {
-        let name = std::env::var("CLIP").unwrap();
-        let bytes = std::fs::read(format!("/tmp/acts/{name}.f32")).unwrap();
-        let a: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        let mut f = BarFilter::new(DecoderParams::new([60.0, 180.0]));
-        for (i, fr) in a.chunks_exact(3).enumerate() {
-            let e = f.step(fr[0], fr[1]);
-            let every: usize = std::env::var("EVERY").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-            if i % every == 0 && i >= 250 {
-                eprintln!("{:.2}s b{:.2} d{:.2} bpm {:.1} ph {:.2} R {:.2} meter {} bar {:.2} Rb {:.2} mass {:.2}", i as f64 / 50.0, fr[0], fr[1], e.bpm, e.beat_phase, e.beat_concentration, e.meter, e.bar_position, e.bar_concentration, e.tempo_mass);
-            }
-        }
     }
 }

@@ -309,9 +309,9 @@ mod tests {
     }
 
     /// The fixture: BeatNet's own pipeline (madmom) on `frontend_input.wav`; see
-    /// `tests/fixtures/beatnet/README.md` for how it was made.
+    /// `models/testdata/beatnet/README.md` for how it was made.
     fn fixture() -> (Vec<f32>, Vec<f32>) {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/beatnet");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/testdata/beatnet");
         let (samples, rate) =
             crate::audio::decode_wav(&dir.join("frontend_input.wav")).expect("fixture wav");
         assert_eq!(rate, SAMPLE_RATE_HZ);
@@ -357,19 +357,5 @@ mod tests {
         // The fixture is not trivial: most bands are lit and the differences are not all 0.
         assert!(want.iter().filter(|&&v| v > 0.01).count() > want.len() / 3);
         assert!(want.chunks(FEATURES).skip(1).any(|f| f[BANDS..].iter().any(|&d| d > 0.05)));
-    }
-}
-#[cfg(test)]
-mod scratch {
-    use super::*;
-    #[test]
-    fn scratch() {
-        let name = std::env::var("CLIP").unwrap();
-        let (s, rate) = crate::audio::decode_wav(std::path::Path::new(&format!("/work/wt-beats/.hypna/beat-eval/{name}.wav"))).unwrap();
-        let mut r = crate::audio::beatnet::resample::Resampler::new(rate, 22050);
-        let mut fe = Frontend::new();
-        let mut out: Vec<u8> = Vec::new();
-        r.push(&s, |y| fe.push(&[y], |_, f| for v in f { out.extend_from_slice(&v.to_le_bytes()); }));
-        std::fs::write(format!("/tmp/acts/{name}.hypna.f32"), out).unwrap();
     }
 }

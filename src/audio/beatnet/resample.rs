@@ -90,11 +90,13 @@ impl Resampler {
 
     /// Input samples an output sample waits for beyond its own time (the latency, in input
     /// samples).
+    #[cfg(test)]
     pub(crate) fn delay_in_samples(&self) -> usize {
         self.half_width
     }
 
     /// Output samples produced so far.
+    #[cfg(test)]
     pub(crate) fn produced(&self) -> u64 {
         self.produced
     }

@@ -1,0 +1,155 @@
+//! `hypna check`: scenes and playlists validated without a GPU: every scene file, its shaders
+//! (naga), references and model bindings (when ONNX Runtime is there); a playlist's entries
+//! each, and every param an entry sets.
+
+use std::path::PathBuf;
+
+use super::playlist::{Playlist, is_playlist};
+use crate::runtime::{check_models, read_and_check};
+use crate::scene::Scene;
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckLine {
+    /// What passed (printed to stdout).
+    Ok(String),
+    /// A problem, located (printed to stderr).
+    Problem(String),
+}
+
+/// What `hypna check` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// In the order found.
+    pub lines: Vec<CheckLine>,
+    /// Files (scenes, playlists) that failed.
+    pub failed: usize,
+    /// Scene files checked (a playlist counts its entries).
+    pub files: usize,
+}
+
+/// Checks `paths` (scenes and playlists); `ort_lib`: the ONNX Runtime to check model bindings
+/// with (default: searched).
+#[must_use]
+pub fn check(paths: &[PathBuf], ort_lib: Option<&PathBuf>) -> CheckReport {
+    let mut report = CheckReport::default();
+    let mut scenes = Vec::new();
+    for path in paths {
+        if !is_playlist(path) {
+            scenes.push(path.clone());
+            continue;
+        }
+        match Playlist::load(path) {
+            Ok(playlist) => {
+                report.lines.push(CheckLine::Ok(format!(
+                    "ok: {} playlist \"{}\" ({} entries)",
+                    path.display(),
+                    playlist.name,
+                    playlist.entries.len()
+                )));
+                for entry in &playlist.entries {
+                    // Each entry's `set` must name a param of its scene.
+                    if let Ok(scene) = Scene::read(&entry.scene) {
+                        for (name, _) in &entry.set {
+                            if scene.param(name).is_none() {
+                                report.failed += 1;
+                                report.lines.push(CheckLine::Problem(format!(
+                                    "{}:{}: entry `{}` sets `{name}`, which {} does not have",
+                                    path.display(),
+                                    entry.line,
+                                    entry.name,
+                                    entry.scene.display()
+                                )));
+                            }
+                        }
+                    }
+                    scenes.push(entry.scene.clone());
+                }
+            }
+            Err(e) => {
+                report.failed += 1;
+                report.lines.push(CheckLine::Problem(e.to_string()));
+            }
+        }
+    }
+    for path in &scenes {
+        let result = read_and_check(path).and_then(|(scene, shaders)| {
+            let note = check_models(&scene, ort_lib.cloned())?;
+            Ok((scene, shaders, note))
+        });
+        match result {
+            Ok((scene, shaders, note)) => {
+                let files: usize = shaders.iter().map(|s| s.files.len()).sum();
+                report.lines.push(CheckLine::Ok(format!(
+                    "ok: {} \"{}\" ({} passes, {} models, {} params, {} WGSL files)",
+                    path.display(),
+                    scene.name,
+                    scene.passes.len(),
+                    scene.models.len(),
+                    scene.params.len(),
+                    files
+                )));
+                if let Some(note) = note {
+                    report.lines.push(CheckLine::Ok(format!("  {note}")));
+                }
+            }
+            Err(e) => {
+                report.failed += 1;
+                report.lines.push(CheckLine::Problem(e.to_string()));
+            }
+        }
+    }
+    report.files = scenes.len();
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenes_and_playlist_entries_are_checked_and_bad_sets_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let shader = "@fragment\nfn main(in: VertexOutput) -> @location(0) vec4<f32> {\n    \
+                      return vec4<f32>(in.uv, params.gain, 1.0);\n}\n";
+        std::fs::write(dir.path().join("a.wgsl"), shader).unwrap();
+        let scene = dir.path().join("a.toml");
+        std::fs::write(
+            &scene,
+            "[scene]\nname = \"a\"\n\n[params.gain]\ndefault = 0.5\n\n[[pass]]\nname = \"a\"\n\
+             shader = \"a.wgsl\"\n",
+        )
+        .unwrap();
+        let playlist = dir.path().join("list.toml");
+        std::fs::write(
+            &playlist,
+            "[playlist]\nname = \"list\"\n\n[[entry]]\nscene = \"a.toml\"\ncue = true\n\
+             set = [\"gain=0.2\", \"hue=1.0\"]\n",
+        )
+        .unwrap();
+        let broken = dir.path().join("broken.toml");
+        std::fs::write(&broken, "[scene]\n").unwrap();
+        let report = check(&[scene.clone(), playlist, broken], None);
+        let problems: Vec<&str> = report
+            .lines
+            .iter()
+            .filter_map(|l| match l {
+                CheckLine::Problem(p) => Some(p.as_str()),
+                CheckLine::Ok(_) => None,
+            })
+            .collect();
+        assert_eq!(report.failed, 2, "{report:#?}");
+        assert_eq!(
+            report.files, 3,
+            "the scene, the entry's scene and the broken one"
+        );
+        assert!(problems[0].contains("sets `hue`"), "{problems:?}");
+        assert!(problems[1].contains("broken.toml"), "{problems:?}");
+        let oks = report
+            .lines
+            .iter()
+            .filter(|l| matches!(l, CheckLine::Ok(t) if t.starts_with("ok: ")))
+            .count();
+        assert_eq!(oks, 3, "the playlist and the scene twice: {report:#?}");
+    }
+}

@@ -1,0 +1,434 @@
+//! The show: which scene plays, and when. A single scene, or a playlist ([`playlist`]) whose
+//! entries follow their durations, OSC `/hypna/scene...` requests and keys, with crossfades;
+//! plus the opening-hours [`schedule`] and hot [`reload`] of the files on screen. Loading
+//! and preparing run as background [`job`]s; [`check`] validates scenes and playlists for
+//! `hypna check`.
+//!
+//! - The next scene is prepared and built on a loader thread (parsing, shader validation,
+//!   pipelines, model sessions), pre-warmed (every model runs once, one frame renders), and
+//!   only then switched to: the frame thread never compiles or loads anything. Offline
+//!   renders load in line instead, so a playlist renders the same frames every time.
+//! - A scene that fails to load is reported once with its located errors and skipped; the
+//!   scene on screen keeps playing. It is tried again when its turn comes back.
+//! - Outside opening hours the output fades to black and models pause (or an idle scene
+//!   plays); at opening it fades back in.
+
+pub mod check;
+pub mod job;
+pub mod playlist;
+pub mod reload;
+pub mod schedule;
+
+use std::path::{Path, PathBuf};
+
+use crate::clock::FrameTime;
+use crate::diag::Diagnostic;
+use crate::osc::SceneRequest;
+use crate::render::context::Gpu;
+use crate::runtime::{Built, LoadError, Runtime, RuntimeOptions, build, read_and_prepare};
+use job::{Job, Priority};
+use playlist::{Cursor, Playlist, Switch, Transition, TransitionKind, is_playlist};
+use schedule::{Idle, Schedule};
+
+/// Where the schedule's local time comes from (injected in tests).
+pub type LocalClock = Box<dyn FnMut() -> jiff::civil::DateTime + Send>;
+
+/// What the show plays.
+enum Source {
+    Scene(PathBuf),
+    Playlist {
+        playlist: Box<Playlist>,
+        cursor: Cursor,
+    },
+}
+
+/// A scene being loaded on the loader thread.
+struct Loading {
+    job: Job<Result<Built, LoadError>>,
+    /// The schedule's idle scene (not a playlist entry).
+    idle: bool,
+    path: PathBuf,
+    fade_secs: f32,
+    sets: Vec<(String, f32)>,
+}
+
+/// What [`Show::before_frame`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ShowEvent {
+    /// Nothing changed.
+    Idle,
+    /// A new scene is on screen (fading in); its file is given (for hot reload).
+    Switched(PathBuf),
+    /// A scene failed to load; the current one keeps playing.
+    Failed(PathBuf),
+}
+
+/// Plays a scene or a playlist on a [`Runtime`].
+pub struct Show {
+    source: Source,
+    loading: Option<Loading>,
+    schedule: Option<Schedule>,
+    local_clock: LocalClock,
+    /// The schedule's state last frame.
+    open: bool,
+    /// An idle scene plays (closed hours).
+    idle_active: bool,
+    /// The scene file on screen.
+    current_path: PathBuf,
+    /// Problems of the newest failed switch (cleared by a good one), for the overlay.
+    errors: Vec<Diagnostic>,
+    /// Switches done.
+    pub switches: u64,
+    /// Scenes that failed to load.
+    pub failures: u64,
+}
+
+impl Show {
+    /// Opens `path` (a scene or a playlist) and loads the first scene that loads.
+    ///
+    /// # Errors
+    /// A broken playlist, or no entry of it loads (each entry's errors are logged).
+    pub fn open(
+        gpu: &Gpu,
+        path: &Path,
+        options: &RuntimeOptions,
+    ) -> Result<(Self, Runtime), LoadError> {
+        if !is_playlist(path) {
+            let runtime = Runtime::load(gpu, path, options)?;
+            let show = Self::new(Source::Scene(path.to_path_buf()), None, path);
+            return Ok((show, runtime));
+        }
+        let playlist = Playlist::load(path).map_err(LoadError::Playlist)?;
+        let schedule = playlist.schedule.clone();
+        let mut cursor = match playlist.seed {
+            Some(seed) => Cursor::with_seed(&playlist, seed),
+            None => Cursor::new(&playlist),
+        };
+        cursor.start(0.0);
+        let mut last_error = None;
+        for _ in 0..playlist.entries.len() {
+            let entry = &playlist.entries[cursor.current()];
+            match Runtime::load(gpu, &entry.scene, options) {
+                Ok(mut runtime) => {
+                    runtime.warm_transitions(gpu);
+                    for (name, value) in &entry.set {
+                        if let Err(e) = runtime.params_mut().set_now(name, *value) {
+                            tracing::warn!("playlist entry `{}`: {e}", entry.name);
+                        }
+                    }
+                    tracing::info!(
+                        "playlist `{}`: {} entries, starting with `{}`",
+                        playlist.name,
+                        playlist.entries.len(),
+                        entry.name
+                    );
+                    let scene = entry.scene.clone();
+                    let show = Self::new(
+                        Source::Playlist {
+                            playlist: Box::new(playlist),
+                            cursor,
+                        },
+                        schedule,
+                        &scene,
+                    );
+                    return Ok((show, runtime));
+                }
+                Err(e) => {
+                    tracing::error!(
+                        "playlist entry `{}` does not load, skipped:\n{}",
+                        entry.name,
+                        e.located(&entry.scene)
+                    );
+                    last_error = Some(e);
+                    cursor.next(0.0);
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| LoadError::Internal("the playlist is empty".into())))
+    }
+
+    fn new(source: Source, schedule: Option<Schedule>, current: &Path) -> Self {
+        Self {
+            source,
+            loading: None,
+            schedule,
+            local_clock: Box::new(schedule::now_local),
+            open: true,
+            idle_active: false,
+            current_path: current.to_path_buf(),
+            errors: Vec::new(),
+            switches: 0,
+            failures: 0,
+        }
+    }
+
+    /// Replaces the schedule's clock (tests, simulations).
+    pub fn set_local_clock(&mut self, clock: LocalClock) {
+        self.local_clock = clock;
+    }
+
+    /// Replaces (or removes) the schedule; returns the one it had.
+    pub fn set_schedule(&mut self, schedule: Option<Schedule>) -> Option<Schedule> {
+        std::mem::replace(&mut self.schedule, schedule)
+    }
+
+    /// The scene file on screen.
+    #[must_use]
+    pub fn current_path(&self) -> &Path {
+        &self.current_path
+    }
+
+    /// The playlist entry on screen (or switching in), when playing a playlist.
+    #[must_use]
+    pub fn entry(&self) -> Option<(usize, &str)> {
+        match &self.source {
+            Source::Playlist { playlist, cursor } => {
+                let i = cursor.current();
+                playlist.entries.get(i).map(|e| (i, e.name.as_str()))
+            }
+            Source::Scene(_) => None,
+        }
+    }
+
+    /// Problems of the newest switch that failed.
+    #[must_use]
+    pub fn errors(&self) -> &[Diagnostic] {
+        &self.errors
+    }
+
+    /// Whether the schedule has the show closed with the output fully dark (the frame loop
+    /// may idle).
+    #[must_use]
+    pub fn dark(&self, runtime: &Runtime) -> bool {
+        !self.open && runtime.level() <= 0.0 && !runtime.in_transition()
+    }
+
+    /// Whether the schedule has the show open.
+    #[must_use]
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// Drops a scene being loaded (it was built on a GPU device that has since been lost);
+    /// the scene on screen plays on until the next switch.
+    pub fn cancel_loading(&mut self) {
+        if let Some(loading) = self.loading.take() {
+            tracing::warn!(
+                "the load of {} was dropped: it was built on the lost GPU device",
+                loading.path.display()
+            );
+        }
+    }
+
+    /// Moves to the next entry (a key, OSC).
+    pub fn next(&mut self, gpu: &Gpu, runtime: &Runtime, now: f64) {
+        if let Source::Playlist { cursor, .. } = &mut self.source
+            && let Some(switch) = cursor.next(now)
+        {
+            self.switch_to(gpu, runtime, &switch);
+        }
+    }
+
+    /// Moves to the previous entry.
+    pub fn previous(&mut self, gpu: &Gpu, runtime: &Runtime, now: f64) {
+        if let Source::Playlist { cursor, .. } = &mut self.source
+            && let Some(switch) = cursor.previous(now)
+        {
+            self.switch_to(gpu, runtime, &switch);
+        }
+    }
+
+    /// Call before each frame: follows OSC scene requests, entry durations, the schedule,
+    /// and switches to a loaded scene. Never waits (except offline, see the module doc).
+    pub fn before_frame(&mut self, gpu: &Gpu, runtime: &mut Runtime, t: FrameTime) -> ShowEvent {
+        let now = t.time_secs;
+        if let Some(request) = runtime.take_scene_request() {
+            self.request(gpu, runtime, &request, now);
+        }
+        self.follow_schedule(gpu, runtime);
+        if self.open
+            && !self.idle_active
+            && let Source::Playlist { cursor, .. } = &mut self.source
+            && let Some(switch) = cursor.poll(now)
+        {
+            self.switch_to(gpu, runtime, &switch);
+        }
+        self.finish_loading(gpu, runtime)
+    }
+
+    fn request(&mut self, gpu: &Gpu, runtime: &Runtime, request: &SceneRequest, now: f64) {
+        let Source::Playlist { cursor, playlist } = &mut self.source else {
+            tracing::warn!("OSC scene request {request:?} ignored: not playing a playlist");
+            return;
+        };
+        let switch = match request {
+            SceneRequest::Next => cursor.next(now),
+            SceneRequest::Prev => cursor.previous(now),
+            SceneRequest::Index(i) if *i < playlist.entries.len() => cursor.goto_index(*i, now),
+            SceneRequest::Index(i) => {
+                tracing::warn!(
+                    "OSC scene request: no entry {i} (the playlist has {})",
+                    playlist.entries.len()
+                );
+                None
+            }
+            SceneRequest::Name(name) => {
+                let s = cursor.goto_name(name, now);
+                if s.is_none() && playlist.index_of(name).is_none() {
+                    tracing::warn!("OSC scene request: no entry named `{name}`");
+                }
+                s
+            }
+        };
+        if let Some(switch) = switch {
+            self.switch_to(gpu, runtime, &switch);
+        }
+    }
+
+    fn switch_to(&mut self, gpu: &Gpu, runtime: &Runtime, switch: &Switch) {
+        let Source::Playlist { playlist, .. } = &self.source else {
+            return;
+        };
+        let Some(entry) = playlist.entries.get(switch.index) else {
+            return;
+        };
+        let path = entry.scene.clone();
+        let sets = entry.set.clone();
+        let fade = fade_secs(&switch.transition);
+        tracing::info!(
+            "playlist: `{}` next ({})",
+            entry.name,
+            if fade > 0.0 {
+                format!("{fade} s crossfade")
+            } else {
+                "cut".into()
+            }
+        );
+        self.start_loading(gpu, runtime, false, path, fade, sets);
+    }
+
+    fn start_loading(
+        &mut self,
+        gpu: &Gpu,
+        runtime: &Runtime,
+        idle: bool,
+        path: PathBuf,
+        fade_secs: f32,
+        sets: Vec<(String, f32)>,
+    ) {
+        let options = runtime.options().clone();
+        let job_gpu = gpu.clone();
+        let job_path = path.clone();
+        let work = move || {
+            read_and_prepare(&job_path, &options, None)
+                .and_then(|p| build(&job_gpu, p, &options))
+                .map(|built| built.warm(&job_gpu))
+        };
+        let job = if runtime.options().sync_models {
+            // Offline: load in line so the switch lands on the same frame every run.
+            Job::in_line(work)
+        } else {
+            match Job::spawn("hypna-loader", Priority::Lowest, work) {
+                Ok(job) => job,
+                Err(e) => {
+                    tracing::error!("cannot start a loader thread: {e}");
+                    return;
+                }
+            }
+        };
+        // A newer request replaces one still loading (its result is dropped).
+        self.loading = Some(Loading {
+            job,
+            idle,
+            path,
+            fade_secs,
+            sets,
+        });
+    }
+
+    fn finish_loading(&mut self, gpu: &Gpu, runtime: &mut Runtime) -> ShowEvent {
+        let Some(loading) = &self.loading else {
+            return ShowEvent::Idle;
+        };
+        let result = match loading.job.try_take() {
+            None => return ShowEvent::Idle,
+            Some(Ok(result)) => result,
+            Some(Err(e)) => Err(LoadError::Internal(format!(
+                "loading the scene failed: {e}"
+            ))),
+        };
+        let Some(loading) = self.loading.take() else {
+            return ShowEvent::Idle;
+        };
+        match result {
+            Ok(built) => {
+                runtime.switch(gpu, built, loading.fade_secs, &loading.sets);
+                self.idle_active = loading.idle;
+                self.current_path.clone_from(&loading.path);
+                self.errors.clear();
+                self.switches += 1;
+                ShowEvent::Switched(loading.path)
+            }
+            Err(e) => {
+                let errors = e.located(&loading.path);
+                tracing::error!(
+                    "{} does not load; {} keeps playing:\n{errors}",
+                    loading.path.display(),
+                    runtime.scene().name,
+                );
+                self.errors = errors.0;
+                // Counted: what the failed load built was freed (the memory janitor watches).
+                self.failures += 1;
+                ShowEvent::Failed(loading.path)
+            }
+        }
+    }
+
+    fn follow_schedule(&mut self, gpu: &Gpu, runtime: &mut Runtime) {
+        let Some(schedule) = &self.schedule else {
+            return;
+        };
+        let at = (self.local_clock)();
+        let (open, level) = (schedule.is_open(at), schedule.level(at));
+        let black = matches!(schedule.idle, Idle::Black);
+        let fade = schedule.fade_secs as f32;
+        if open != self.open {
+            tracing::info!("schedule: {}", if open { "opening" } else { "closing" });
+            self.open = open;
+            let idle_scene = match &schedule.idle {
+                Idle::Scene(path) => Some(path.clone()),
+                Idle::Black => None,
+            };
+            match (idle_scene, open) {
+                (Some(path), false) => {
+                    self.start_loading(gpu, runtime, true, path, fade, Vec::new());
+                }
+                (Some(_), true) => {
+                    if let Source::Playlist { playlist, cursor } = &self.source {
+                        let entry = &playlist.entries[cursor.current()];
+                        let (path, sets) = (entry.scene.clone(), entry.set.clone());
+                        self.start_loading(gpu, runtime, false, path, fade, sets);
+                    } else if let Source::Scene(path) = &self.source {
+                        let path = path.clone();
+                        self.start_loading(gpu, runtime, false, path, fade, Vec::new());
+                    }
+                }
+                (None, _) => {}
+            }
+        }
+        if black {
+            runtime.set_level(level);
+            // Closed and dark: no model work.
+            runtime.set_models_paused(level <= 0.0);
+        } else {
+            runtime.set_level(1.0);
+        }
+    }
+}
+
+fn fade_secs(t: &Transition) -> f32 {
+    match t.kind {
+        TransitionKind::Cut => 0.0,
+        TransitionKind::Crossfade => t.secs as f32,
+    }
+}
