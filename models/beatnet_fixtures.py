@@ -75,7 +75,7 @@ def write_features(beatnet_dir, out):
     print(f"wrote {out}: {len(pcm)} samples, {feats.shape[0]} frames, features {feats.min():.3f}..{feats.max():.3f}")
 
 
-def write_activations(beatnet_dir, wheel, out, use_torch):
+def write_activations(beatnet_dir, out, use_torch):
     feats = np.fromfile(os.path.join(out, "frontend_features.f32"), dtype="<f4").reshape(-1, 272)
     if use_torch:
         import torch
@@ -92,7 +92,7 @@ def write_activations(beatnet_dir, wheel, out, use_torch):
     else:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import beatnet
-        state = beatnet.read_weights(wheel, 1)
+        _, state = beatnet.read_weights(os.path.join(beatnet_dir, "BeatNet/models/model_1_weights.pt"))
         acts, _, _ = beatnet.forward_f64(state, feats, np.zeros((2, 1, 150)), np.zeros((2, 1, 150)))
         how = "the float64 forward"
     np.ascontiguousarray(acts, dtype="<f4").tofile(os.path.join(out, "frontend_activations.f32"))
@@ -102,7 +102,6 @@ def write_activations(beatnet_dir, wheel, out, use_torch):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--beatnet", required=True, help="folder holding the unpacked BeatNet package (BeatNet/)")
-    ap.add_argument("--wheel", default=".hypna/BeatNet-1.1.3-py3-none-any.whl")
     ap.add_argument("--out", required=True)
     ap.add_argument("--stage", choices=["features", "activations"], required=True,
                     help="features: the WAV and madmom features; activations: the network on them")
@@ -112,7 +111,7 @@ def main():
     if args.stage == "features":
         write_features(args.beatnet, args.out)
     else:
-        write_activations(args.beatnet, args.wheel, args.out, args.torch)
+        write_activations(args.beatnet, args.out, args.torch)
 
 
 if __name__ == "__main__":

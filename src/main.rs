@@ -579,9 +579,17 @@ fn dispatch(command: Command) -> Result<()> {
                 return Ok(());
             }
             if audio {
-                let report =
-                    hypna::bench::audio::run(&hypna::bench::audio::BenchOptions::default())?;
-                println!("bench --audio:\n{report}");
+                // Both beat trackers, each measured on its own (the neural one only where
+                // ONNX Runtime and the installed model are found).
+                for tracker in [
+                    hypna::audio::TrackerKind::Classic,
+                    hypna::audio::TrackerKind::Neural,
+                ] {
+                    let mut options = hypna::bench::audio::BenchOptions::default();
+                    options.config.tracker = Some(tracker);
+                    let report = hypna::bench::audio::run(&options)?;
+                    println!("bench --audio:\n{report}");
+                }
                 return Ok(());
             }
             if window {

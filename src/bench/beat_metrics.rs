@@ -319,7 +319,9 @@ pub fn relock_secs(
             .filter(|&&e| e > a + window_secs && e < b - window_secs)
             .count()
     };
-    let start = reference.partition_point(|&r| r < change_secs);
+    // From the first beat strictly after the change (the change itself falls on a beat of
+    // both tempi, which any tracker still at the old tempo hits).
+    let start = reference.partition_point(|&r| r <= change_secs);
     for i in start..reference.len() {
         if i + run > reference.len() {
             break;
@@ -332,6 +334,31 @@ pub fn relock_secs(
         }
     }
     None
+}
+
+/// Signed timing errors, seconds (estimated minus reference; negative = early), of the
+/// estimated beat nearest each reference beat, for those within `window_secs`.
+#[must_use]
+pub fn offsets(reference: &[f64], estimated: &[f64], window_secs: f64) -> Vec<f64> {
+    let mut out = Vec::with_capacity(reference.len());
+    let mut j = 0;
+    for &r in reference {
+        while j + 1 < estimated.len() && estimated[j + 1] <= r {
+            j += 1;
+        }
+        let nearest = estimated
+            .get(j..(j + 2).min(estimated.len()))
+            .unwrap_or(&[])
+            .iter()
+            .map(|&e| e - r)
+            .min_by(|a, b| a.abs().total_cmp(&b.abs()));
+        if let Some(d) = nearest
+            && d.abs() <= window_secs
+        {
+            out.push(d);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -379,6 +406,16 @@ mod tests {
         let half = grid(5.0, 1.0, 20);
         let c = continuity(&r, &half);
         assert!(c.cml_t < 0.1 && c.aml_t > 0.95, "{c:?}");
+    }
+
+    #[test]
+    fn offsets_are_signed_and_windowed() {
+        let r = [1.0, 2.0, 3.0, 4.0];
+        let e = [0.99, 2.02, 3.5, 3.97];
+        let o = offsets(&r, &e, 0.07);
+        assert_eq!(o.len(), 3, "{o:?}");
+        assert!((o[0] + 0.01).abs() < 1e-9 && (o[1] - 0.02).abs() < 1e-9 && (o[2] + 0.03).abs() < 1e-9);
+        assert!(offsets(&r, &[], 0.07).is_empty());
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub struct ClipScore {
     /// Re-lock time after the clip's tempo change: `None` without a change, `Some(None)`
     /// when it never re-locked.
     pub relock_secs: Option<Option<f64>>,
+    /// Signed timing error of each matched beat, seconds (pulse minus annotation; negative =
+    /// early): for hypna's trackers the whole path from the sound to the `beat` pulse.
+    pub offsets_secs: Vec<f64>,
 }
 
 /// All scores.
@@ -204,6 +207,7 @@ fn score(
         tempo: m::tempo_score(beats, &run.tempo, LOCK_IN_SECS),
         off_beat_secs: m::off_beat_lock_secs(beats, &run.beats, LOCK_IN_SECS),
         relock_secs: change.map(|c| m::relock_secs(beats, &run.beats, c, WINDOW_SECS, RELOCK_RUN)),
+        offsets_secs: m::offsets(&r, &e, WINDOW_SECS),
     }
 }
 
@@ -385,6 +389,19 @@ impl fmt::Display for BeatEvalReport {
                 .filter_map(|s| s.relock_secs)
                 .map(|r| r.map_or_else(|| "never".to_string(), |t| format!("{t:.2}s")))
                 .collect();
+            let mut offsets: Vec<f64> = rows
+                .iter()
+                .flat_map(|s| s.offsets_secs.iter().copied())
+                .collect();
+            offsets.sort_by(f64::total_cmp);
+            let mut late: Vec<f64> = offsets.iter().map(|o| o.abs()).collect();
+            late.sort_by(f64::total_cmp);
+            let pick = |v: &[f64], q: f64| -> f64 {
+                v.get(((v.len() as f64 - 1.0) * q).round() as usize)
+                    .copied()
+                    .unwrap_or(0.0)
+                    * 1e3
+            };
             writeln!(
                 f,
                 "  {tracker:<8} F {:.3}  CMLt {:.3}  AMLt {:.3}  dbF {}  tempo {:.3} (any octave {:.3})  octave flips {flips} (in {flipping} clips)  longest off-beat {worst_off:.1} s  re-lock {}",
@@ -399,6 +416,15 @@ impl fmt::Display for BeatEvalReport {
                 mean(&|s| s.tempo.accuracy),
                 mean(&|s| s.tempo.accuracy_octave),
                 if relocks.is_empty() { "-".to_string() } else { relocks.join(", ") },
+            )?;
+            writeln!(
+                f,
+                "           beat timing (pulse - annotation, {} matched beats): median {:+.1} ms, p5 {:+.1} ms, p95 {:+.1} ms, p95 |error| {:.1} ms",
+                offsets.len(),
+                pick(&offsets, 0.5),
+                pick(&offsets, 0.05),
+                pick(&offsets, 0.95),
+                pick(&late, 0.95)
             )?;
         }
         if let Some(why) = &self.neural_missing {
