@@ -15,10 +15,10 @@ use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 
 use super::AudioError;
-use super::tracker::Tracker;
-use crate::scene::audio::TrackerKind;
 use super::features::{AudioFeatures, MIN_DB, SPECTRUM_BINS, WAVEFORM_LEN};
 use super::onset::OnsetDetector;
+use super::tracker::Tracker;
+use crate::scene::audio::TrackerKind;
 use crate::scene::audio::{AgcMode, AudioConfig, MAX_BANDS, Smoothing};
 
 /// Magnitude compression for the flux: `ln(1 + LAMBDA * magnitude)`. Large enough that the
@@ -570,7 +570,9 @@ impl Analyzer {
         let active = self.hops_since_sound < self.active_hops;
         let now_secs = self.pos as f64 / f64::from(self.sample_rate_hz);
         let fluxes = [flux, self.spectral.bass_flux];
-        let beat = self.beat.step(&self.buf[n - self.hop..], fluxes, active, now_secs);
+        let beat = self
+            .beat
+            .step(&self.buf[n - self.hop..], fluxes, active, now_secs);
 
         // Smooth into the published features.
         let sm = self.smooth;

@@ -257,7 +257,9 @@ impl BeatTracker {
                 bpm: self.bpm_of(self.period),
                 phase,
                 gain,
-                bar: self.estimate_bar(age_of_beat).map(|b| (BAR_BEATS, b + phase)),
+                bar: self
+                    .estimate_bar(age_of_beat)
+                    .map(|b| (BAR_BEATS, b + phase)),
                 confidence: self.audio_confidence.clamp(0.0, 1.0),
             });
         }

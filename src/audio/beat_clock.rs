@@ -22,8 +22,10 @@ const HOLD_SECS: f64 = 0.3;
 const TEMPO_GAIN: f64 = 0.05;
 /// Relative tempo difference taken at once rather than smoothed.
 const TEMPO_JUMP: f64 = 0.06;
-/// A tapped tempo still follows the audio's phase when the audio's tempo is this close.
+/// A tapped tempo still follows the audio's phase when the audio's tempo is this close...
 const TAP_AGREE: f64 = 0.03;
+/// ... and the tracker's confidence at least this.
+const TAP_FOLLOW_CONFIDENCE: f32 = 0.5;
 /// Confidence decay time constant in silence, seconds.
 const SILENT_DECAY_SECS: f64 = 0.5;
 
@@ -187,10 +189,13 @@ impl BeatClock {
     /// Applies a tracker's estimate (see [`Target`]).
     pub(crate) fn correct(&mut self, t: &Target) {
         let now = self.now;
-        let ahead = (now - t.at_secs).max(0.0);
+        // How far the clock's time is past the estimate's (negative when the estimate
+        // describes the end of the hop the clock has not advanced to yet).
+        let ahead = now - t.at_secs;
         if self.tapped {
-            // The tapped tempo holds; the phase follows the audio only if it agrees.
-            if (t.bpm / self.bpm - 1.0).abs() > TAP_AGREE {
+            // The tapped tempo holds; the phase follows the audio only if it agrees and the
+            // tracker is sure of it.
+            if (t.bpm / self.bpm - 1.0).abs() > TAP_AGREE || t.confidence < TAP_FOLLOW_CONFIDENCE {
                 return;
             }
         } else {
@@ -300,6 +305,9 @@ impl BeatClock {
         self.pos = beat as f64 + since;
         self.fired = beat;
         self.fired_at = at_secs;
+        // The phase is known now: the tracker's estimates correct it from here, they do not
+        // replace it.
+        self.locked = true;
         if downbeat {
             self.bar_offset = (-beat).rem_euclid(self.meter as i64);
         }

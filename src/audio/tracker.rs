@@ -43,18 +43,21 @@ impl Tracker {
     /// `sample_rate_hz` analysed every `hop_secs`. A neural tracker that cannot start falls
     /// back to the classic one: silently by default, with a warning when asked for by name.
     pub(crate) fn new(config: &AudioConfig, sample_rate_hz: u32, hop_secs: f64) -> Self {
-        let classic = || {
-            Engine::Classic(Box::new(BeatTracker::new(1.0 / hop_secs, config.bpm_range)))
-        };
+        let classic =
+            || Engine::Classic(Box::new(BeatTracker::new(1.0 / hop_secs, config.bpm_range)));
         let engine = match config.tracker {
             Some(TrackerKind::Classic) => classic(),
             wanted => match load_neural(sample_rate_hz, config.bpm_range) {
                 Ok(n) => Engine::Neural(Box::new(n)),
                 Err(why) => {
                     if wanted == Some(TrackerKind::Neural) {
-                        tracing::warn!("[audio] tracker = \"neural\" cannot start: {why}; using the classic tracker");
+                        tracing::warn!(
+                            "[audio] tracker = \"neural\" cannot start: {why}; using the classic tracker"
+                        );
                     } else {
-                        tracing::info!("beat tracking: classic (the neural tracker is not available: {why})");
+                        tracing::info!(
+                            "beat tracking: classic (the neural tracker is not available: {why})"
+                        );
                     }
                     classic()
                 }

@@ -161,7 +161,11 @@ pub fn continuity(reference: &[f64], estimated: &[f64]) -> Continuity {
             let (phase, period) = if ref_interval == 0.0 {
                 (
                     if diff == 0.0 { 1.0 } else { f64::INFINITY },
-                    if est_interval == 0.0 { 0.0 } else { f64::INFINITY },
+                    if est_interval == 0.0 {
+                        0.0
+                    } else {
+                        f64::INFINITY
+                    },
                 )
             } else {
                 (
@@ -199,7 +203,9 @@ pub fn local_bpm(reference: &[f64], t: f64) -> Option<f64> {
     if reference.len() < 2 {
         return None;
     }
-    let i = reference.partition_point(|&r| r <= t).clamp(1, reference.len() - 1);
+    let i = reference
+        .partition_point(|&r| r <= t)
+        .clamp(1, reference.len() - 1);
     let interval = reference[i] - reference[i - 1];
     (interval > 0.0).then(|| 60.0 / interval)
 }
@@ -414,7 +420,9 @@ mod tests {
         let e = [0.99, 2.02, 3.5, 3.97];
         let o = offsets(&r, &e, 0.07);
         assert_eq!(o.len(), 3, "{o:?}");
-        assert!((o[0] + 0.01).abs() < 1e-9 && (o[1] - 0.02).abs() < 1e-9 && (o[2] + 0.03).abs() < 1e-9);
+        assert!(
+            (o[0] + 0.01).abs() < 1e-9 && (o[1] - 0.02).abs() < 1e-9 && (o[2] + 0.03).abs() < 1e-9
+        );
         assert!(offsets(&r, &[], 0.07).is_empty());
     }
 
@@ -444,7 +452,10 @@ mod tests {
         assert!((secs - 3.5).abs() < 0.01, "{secs}");
         assert_eq!(off_beat_lock_secs(&r, &r, 5.0), 0.0);
         // Wrong until 14 s, right after.
-        let wrong: Vec<f64> = r.iter().map(|t| if *t < 14.0 { t + 0.2 } else { *t }).collect();
+        let wrong: Vec<f64> = r
+            .iter()
+            .map(|t| if *t < 14.0 { t + 0.2 } else { *t })
+            .collect();
         let s = relock_secs(&r, &wrong, 10.0, 0.07, 4).unwrap();
         assert!((s - 4.0).abs() < 1e-9, "{s}");
     }

@@ -255,7 +255,9 @@ pub fn clips(dir: &Path) -> Result<Vec<PathBuf>, AudioError> {
     let mut wavs: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "wav") && p.with_extension("beats").is_file())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "wav") && p.with_extension("beats").is_file()
+        })
         .collect();
     wavs.sort();
     if wavs.is_empty() {
@@ -296,7 +298,9 @@ pub fn run(
             if let Some(d) = &options.dump {
                 dump(d, &clip, &kind.to_string(), &run)?;
             }
-            report.scores.push(score(&clip, &kind.to_string(), &run, &refs, change));
+            report
+                .scores
+                .push(score(&clip, &kind.to_string(), &run, &refs, change));
         }
         if options.aubio && report.aubio_missing.is_none() {
             match run_aubio(&wav) {
@@ -304,7 +308,9 @@ pub fn run(
                     if let Some(d) = &options.dump {
                         dump(d, &clip, "aubio", &run)?;
                     }
-                    report.scores.push(score(&clip, "aubio", &run, &refs, change));
+                    report
+                        .scores
+                        .push(score(&clip, "aubio", &run, &refs, change));
                 }
                 Err(e) => report.aubio_missing = Some(e),
             }
@@ -322,7 +328,8 @@ pub fn run(
                 s.f,
                 s.continuity.cml_t,
                 s.continuity.aml_t,
-                s.downbeat_f.map_or_else(|| "-".to_string(), |v| format!("{v:.6}"))
+                s.downbeat_f
+                    .map_or_else(|| "-".to_string(), |v| format!("{v:.6}"))
             );
         }
         let path = d.join("scores.tsv");
@@ -343,7 +350,17 @@ impl fmt::Display for BeatEvalReport {
         writeln!(
             f,
             "{:<22} {:<8} {:>5} {:>5} {:>5} {:>5} {:>6} {:>6} {:>4} {:>7} {:>7}",
-            "clip", "tracker", "F", "CMLt", "AMLt", "dbF", "tempo", "t-oct", "flip", "offbeat", "relock"
+            "clip",
+            "tracker",
+            "F",
+            "CMLt",
+            "AMLt",
+            "dbF",
+            "tempo",
+            "t-oct",
+            "flip",
+            "offbeat",
+            "relock"
         )?;
         for s in &self.scores {
             writeln!(
@@ -374,7 +391,11 @@ impl fmt::Display for BeatEvalReport {
             WINDOW_SECS * 1000.0
         )?;
         for tracker in ["neural", "classic", "aubio"] {
-            let rows: Vec<&ClipScore> = self.scores.iter().filter(|s| s.tracker == tracker).collect();
+            let rows: Vec<&ClipScore> = self
+                .scores
+                .iter()
+                .filter(|s| s.tracker == tracker)
+                .collect();
             if rows.is_empty() {
                 continue;
             }
@@ -415,7 +436,11 @@ impl fmt::Display for BeatEvalReport {
                 },
                 mean(&|s| s.tempo.accuracy),
                 mean(&|s| s.tempo.accuracy_octave),
-                if relocks.is_empty() { "-".to_string() } else { relocks.join(", ") },
+                if relocks.is_empty() {
+                    "-".to_string()
+                } else {
+                    relocks.join(", ")
+                },
             )?;
             writeln!(
                 f,

@@ -51,7 +51,11 @@ fn onnx_model_matches_pytorch_on_beatnets_features() {
     assert_eq!(features.len() / 272, want.len() / 3);
     let mut net = ActivationModel::load(&path).unwrap();
     let mut worst = 0.0f32;
-    for (frame, (f, w)) in features.chunks_exact(272).zip(want.chunks_exact(3)).enumerate() {
+    for (frame, (f, w)) in features
+        .chunks_exact(272)
+        .zip(want.chunks_exact(3))
+        .enumerate()
+    {
         let f: &[f32; 272] = f.try_into().unwrap();
         let got = net.step(f).unwrap();
         for (g, w) in got.iter().zip(w) {
@@ -71,7 +75,10 @@ fn onnx_model_matches_pytorch_on_beatnets_features() {
     net.reset();
     let fresh = net.step(last).unwrap();
     assert!(
-        carried.iter().zip(&fresh).any(|(a, b)| (a - b).abs() > 1e-3),
+        carried
+            .iter()
+            .zip(&fresh)
+            .any(|(a, b)| (a - b).abs() > 1e-3),
         "{carried:?} vs {fresh:?}"
     );
 }
@@ -84,7 +91,10 @@ fn a_file_that_is_not_beatnet_is_refused_with_its_inputs_named() {
     let err = ActivationModel::load(&common::root().join("models/testdata/spin.onnx"))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("spin.onnx") && err.contains("features"), "{err}");
+    assert!(
+        err.contains("spin.onnx") && err.contains("features"),
+        "{err}"
+    );
 }
 
 /// Beats (and downbeats) the analyser's pulses give on `signal`: the time of each hop in

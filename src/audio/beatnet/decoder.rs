@@ -200,7 +200,9 @@ impl BarFilter {
     /// A filter at the start of a stream: every state equally likely.
     pub(crate) fn new(params: DecoderParams) -> Self {
         let units = 60.0 * params.fps * SUBSTEPS as f64;
-        let lo = (units / params.bpm_range[1]).floor().max(2.0 * SUBSTEPS as f64) as usize;
+        let lo = (units / params.bpm_range[1])
+            .floor()
+            .max(2.0 * SUBSTEPS as f64) as usize;
         let hi = ((units / params.bpm_range[0]).ceil() as usize).max(lo + 1);
         let mut intervals: Vec<usize> = if hi - lo < MAX_TEMPI {
             (lo..=hi).collect()
@@ -483,7 +485,10 @@ impl BarFilter {
             if total <= 0.0 {
                 return (0.0, 0.0);
             }
-            ((s.atan2(c) / TAU).rem_euclid(1.0), (c.hypot(s) / total).min(1.0))
+            (
+                (s.atan2(c) / TAU).rem_euclid(1.0),
+                (c.hypot(s) / total).min(1.0),
+            )
         };
         let (beat_phase, beat_concentration) = circ(bc, bs, mass);
         let (bar, bar_concentration) = circ(mc, ms, mm);
@@ -579,7 +584,13 @@ mod tests {
 
     /// Activations of a click track: beat `k` at `offset + k * period` frames (fractional;
     /// the activation spreads over the two nearest frames), downbeat every `meter` beats.
-    fn clicks(frames: usize, bpm: f64, offset: f64, meter: usize, downbeats: bool) -> Vec<[f32; 2]> {
+    fn clicks(
+        frames: usize,
+        bpm: f64,
+        offset: f64,
+        meter: usize,
+        downbeats: bool,
+    ) -> Vec<[f32; 2]> {
         let period = 60.0 * 50.0 / bpm;
         let mut acts = vec![[0.0f32; 2]; frames];
         let mut k = 0usize;
@@ -640,7 +651,10 @@ mod tests {
                 let beats = (i as f64 - 7.3) / (3000.0 / bpm);
                 let want_bar = beats.rem_euclid(meter as f64);
                 let d = (e.bar_position - want_bar).rem_euclid(meter as f64);
-                assert!(d.min(meter as f64 - d) < 0.1, "{bpm}: bar {e:?} vs {want_bar} at {i}");
+                assert!(
+                    d.min(meter as f64 - d) < 0.1,
+                    "{bpm}: bar {e:?} vs {want_bar} at {i}"
+                );
             }
         }
     }

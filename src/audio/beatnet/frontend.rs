@@ -178,7 +178,11 @@ impl Frontend {
 
     /// Feeds samples; `on_frame(index, features)` for every frame completed, in order. Frame
     /// `index` is centred on sample `441 * index`.
-    pub(crate) fn push(&mut self, samples: &[f32], mut on_frame: impl FnMut(u64, &[f32; FEATURES])) {
+    pub(crate) fn push(
+        &mut self,
+        samples: &[f32],
+        mut on_frame: impl FnMut(u64, &[f32; FEATURES]),
+    ) {
         for &x in samples {
             if let Some(slot) = self.ring.get_mut(self.head) {
                 *slot = if x.is_finite() { x } else { 0.0 };
@@ -356,6 +360,10 @@ mod tests {
         );
         // The fixture is not trivial: most bands are lit and the differences are not all 0.
         assert!(want.iter().filter(|&&v| v > 0.01).count() > want.len() / 3);
-        assert!(want.chunks(FEATURES).skip(1).any(|f| f[BANDS..].iter().any(|&d| d > 0.05)));
+        assert!(
+            want.chunks(FEATURES)
+                .skip(1)
+                .any(|f| f[BANDS..].iter().any(|&d| d > 0.05))
+        );
     }
 }

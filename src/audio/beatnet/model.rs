@@ -86,7 +86,9 @@ impl ActivationModel {
             ("c_in", &STATE_SHAPE[..]),
         ] {
             let Some(io) = info.input(name) else {
-                return Err(wrong(format!("no input `{name}` (not a converted BeatNet model)")));
+                return Err(wrong(format!(
+                    "no input `{name}` (not a converted BeatNet model)"
+                )));
             };
             if !io.accepts(shape) {
                 return Err(wrong(format!(
@@ -98,7 +100,9 @@ impl ActivationModel {
         }
         for name in ["activations", "h_out", "c_out"] {
             if info.output(name).is_none() {
-                return Err(wrong(format!("no output `{name}` (not a converted BeatNet model)")));
+                return Err(wrong(format!(
+                    "no output `{name}` (not a converted BeatNet model)"
+                )));
             }
         }
         Ok(Self {
