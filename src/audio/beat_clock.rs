@@ -93,6 +93,11 @@ pub(crate) struct BeatClock {
     now: f64,
 }
 
+/// A meter (beats per bar, at least 1) as a signed count.
+fn meter_i64(meter: usize) -> i64 {
+    i64::try_from(meter.max(1)).unwrap_or(4)
+}
+
 /// `x` wrapped into -0.5..0.5.
 fn wrap_half(x: f64) -> f64 {
     x - x.round()
@@ -135,7 +140,7 @@ impl BeatClock {
     }
 
     fn beat_in_bar(&self, beat: i64) -> u32 {
-        (beat + self.bar_offset).rem_euclid(self.meter as i64) as u32
+        (beat + self.bar_offset).rem_euclid(meter_i64(self.meter)) as u32
     }
 
     /// Advances to stream time `now_secs` (the end of a hop); `active` is false in silence.
@@ -244,12 +249,12 @@ impl BeatClock {
         let want = (bar_now - (self.pos - whole as f64)).round() as i64;
         if meter != self.meter {
             self.meter = meter;
-            self.bar_offset = (want - whole).rem_euclid(meter as i64);
+            self.bar_offset = (want - whole).rem_euclid(meter_i64(meter));
             self.bar_pending = None;
             return;
         }
         let have = i64::from(self.beat_in_bar(whole));
-        let shift = (want - have).rem_euclid(meter as i64);
+        let shift = (want - have).rem_euclid(meter_i64(meter));
         if shift == 0 {
             self.bar_pending = None;
             return;
@@ -309,7 +314,7 @@ impl BeatClock {
         // replace it.
         self.locked = true;
         if downbeat {
-            self.bar_offset = (-beat).rem_euclid(self.meter as i64);
+            self.bar_offset = (-beat).rem_euclid(meter_i64(self.meter));
         }
         self.phase_pending = None;
     }

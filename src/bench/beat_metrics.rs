@@ -1,4 +1,4 @@
-//! Beat-tracking metrics, as `mir_eval.beat` defines them (F-measure, CMLt, AMLt), plus the
+//! Beat-tracking metrics, as `mir_eval.beat` defines them (F-measure, `CMLt`, `AMLt`), plus the
 //! ones a live show cares about: tempo accuracy over time, octave flips, off-beat lock and
 //! re-lock time after a tempo change. Pure functions on beat times in seconds; `hypna bench
 //! --beats` applies them (see `beats.rs`), and `scripts/beat-eval-check.py` checks the
@@ -79,7 +79,7 @@ pub fn f_measure(reference: &[f64], estimated: &[f64], window_secs: f64) -> f64 
 }
 
 /// The continuity metrics of `mir_eval.beat.continuity` (thresholds 0.175 of a beat for
-/// phase and for period): CMLc, CMLt, AMLc, AMLt.
+/// phase and for period): `CMLc`, `CMLt`, `AMLc`, `AMLt`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Continuity {
     /// Correct metrical level, longest continuous correct run as a share of the beats.
@@ -368,6 +368,7 @@ pub fn offsets(reference: &[f64], estimated: &[f64], window_secs: f64) -> Vec<f6
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // exact values are the point of these tests
 mod tests {
     use super::*;
 
@@ -429,7 +430,7 @@ mod tests {
     #[test]
     fn tempo_score_counts_octave_flips() {
         let r = grid(0.0, 0.5, 100); // 120 BPM
-        let mut reports: Vec<(f64, f64)> = (0..400).map(|i| (i as f64 * 0.1, 120.0)).collect();
+        let mut reports: Vec<(f64, f64)> = (0..400).map(|i| (f64::from(i) * 0.1, 120.0)).collect();
         for (t, b) in &mut reports {
             if (20.0..22.0).contains(t) {
                 *b = 240.0;

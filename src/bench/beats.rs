@@ -9,11 +9,11 @@
 //! `beat` pulse fires (its end time), a downbeat the hop in which `downbeat` fires.
 //!
 //! Scores (see [`super::beat_metrics`]), all after a 5 s lock-in: beat F-measure (70 ms),
-//! CMLt and AMLt, downbeat F-measure, tempo accuracy (share of hops within 4% of the annotated
+//! `CMLt` and `AMLt`, downbeat F-measure, tempo accuracy (share of hops within 4% of the annotated
 //! tempo, and up to a factor 2 or 3), octave flips, the longest off-beat lock and the re-lock
 //! time after a tempo change. For aubio the tempo is 60 over each inter-beat interval.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -214,10 +214,8 @@ fn score(
 fn dump(dir: &Path, clip: &str, tracker: &str, run: &Run) -> Result<(), AudioError> {
     let write = |ext: &str, times: &[f64]| {
         let path = dir.join(format!("{clip}.{tracker}.{ext}"));
-        let mut s = String::new();
-        for t in times {
-            let _ = writeln!(s, "{t:.5}");
-        }
+        let lines: Vec<String> = times.iter().map(|t| format!("{t:.5}\n")).collect();
+        let s = lines.concat();
         std::fs::write(&path, s).map_err(|e| AudioError::File {
             path,
             message: e.to_string(),
@@ -228,14 +226,20 @@ fn dump(dir: &Path, clip: &str, tracker: &str, run: &Run) -> Result<(), AudioErr
         write("downbeats", d)?;
     }
     // The tempo where it changes by more than 0.5%: `time_secs bpm`.
-    let mut s = String::new();
     let mut last = 0.0f64;
-    for &(t, bpm) in &run.tempo {
-        if (bpm / last - 1.0).abs() > 0.005 {
-            let _ = writeln!(s, "{t:.3}\t{bpm:.2}");
-            last = bpm;
-        }
-    }
+    let s = run
+        .tempo
+        .iter()
+        .filter(|&&(_, bpm)| {
+            let changed = (bpm / last - 1.0).abs() > 0.005;
+            if changed {
+                last = bpm;
+            }
+            changed
+        })
+        .map(|(t, bpm)| format!("{t:.3}\t{bpm:.2}\n"))
+        .collect::<Vec<String>>()
+        .concat();
     let path = dir.join(format!("{clip}.{tracker}.tempo"));
     std::fs::write(&path, s).map_err(|e| AudioError::File {
         path,
@@ -318,11 +322,9 @@ pub fn run(
         progress(&clip);
     }
     if let Some(d) = &options.dump {
-        let mut tsv = String::from("clip\ttracker\tf\tcml_t\taml_t\tdownbeat_f\n");
-        for s in &report.scores {
-            let _ = writeln!(
-                tsv,
-                "{}\t{}\t{:.6}\t{:.6}\t{:.6}\t{}",
+        let rows = report.scores.iter().map(|s| {
+            format!(
+                "{}\t{}\t{:.6}\t{:.6}\t{:.6}\t{}\n",
                 s.clip,
                 s.tracker,
                 s.f,
@@ -330,8 +332,12 @@ pub fn run(
                 s.continuity.aml_t,
                 s.downbeat_f
                     .map_or_else(|| "-".to_string(), |v| format!("{v:.6}"))
-            );
-        }
+            )
+        });
+        let tsv: String =
+            std::iter::once("clip\ttracker\tf\tcml_t\taml_t\tdownbeat_f\n".to_string())
+                .chain(rows)
+                .collect();
         let path = d.join("scores.tsv");
         std::fs::write(&path, tsv).map_err(|e| AudioError::File {
             path,

@@ -518,16 +518,19 @@ impl BarFilter {
         self.lock.held_secs += dt;
         let w = (1.0 + self.params.lock_width).ln();
         // Follow drift within the window: the mean interval there.
-        let (mut m, mut r) = (0.0, 0.0);
+        let (mut locked_mass, mut rate) = (0.0, 0.0);
         for (&q, &p) in self.intervals.iter().zip(&self.tempo_mass) {
             if ((q as f64) / locked).ln().abs() <= w {
-                m += p;
-                r += p / q as f64;
+                locked_mass += p;
+                rate += p / q as f64;
             }
         }
-        let followed = if r > 0.0 { m / r } else { locked };
+        let followed = if rate > 0.0 {
+            locked_mass / rate
+        } else {
+            locked
+        };
         self.lock.interval = Some(followed);
-        let locked_mass = m;
         if ((peak / followed).ln()).abs() <= w {
             self.lock.challenger = None;
             return;
@@ -601,7 +604,7 @@ mod tests {
             }
             let i = t.floor() as usize;
             let frac = (t - t.floor()) as f32;
-            let col = if downbeats && k % meter == 0 { 1 } else { 0 };
+            let col = usize::from(downbeats && k.is_multiple_of(meter));
             acts[i][col] += 0.9 * (1.0 - frac);
             acts[i + 1][col] += 0.9 * frac;
             k += 1;
