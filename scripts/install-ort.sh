@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# hypna: installs ONNX Runtime into the project (.hypna/onnxruntime/) and the third-party test
-# model light_inception_v1.onnx (.hypna/testdata/). Idempotent: a fast no-op when both are there.
+# hypna: installs ONNX Runtime into the project (.hypna/onnxruntime/) and the nine third-party
+# test models of the onnx wheel's backend test data (.hypna/testdata/light_*.onnx: AlexNet,
+# DenseNet-121, Inception v1 and v2, ResNet-50, ShuffleNet, SqueezeNet, VGG-19, ZFNet-512; real
+# graph structures with constant weights, which the dream compiler tests randomise).
+# Idempotent: a fast no-op when all are there.
 #
 # Both come from PyPI wheels fetched with pip (a registry, so this works where only package
 # registries are reachable): `onnxruntime` holds the shared library hypna loads at run time,
-# `onnx` holds the test model. Nothing is installed into Python itself.
+# `onnx` holds the test models. Nothing is installed into Python itself.
 #
 #   scripts/install-ort.sh          install what is missing, print one line
 #   ORT_FORCE=1 scripts/install-ort.sh   reinstall
@@ -12,13 +15,13 @@ set -euo pipefail
 
 ORT_VERSION=1.31.1
 ONNX_VERSION=1.23.2 # the version models/requirements.txt pins
-TEST_MODEL=onnx/backend/test/data/light/light_inception_v1.onnx
+TEST_MODELS=(bvlc_alexnet densenet121 inception_v1 inception_v2 resnet50 shufflenet squeezenet vgg19 zfnet512)
+TEST_MODEL_GLOB='onnx/backend/test/data/light/light_*.onnx'
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 ort_dir="$root/.hypna/onnxruntime"
 testdata_dir="$root/.hypna/testdata"
 stamp="$ort_dir/VERSION"
-model="$testdata_dir/$(basename "$TEST_MODEL")"
 
 say() { printf 'hypna install-ort: %s\n' "$*" >&2; }
 
@@ -27,7 +30,14 @@ ort_present() {
     compgen -G "$ort_dir/libonnxruntime*" >/dev/null
 }
 
-if [ "${ORT_FORCE:-0}" != 1 ] && ort_present && [ -f "$model" ]; then
+models_present() {
+  local m
+  for m in "${TEST_MODELS[@]}"; do
+    [ -f "$testdata_dir/light_$m.onnx" ] || return 1
+  done
+}
+
+if [ "${ORT_FORCE:-0}" != 1 ] && ort_present && models_present; then
   echo "hypna: ONNX Runtime $ORT_VERSION in .hypna/onnxruntime (already installed)"
   exit 0
 fi
@@ -109,12 +119,18 @@ if [ "${ORT_FORCE:-0}" = 1 ] || ! ort_present; then
   rm -rf "$ort_dir.old"
 fi
 
-if [ "${ORT_FORCE:-0}" = 1 ] || [ ! -f "$model" ]; then
+if [ "${ORT_FORCE:-0}" = 1 ] || ! models_present; then
   wheel="$(fetch_wheel "onnx==$ONNX_VERSION" onnx)"
-  extract "$wheel" "$tmp/testdata-out" "$TEST_MODEL"
+  extract "$wheel" "$tmp/testdata-out" "$TEST_MODEL_GLOB"
   mkdir -p "$testdata_dir"
-  mv -f "$tmp/testdata-out/$(basename "$TEST_MODEL")" "$model"
+  for m in "${TEST_MODELS[@]}"; do
+    if [ ! -f "$tmp/testdata-out/light_$m.onnx" ]; then
+      say "onnx==$ONNX_VERSION has no light_$m.onnx"
+      exit 1
+    fi
+    mv -f "$tmp/testdata-out/light_$m.onnx" "$testdata_dir/light_$m.onnx"
+  done
 fi
 
 lib="$(ls "$ort_dir"/libonnxruntime.so.* "$ort_dir"/libonnxruntime.*.dylib 2>/dev/null | head -n 1 || true)"
-echo "hypna: installed ONNX Runtime $ORT_VERSION (${lib#"$root/"}) and ${model#"$root/"}"
+echo "hypna: installed ONNX Runtime $ORT_VERSION (${lib#"$root/"}) and ${#TEST_MODELS[@]} test models in ${testdata_dir#"$root/"}"

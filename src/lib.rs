@@ -21,7 +21,9 @@ pub mod infer;
 pub mod osc;
 // The GPU.
 pub mod render;
-// Model nodes: inference workers bridged to textures and params.
+// Model nodes: inference workers bridged to textures and params; the dream compiler beside them
+// (pure: ONNX graphs in, ONNX graphs out, no GPU, no runtime).
+pub mod dream;
 pub mod model;
 // One scene (or a crossfade of two) per frame, and loading.
 pub mod runtime;

@@ -93,9 +93,18 @@ enum Command {
     Inspect {
         /// The .onnx file.
         model: PathBuf,
+        /// List the candidate dream layers instead (names, shapes, depth; no ONNX Runtime
+        /// needed).
+        #[arg(long)]
+        layers: bool,
+        /// With --layers: the image size for the shapes when the model leaves it free.
+        #[arg(long, value_parser = parse_size, default_value = "224x224", requires = "layers")]
+        size: [u32; 2],
         #[command(flatten)]
         models: ModelArgs,
     },
+    /// Compile a dream model (deep dreaming) from an ONNX image classifier (see docs/dream.md).
+    Dreamify(Box<DreamifyArgs>),
     /// Validate scenes, their shaders (naga), references and model bindings, without a GPU.
     Check {
         /// Scene files.
@@ -144,6 +153,11 @@ enum Command {
         /// ONNX Runtime threads for --models.
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// With --models: measure the scene's first model at each of these batch sizes
+        /// (e.g. `--batch 1,4,16`), with a table of time per run and per sample. Default: the
+        /// scene's own `batch`.
+        #[arg(long, value_delimiter = ',', requires = "models")]
+        batch: Vec<usize>,
         /// Measure OSC instead: ingest rate and loss on loopback, send-to-uniform latency in
         /// frames, and frame time under 5,000 messages/s (default scene: scenes/flow.toml at
         /// 640x360).
@@ -162,6 +176,130 @@ enum Command {
         #[arg(long, value_name = "SCENE")]
         to: Option<PathBuf>,
     },
+}
+
+/// `hypna dreamify`: what to dream and how.
+#[derive(clap::Args)]
+struct DreamifyArgs {
+    /// The classifier (.onnx): a float32 NCHW image in, any outputs.
+    model: PathBuf,
+    /// A value to dream (repeatable); `hypna inspect MODEL --layers` lists candidates.
+    #[arg(long = "layer", value_name = "NAME")]
+    layers: Vec<String>,
+    /// Where to write the dream model.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Objectives, summed (repeatable): layer (input `layer_weights`), channels (input
+    /// `channel_weights`), class (input `class_weights`).
+    #[arg(long = "objective", value_enum, default_values_t = [ObjectiveArg::Layer])]
+    objectives: Vec<ObjectiveArg>,
+    /// The layer of the `channels` objective (default: the only --layer).
+    #[arg(long, value_name = "NAME")]
+    channels_layer: Option<String>,
+    /// The logits of the `class` objective (default: the first output, or the input of the
+    /// Softmax that makes it).
+    #[arg(long, value_name = "NAME")]
+    logits: Option<String>,
+    /// `image`: the dreamed image; `gradient`: the bare gradient (for shaders and tests).
+    #[arg(long, value_enum, default_value_t = OutputArg::Image)]
+    output: OutputArg,
+    /// Ascent steps per octave in one run.
+    #[arg(long, default_value_t = 1)]
+    iterations: u32,
+    /// Scales the step runs at, each --octave-scale smaller than the last.
+    #[arg(long, default_value_t = 1)]
+    octaves: u32,
+    /// Size ratio between octaves.
+    #[arg(long, default_value_t = 1.4)]
+    octave_scale: f32,
+    /// Radius in pixels of a Gaussian blur of the gradient; adds the input `smooth` (sigma).
+    #[arg(long, default_value_t = 0, value_name = "PX")]
+    smooth_radius: u32,
+    /// Leave out the `jitter` input (whole-pixel rolls).
+    #[arg(long)]
+    no_jitter: bool,
+    /// The classifier's input is image * SCALE (e.g. 255), then --mean and --std.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f32,
+    /// Per-channel mean subtracted after --scale, in the classifier's channel order: R,G,B.
+    #[arg(long, value_parser = parse_triple, value_name = "R,G,B")]
+    mean: Option<[f32; 3]>,
+    /// Per-channel divisor after --mean: R,G,B.
+    #[arg(long, value_parser = parse_triple, value_name = "R,G,B")]
+    std: Option<[f32; 3]>,
+    /// The classifier wants BGR (Caffe models).
+    #[arg(long)]
+    bgr: bool,
+    /// Declare height and width free even if the classifier fixes them (octaves imply it).
+    #[arg(long)]
+    free_size: bool,
+    /// The classifier's image input (default: its first non-constant input).
+    #[arg(long, value_name = "NAME")]
+    input: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ObjectiveArg {
+    Layer,
+    Channels,
+    Class,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputArg {
+    Image,
+    Gradient,
+}
+
+fn parse_triple(s: &str) -> Result<[f32; 3], String> {
+    let v: Vec<f32> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f32>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("`{s}`: {e}"))?;
+    <[f32; 3]>::try_from(v).map_err(|_| format!("`{s}` is not three numbers R,G,B"))
+}
+
+fn dreamify(a: &DreamifyArgs) -> Result<()> {
+    use hypna::dream::{Mapping, Objective, Options, Output};
+    let opts = Options {
+        layers: a.layers.clone(),
+        objectives: a
+            .objectives
+            .iter()
+            .map(|o| match o {
+                ObjectiveArg::Layer => Objective::Layer,
+                ObjectiveArg::Channels => Objective::Channels,
+                ObjectiveArg::Class => Objective::Class,
+            })
+            .collect(),
+        channels_layer: a.channels_layer.clone(),
+        logits: a.logits.clone(),
+        output: match a.output {
+            OutputArg::Image => Output::Image,
+            OutputArg::Gradient => Output::Gradient,
+        },
+        iterations: a.iterations,
+        octaves: a.octaves,
+        octave_scale: a.octave_scale,
+        smooth_radius: a.smooth_radius,
+        jitter: !a.no_jitter,
+        mapping: Mapping {
+            scale: a.scale,
+            mean: a.mean.unwrap_or([0.0; 3]),
+            std: a.std.unwrap_or([1.0; 3]),
+            bgr: a.bgr,
+        },
+        free_size: a.free_size,
+        input: a.input.clone(),
+    };
+    let compiled = hypna::dream::compile_file(&a.model, &opts)
+        .with_context(|| format!("dreamify {}", a.model.display()))?;
+    compiled.write(&a.out)?;
+    let nodes = compiled.model.graph.as_ref().map_or(0, |g| g.node.len());
+    println!("wrote {} ({nodes} nodes)", a.out.display());
+    print!("{}", compiled.summary());
+    Ok(())
 }
 
 /// ONNX Runtime choices shared by `run`, `render` and `inspect`.
@@ -447,7 +585,18 @@ fn dispatch(command: Command) -> Result<()> {
             hypna::window::run(options, &mut housekeeping)?;
             Ok(())
         }
-        Command::Inspect { model, models } => {
+        Command::Inspect {
+            model,
+            layers: true,
+            size,
+            ..
+        } => {
+            let size = (i64::from(size[0]), i64::from(size[1]));
+            print!("{}", hypna::dream::layer_table(&model, Some(size))?);
+            Ok(())
+        }
+        Command::Dreamify(args) => dreamify(&args),
+        Command::Inspect { model, models, .. } => {
             hypna::infer::init(&hypna::infer::InitOptions {
                 ort_lib: models.ort_lib.clone(),
             })?;
@@ -559,6 +708,7 @@ fn dispatch(command: Command) -> Result<()> {
             rounds,
             models,
             threads,
+            batch,
             osc,
             audio,
             beats,
@@ -637,8 +787,16 @@ fn dispatch(command: Command) -> Result<()> {
                     frames: frames.unwrap_or(60),
                     rounds,
                     threads,
+                    batch: None,
                 };
-                println!("{}", hypna::bench::models::run(&gpu, &options)?);
+                if batch.is_empty() {
+                    println!("{}", hypna::bench::models::run(&gpu, &options)?);
+                } else {
+                    print!(
+                        "{}",
+                        hypna::bench::models::run_batches(&gpu, &options, &batch)?
+                    );
+                }
             } else {
                 let options = hypna::bench::frame::BenchOptions {
                     scene: scene.unwrap_or_else(|| PathBuf::from("scenes/landscape.toml")),

@@ -14,6 +14,7 @@
 // Helpers.
 mod audio_support;
 mod common;
+mod dream_support;
 mod infer_support;
 mod osc_support;
 
@@ -29,7 +30,12 @@ mod bad_input;
 mod beatnet;
 mod bench_smoke;
 mod cli;
+mod dream;
+mod dream_errors;
+mod dream_ops;
+mod dream_step;
 mod feedback;
+mod generator;
 mod infer_discovery;
 mod infer_models;
 mod infer_worker;
