@@ -8,6 +8,9 @@
   made by models/make_reference_fixtures.py): logits and every named layer.
 - OmniArt eyes: the converted generator against the package's own generator.py run by torch
   (models/testdata/omniart_eyes_reference.npz), the batch dimension, the 0..1 range.
+- BeatNet: the converted network against PyTorch running BeatNet's own module on features
+  BeatNet's own pipeline computed (models/testdata/beatnet/, made by models/beatnet_fixtures.py),
+  as one sequence and one frame per call with the LSTM state carried.
 
 A missing model or photo fails with what to run; these tests never skip.
 """
@@ -166,6 +169,27 @@ class OmniArtEyes(unittest.TestCase):
         self.assertGreater(np.abs(batch[0] - batch[1]).mean(), 0.02)
         recoloured = self.sess.run(None, {"noise": noise[:1], "label": label[3:4]})[0]
         self.assertGreater(np.abs(recoloured[0] - batch[0]).mean(), 0.005)
+
+
+class BeatNetTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sess = session(required(os.path.join(MODELS, "beatnet-1.onnx")))
+        d = os.path.join(TESTDATA, "beatnet")
+        cls.features = np.fromfile(os.path.join(d, "frontend_features.f32"), "<f4").reshape(-1, 272)
+        cls.want = np.fromfile(os.path.join(d, "frontend_activations.f32"), "<f4").reshape(-1, 3)
+
+    def test_against_pytorch_as_a_sequence_and_frame_by_frame(self):
+        zeros = np.zeros((2, 1, 150), np.float32)
+        acts, _, _ = self.sess.run(None, {"features": self.features, "h_in": zeros, "c_in": zeros})
+        # measured about 1e-6: float32 rounding; a wrong gate order is off by 0.1 and more
+        np.testing.assert_allclose(acts, self.want, rtol=0, atol=1e-4)
+        h, c = zeros, zeros
+        for t in range(len(self.features)):
+            a, h, c = self.sess.run(None, {"features": self.features[t:t + 1], "h_in": h, "c_in": c})
+            np.testing.assert_allclose(a[0], self.want[t], rtol=0, atol=1e-4)
+        # the fixture is not trivial: the network hears beats in it
+        self.assertGreater(self.want[:, 0].max() + self.want[:, 1].max(), 0.3)
 
 
 if __name__ == "__main__":

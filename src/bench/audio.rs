@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::audio::synthetic::{SyntheticDevice, synthetic_mix};
-use crate::audio::{Analyzer, AudioConfig, AudioEngine, AudioError};
+use crate::audio::{Analyzer, AudioConfig, AudioEngine, AudioError, TrackerKind};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -84,6 +84,9 @@ pub struct BenchReport {
     pub hop: usize,
     /// Hop duration, milliseconds.
     pub hop_ms: f64,
+    /// The beat tracker that ran (`[audio] tracker`, or the classic one where the neural one
+    /// cannot start).
+    pub tracker: TrackerKind,
     /// Hops timed.
     pub hops: usize,
     /// Mean analysis time per hop, microseconds.
@@ -106,8 +109,8 @@ impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "audio analysis at {} Hz, FFT {} / hop {} ({:.2} ms)",
-            self.sample_rate_hz, self.fft_len, self.hop, self.hop_ms
+            "audio analysis at {} Hz, FFT {} / hop {} ({:.2} ms), {} beat tracker",
+            self.sample_rate_hz, self.fft_len, self.hop, self.hop_ms, self.tracker
         )?;
         writeln!(
             f,
@@ -211,6 +214,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, AudioError> {
         fft_len: analyzer.fft_len(),
         hop,
         hop_ms: hop_secs * 1e3,
+        tracker: analyzer.tracker(),
         hops,
         cost_mean_us: mean_us,
         cost: Spread::of(cost_ms),

@@ -5,6 +5,8 @@
 //! - [`models`]: model I/O, feeding gaps and frame times with a model running (`--models`).
 //! - [`osc`]: OSC ingest, send-to-uniform latency and a message flood's cost (`--osc`).
 //! - [`audio`]: analysis cost and capture-to-features latency (`--audio`).
+//! - [`beats`]: beat tracking scored on annotated clips, hypna's two trackers and aubio
+//!   (`--beats DIR`), with the metrics in [`beat_metrics`].
 //! - [`transition`]: frame times around a pre-warmed playlist switch (`--transition`).
 //! - [`window`]: `hypna run`'s frame against the same scene headless (`--window`), driving
 //!   the window through its frame hook.
@@ -12,6 +14,8 @@
 //! Every report prints itself (`Display`): the command line only prints it.
 
 pub mod audio;
+pub mod beat_metrics;
+pub mod beats;
 pub mod frame;
 pub mod models;
 pub mod osc;

@@ -56,6 +56,9 @@ impl AudioSource for crate::audio::AudioFeatures {
             AudioFeature::Beat => out.push(self.beat),
             AudioFeature::Bpm => out.push(self.bpm),
             AudioFeature::BeatPhase => out.push(self.beat_phase),
+            AudioFeature::Downbeat => out.push(self.downbeat),
+            AudioFeature::BarPhase => out.push(self.bar_phase),
+            AudioFeature::BeatInBar => out.push(self.beat_in_bar as f32),
             AudioFeature::Centroid => out.push(self.centroid),
             AudioFeature::Flux => out.push(self.flux),
         }

@@ -43,6 +43,14 @@ pub struct Globals {
     pub flux: f32,
     /// Band energies 0..1, four per `vec4` (unused bands 0).
     pub bands: [[f32; 4]; MAX_BANDS / 4],
+    /// Downbeat pulse 0..1: 1 on the first beat of a bar, then decays.
+    pub downbeat: f32,
+    /// Position within the bar 0..1 (0 on the downbeat).
+    pub bar_phase: f32,
+    /// Beat of the bar: 0 on the downbeat, then 1, 2 .. `beats_per_bar - 1` (a whole number).
+    pub beat_in_bar: f32,
+    /// Beats per bar: 2, 3 or 4 (a whole number).
+    pub beats_per_bar: f32,
     /// Local date and time: year, month (1..=12), day (1..=31), seconds since midnight
     /// (ISF's `DATE`, Shadertoy's `iDate`).
     pub date: [f32; 4],
@@ -56,8 +64,9 @@ pub struct Globals {
 impl Globals {
     /// Fills the audio fields of the frame globals: `audio_level` = `level`,
     /// `audio_peak` = `peak`, then `onset`, `beat`, `bpm`, `beat_phase`,
-    /// `bpm_confidence`, `centroid` (normalised), `flux` and the 16 `bands` (unused ones 0).
-    /// Other fields are left alone.
+    /// `bpm_confidence`, `centroid` (normalised), `flux`, the 16 `bands` (unused ones 0),
+    /// `downbeat`, `bar_phase`, `beat_in_bar` and `beats_per_bar` (as floats). Other fields
+    /// are left alone.
     pub fn set_audio(&mut self, f: &AudioFeatures) {
         self.audio_level = f.level;
         self.audio_peak = f.peak;
@@ -68,6 +77,10 @@ impl Globals {
         self.bpm_confidence = f.bpm_confidence;
         self.centroid = f.centroid;
         self.flux = f.flux;
+        self.downbeat = f.downbeat;
+        self.bar_phase = f.bar_phase;
+        self.beat_in_bar = f.beat_in_bar as f32;
+        self.beats_per_bar = f.beats_per_bar as f32;
         for (i, chunk) in self.bands.iter_mut().enumerate() {
             for (j, v) in chunk.iter_mut().enumerate() {
                 *v = f.bands.get(i * 4 + j).copied().unwrap_or(0.0);
@@ -94,6 +107,10 @@ struct Globals {
     centroid: f32,
     flux: f32,
     bands: array<vec4<f32>, 4>,
+    downbeat: f32,
+    bar_phase: f32,
+    beat_in_bar: f32,
+    beats_per_bar: f32,
     date: vec4<f32>,
     pass_index: u32,
 }
@@ -116,6 +133,10 @@ mod tests {
         f.bpm_confidence = 0.6;
         f.centroid = 0.7;
         f.flux = 0.8;
+        f.downbeat = 0.9;
+        f.bar_phase = 0.625;
+        f.beat_in_bar = 2;
+        f.beats_per_bar = 4;
         for (i, b) in f.bands.iter_mut().enumerate().take(8) {
             *b = i as f32 / 10.0;
         }
@@ -141,6 +162,10 @@ mod tests {
         assert_eq!(g.bands[0], [0.0, 0.1, 0.2, 0.3]);
         assert_eq!(g.bands[1], [0.4, 0.5, 0.6, 0.7]);
         assert_eq!(g.bands[2], [0.0; 4]);
+        assert_eq!(
+            [g.downbeat, g.bar_phase, g.beat_in_bar, g.beats_per_bar],
+            [0.9, 0.625, 2.0, 4.0]
+        );
         assert!((g.time - 3.0).abs() < f32::EPSILON, "untouched");
     }
 
@@ -160,14 +185,15 @@ mod tests {
         assert_eq!(*span as usize, std::mem::size_of::<Globals>(), "size");
         let _ = handle;
         let rust_offsets = [
-            0, 8, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 128, 144,
+            0, 8, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 128, 132, 136, 140, 144, 160,
         ];
         let wgsl_offsets: Vec<u32> = members.iter().map(|m| m.offset).collect();
         assert_eq!(wgsl_offsets, rust_offsets);
         assert_eq!(std::mem::offset_of!(Globals, bands), 64);
         assert_eq!(std::mem::offset_of!(Globals, frame), 24);
         assert_eq!(std::mem::offset_of!(Globals, flux), 60);
-        assert_eq!(std::mem::offset_of!(Globals, date), 128);
-        assert_eq!(std::mem::offset_of!(Globals, pass_index), 144);
+        assert_eq!(std::mem::offset_of!(Globals, beats_per_bar), 140);
+        assert_eq!(std::mem::offset_of!(Globals, date), 144);
+        assert_eq!(std::mem::offset_of!(Globals, pass_index), 160);
     }
 }

@@ -68,6 +68,25 @@ impl fmt::Display for DeviceSelector {
     }
 }
 
+/// The beat trackers (`[audio] tracker`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackerKind {
+    /// BeatNet's network in ONNX Runtime with hypna's decoder: beats, downbeats and meter.
+    Neural,
+    /// Onset autocorrelation and a comb (no network; downbeats from the bass pattern).
+    Classic,
+}
+
+impl fmt::Display for TrackerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Neural => "neural",
+            Self::Classic => "classic",
+        })
+    }
+}
+
 /// How the band values are normalised to 0..1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -201,6 +220,11 @@ pub struct AudioConfig {
     /// Beat pulses fire only while `bpm_confidence` is at least this (the phase runs
     /// regardless). Default: `0.25`.
     pub beat_min_confidence: f32,
+    /// The beat tracker: `"neural"` (BeatNet in ONNX Runtime: beats, downbeats, meter) or
+    /// `"classic"` (onset autocorrelation). Default: neural where ONNX Runtime and the
+    /// installed model are found, classic otherwise (asking for `"neural"` where it cannot
+    /// start logs a warning and runs the classic tracker).
+    pub tracker: Option<TrackerKind>,
     /// Seconds between attempts to reopen a lost or missing device. Default: `1.0`.
     pub retry_secs: f32,
     /// A connected device that delivers no samples for this long is treated as lost and
@@ -232,6 +256,7 @@ impl Default for AudioConfig {
             onset_min_interval_secs: 0.05,
             bpm_range: [60.0, 180.0],
             beat_min_confidence: 0.25,
+            tracker: None,
             retry_secs: 1.0,
             stall_secs: 2.0,
             smoothing: SmoothingConfig::default(),
@@ -430,6 +455,17 @@ mod tests {
         assert!(c.validate().is_err());
         let c: AudioConfig = toml::from_str("bpm_range = [100.0, 120.0]").unwrap();
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn tracker_parses_by_name() {
+        let c: AudioConfig = toml::from_str("tracker = \"neural\"").unwrap();
+        assert_eq!(c.tracker, Some(TrackerKind::Neural));
+        let c: AudioConfig = toml::from_str("tracker = \"classic\"").unwrap();
+        assert_eq!(c.tracker, Some(TrackerKind::Classic));
+        assert_eq!(AudioConfig::default().tracker, None);
+        let e = toml::from_str::<AudioConfig>("tracker = \"aubio\"").unwrap_err();
+        assert!(e.to_string().contains("neural"), "{e}");
     }
 
     #[test]

@@ -236,6 +236,12 @@ pub enum AudioFeature {
     Bpm,
     /// Position within the beat.
     BeatPhase,
+    /// Downbeat pulse.
+    Downbeat,
+    /// Position within the bar.
+    BarPhase,
+    /// Beat of the bar (0 = downbeat).
+    BeatInBar,
     /// Spectral centroid.
     Centroid,
     /// Spectral flux.
@@ -244,7 +250,7 @@ pub enum AudioFeature {
 
 impl AudioFeature {
     /// Every feature with its name in scene files.
-    pub const ALL: [(&'static str, Self); 9] = [
+    pub const ALL: [(&'static str, Self); 12] = [
         ("bands", Self::Bands),
         ("level", Self::Level),
         ("peak", Self::Peak),
@@ -252,6 +258,9 @@ impl AudioFeature {
         ("beat", Self::Beat),
         ("bpm", Self::Bpm),
         ("beat_phase", Self::BeatPhase),
+        ("downbeat", Self::Downbeat),
+        ("bar_phase", Self::BarPhase),
+        ("beat_in_bar", Self::BeatInBar),
         ("centroid", Self::Centroid),
         ("flux", Self::Flux),
     ];

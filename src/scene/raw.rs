@@ -85,7 +85,7 @@ pub struct RawBinding {
     /// Several params as a vector, in this order.
     pub params: Option<Vec<String>>,
     /// An audio feature: `"bands"`, `"level"`, `"peak"`, `"onset"`, `"beat"`, `"bpm"`,
-    /// `"beat_phase"`, `"centroid"`, `"flux"`.
+    /// `"beat_phase"`, `"downbeat"`, `"bar_phase"`, `"beat_in_bar"`, `"centroid"`, `"flux"`.
     pub audio: Option<String>,
     /// A fixed value or vector.
     pub constant: Option<RawConstant>,
@@ -220,7 +220,8 @@ pub struct RawParam {
 #[serde(deny_unknown_fields)]
 pub struct RawModulation {
     /// Audio feature: `"bands"`, `"level"`, `"peak"`, `"onset"`, `"beat"`, `"bpm"`,
-    /// `"beat_phase"`, `"centroid"`, `"flux"`. Required.
+    /// `"beat_phase"`, `"downbeat"`, `"bar_phase"`, `"beat_in_bar"`, `"centroid"`, `"flux"`.
+    /// Required.
     pub feature: String,
     /// Element of a vector feature (`bands`). Default: 0.
     pub index: Option<usize>,

@@ -4,7 +4,7 @@
 use crate::audio_support;
 
 use audio_support::{add_noise, click_track, drum_pattern, f_measure, sine, sweep};
-use hypna::audio::{Analyzer, AudioConfig, AudioFeatures, MIN_DB};
+use hypna::audio::{Analyzer, AudioConfig, AudioFeatures, MIN_DB, TrackerKind};
 
 const RATE: u32 = 48_000;
 
@@ -203,9 +203,17 @@ fn onsets_of_drum_patterns_score_f_at_least_0_9() {
     }
 }
 
+/// The classic tracker (the neural one has its own tests in `tests/it/beatnet.rs`).
+fn classic() -> AudioConfig {
+    AudioConfig {
+        tracker: Some(TrackerKind::Classic),
+        ..AudioConfig::default()
+    }
+}
+
 /// Beats after lock-in: events, and the phase just before and after each.
 fn check_click_track(bpm: f64) {
-    let config = AudioConfig::default();
+    let config = classic();
     let (signal, clicks) = click_track(bpm, 16.0, 0.437, RATE);
     let (a, all) = run(&config, RATE, &signal);
     let hop = i64::try_from(a.hop_len()).unwrap();
@@ -312,7 +320,7 @@ fn click_track_140_bpm() {
 fn tapped_tempo_holds_and_resync_moves_the_beat() {
     // Analysis of long signals keeps a core busy: it shares the machine like a render.
     crate::common::take_turn(crate::common::Turn::Render);
-    let config = AudioConfig::default();
+    let config = classic();
     let mut a = Analyzer::new(&config, RATE).unwrap();
     let mut noise = vec![0.0; RATE as usize];
     add_noise(&mut noise, -40.0, 3);
@@ -346,7 +354,7 @@ fn tapped_tempo_holds_and_resync_moves_the_beat() {
 fn a_drum_loop_locks_to_its_tempo() {
     // Analysis of long signals keeps a core busy: it shares the machine like a render.
     crate::common::take_turn(crate::common::Turn::Render);
-    let config = AudioConfig::default();
+    let config = classic();
     for (bpm, rate) in [
         (128.0, 44_100u32),
         (96.0, 48_000),

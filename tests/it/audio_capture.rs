@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hypna::audio::{
-    AudioConfig, AudioEngine, CaptureStatus, DeviceSelector, FeaturesReader, list_input_devices,
+    AudioConfig, AudioEngine, CaptureStatus, DeviceSelector, FeaturesReader, TrackerKind,
+    list_input_devices,
 };
 
 const CHILD_ENV: &str = "HYPNA_AUDIO_ALSA_DIR";
@@ -126,6 +127,8 @@ fn alsa_file_plugin_drives_the_capture_path() {
         let config = AudioConfig {
             device: selector.clone(),
             buffer_frames: Some(256),
+            // Engine mechanics: the cheap classic tracker keeps debug builds in real time.
+            tracker: Some(TrackerKind::Classic),
             ..AudioConfig::default()
         };
         let engine = AudioEngine::start(&config).unwrap();
@@ -184,6 +187,8 @@ fn alsa_device_error_mid_stream_reconnects() {
         device: DeviceSelector::Name("hypna_test".into()),
         stall_secs: 0.3,
         retry_secs: 0.2,
+        // Engine mechanics: the cheap classic tracker keeps debug builds in real time.
+        tracker: Some(TrackerKind::Classic),
         ..AudioConfig::default()
     };
     let engine = AudioEngine::start(&config).unwrap();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use hypna::audio::{
     AudioConfig, AudioEngine, AudioError, CaptureBackend, CaptureSink, CaptureStatus,
-    DeviceSelector, ErrorReporter, FeaturesReader, OpenedStream, StreamErrorKind,
+    DeviceSelector, ErrorReporter, FeaturesReader, OpenedStream, StreamErrorKind, TrackerKind,
 };
 
 /// What the fake device does.
@@ -110,6 +110,8 @@ fn config() -> AudioConfig {
     AudioConfig {
         retry_secs: 0.1,
         stall_secs: 0.3,
+        // Engine mechanics: the cheap classic tracker keeps debug builds in real time.
+        tracker: Some(TrackerKind::Classic),
         ..AudioConfig::default()
     }
 }

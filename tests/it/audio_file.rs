@@ -6,7 +6,9 @@ use crate::audio_support;
 use std::time::{Duration, Instant};
 
 use audio_support::{drum_pattern, sine, write_wav};
-use hypna::audio::{AudioConfig, AudioEngine, CaptureStatus, OfflineAudio, decode_wav};
+use hypna::audio::{
+    AudioConfig, AudioEngine, CaptureStatus, OfflineAudio, TrackerKind, decode_wav,
+};
 
 #[test]
 fn decodes_int_and_float_wavs_to_mono() {
@@ -147,6 +149,8 @@ fn live_file_plays_in_real_time() {
     write_wav(&path, &sine(1000.0, 0.5, 2.0, 48_000), 48_000, 2);
     let config = AudioConfig {
         file: Some(path.clone()),
+        // Engine mechanics: the cheap classic tracker keeps debug builds in real time.
+        tracker: Some(TrackerKind::Classic),
         ..AudioConfig::default()
     };
     let engine = AudioEngine::start(&config).unwrap();
@@ -190,6 +194,8 @@ fn a_missing_file_is_an_error_at_start() {
     crate::common::take_turn(crate::common::Turn::Timing);
     let config = AudioConfig {
         file: Some("/nonexistent/song.wav".into()),
+        // Engine mechanics: the cheap classic tracker keeps debug builds in real time.
+        tracker: Some(TrackerKind::Classic),
         ..AudioConfig::default()
     };
     let e = AudioEngine::start(&config).unwrap_err().to_string();

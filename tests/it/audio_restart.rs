@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use hypna::audio::synthetic::{SyntheticDevice, sine};
 use hypna::audio::{
     AudioConfig, AudioEngine, AudioFeatures, AudioThread, CaptureStatus, FeaturesReader,
+    TrackerKind,
 };
 
 /// Polls every 5 ms until `done` holds for the engine and the newest features (or fails
@@ -69,6 +70,8 @@ fn file_engine(dir: &Path) -> AudioEngine {
     AudioEngine::start(&AudioConfig {
         file: Some(path),
         loop_file: true,
+        // Engine mechanics: the cheap classic tracker keeps debug builds in real time.
+        tracker: Some(TrackerKind::Classic),
         ..AudioConfig::default()
     })
     .unwrap()
@@ -148,6 +151,8 @@ fn a_panicking_supervisor_reopens_the_device() {
     let engine = AudioEngine::start_with_backend(
         &AudioConfig {
             retry_secs: 0.1,
+            // Engine mechanics: the cheap classic tracker keeps debug builds in real time.
+            tracker: Some(TrackerKind::Classic),
             ..AudioConfig::default()
         },
         Box::new(tone),

@@ -21,8 +21,10 @@ const LAYERS: &[&[&str]] = &[
     &["scene"],
     // What is set from it.
     &["params", "settings"],
+    // ONNX Runtime: sessions and inference workers (the audio analysis runs a network too).
+    &["infer"],
     // Input services (`midi`, `media` and `remote` join them).
-    &["audio", "osc", "infer", "midi", "media", "remote"],
+    &["audio", "osc", "midi", "media", "remote"],
     // The GPU (ISF support goes inside it).
     &["render"],
     // Model nodes, and the dream compiler beside them (pure: no GPU, no runtime).

@@ -27,6 +27,7 @@ mod audio_file;
 mod audio_restart;
 mod audio_scene;
 mod bad_input;
+mod beatnet;
 mod bench_smoke;
 mod cli;
 mod dream;

@@ -91,6 +91,10 @@ layout(set = 0, binding = 0, std140) uniform HypnaGlobals {
     float spectral_centroid; // `centroid` is a GLSL keyword
     float flux;
     vec4 bands[4];
+    float downbeat;
+    float bar_phase;
+    float beat_in_bar;
+    float beats_per_bar;
     vec4 date;
     uint pass_index;
 } hypna_globals;
@@ -557,6 +561,7 @@ mod tests {
             ("frame", std::mem::offset_of!(Globals, frame)),
             ("flux", std::mem::offset_of!(Globals, flux)),
             ("bands", std::mem::offset_of!(Globals, bands)),
+            ("beats_per_bar", std::mem::offset_of!(Globals, beats_per_bar)),
             ("date", std::mem::offset_of!(Globals, date)),
             ("pass_index", std::mem::offset_of!(Globals, pass_index)),
         ];
