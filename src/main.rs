@@ -145,6 +145,25 @@ enum Command {
         /// ONNX Runtime threads for --models.
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// With --models: the classifier whose dream step is measured against its forward
+        /// pass and against ONNX Runtime alone (default: the installed EfficientNet-Lite0).
+        #[arg(long, value_name = "ONNX", requires = "models")]
+        dream_classifier: Option<PathBuf>,
+        /// With --models: the dream layers of that measurement.
+        #[arg(
+            long,
+            value_name = "NAMES",
+            value_delimiter = ',',
+            default_value = "block9,block10",
+            requires = "models"
+        )]
+        dream_layers: Vec<String>,
+        /// With --models: dream resolutions measured.
+        #[arg(long, value_name = "WxH", value_delimiter = ',', value_parser = parse_size, default_value = "384x216,512x288,768x432", requires = "models")]
+        dream_sizes: Vec<[u32; 2]>,
+        /// With --models: timed runs of each model per resolution.
+        #[arg(long, default_value_t = 10, requires = "models")]
+        dream_runs: usize,
         /// Measure OSC instead: ingest rate and loss on loopback, send-to-uniform latency in
         /// frames, and frame time under 5,000 messages/s (default scene: scenes/flow.toml at
         /// 640x360).
@@ -167,6 +186,7 @@ enum Command {
 
 /// `hypna dreamify`: what to dream and how.
 #[derive(clap::Args)]
+#[allow(clippy::struct_excessive_bools)] // independent command-line flags
 struct DreamifyArgs {
     /// The classifier (.onnx): a float32 NCHW image in, any outputs.
     model: PathBuf,
@@ -223,6 +243,10 @@ struct DreamifyArgs {
     /// The classifier's image input (default: its first non-constant input).
     #[arg(long, value_name = "NAME")]
     input: Option<String>,
+    /// The `class` objective takes the index of one class (input `class`, float32 [1],
+    /// rounded) instead of a weight per class: a scene binds it to a param.
+    #[arg(long)]
+    class_index: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -279,6 +303,7 @@ fn dreamify(a: &DreamifyArgs) -> Result<()> {
         },
         free_size: a.free_size,
         input: a.input.clone(),
+        class_index: a.class_index,
     };
     let compiled = hypna::dream::compile_file(&a.model, &opts)
         .with_context(|| format!("dreamify {}", a.model.display()))?;
@@ -695,6 +720,10 @@ fn dispatch(command: Command) -> Result<()> {
             rounds,
             models,
             threads,
+            dream_classifier,
+            dream_layers,
+            dream_sizes,
+            dream_runs,
             osc,
             audio,
             window,
@@ -754,6 +783,22 @@ fn dispatch(command: Command) -> Result<()> {
                     threads,
                 };
                 println!("{}", hypna::bench::models::run(&gpu, &options)?);
+                let installed = PathBuf::from(".hypna/models/efficientnet-lite0.onnx");
+                if dream_classifier.is_none() && !installed.is_file() {
+                    println!(
+                        "dream step: not measured, {} is not installed (scripts/setup.sh installs it; or --dream-classifier)",
+                        installed.display()
+                    );
+                } else {
+                    let options = hypna::bench::dream::DreamBenchOptions {
+                        classifier: dream_classifier.unwrap_or(installed),
+                        layers: dream_layers,
+                        sizes: dream_sizes,
+                        runs: dream_runs,
+                        threads,
+                    };
+                    println!("{}", hypna::bench::dream::run(&options)?);
+                }
             } else {
                 let options = hypna::bench::frame::BenchOptions {
                     scene: scene.unwrap_or_else(|| PathBuf::from("scenes/landscape.toml")),

@@ -3,6 +3,8 @@
 //!
 //! - [`frame`]: hypna's frame against a bare wgpu loop drawing the same shader (default).
 //! - [`models`]: model I/O, feeding gaps and frame times with a model running (`--models`).
+//! - [`dream`]: the dream step against the forward pass and against ONNX Runtime alone, at
+//!   several resolutions (also `--models`).
 //! - [`osc`]: OSC ingest, send-to-uniform latency and a message flood's cost (`--osc`).
 //! - [`audio`]: analysis cost and capture-to-features latency (`--audio`).
 //! - [`transition`]: frame times around a pre-warmed playlist switch (`--transition`).
@@ -12,6 +14,7 @@
 //! Every report prints itself (`Display`): the command line only prints it.
 
 pub mod audio;
+pub mod dream;
 pub mod frame;
 pub mod models;
 pub mod osc;
