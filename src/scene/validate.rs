@@ -46,11 +46,16 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
     };
 
     let mut params: Vec<ParamDef> = Vec::new();
+    let params_dir = ctx
+        .path()
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .to_path_buf();
     for (name, p) in raw.params {
         let span = name.span();
         let name = name.into_inner();
         check_identifier(ctx, &span, "param", &name);
-        if let Some(def) = validate_param(ctx, name, p) {
+        if let Some(def) = validate_param(ctx, &params_dir, name, p) {
             params.push(def);
         }
     }
@@ -154,7 +159,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
     }
 }
 
-fn validate_param(ctx: &mut Ctx<'_>, name: String, p: RawParam) -> Option<ParamDef> {
+fn validate_param(ctx: &mut Ctx<'_>, dir: &Path, name: String, p: RawParam) -> Option<ParamDef> {
     let default_span = p.default.span();
     let default = p.default.into_inner();
     let (min, max) = match &p.range {
@@ -245,6 +250,31 @@ fn validate_param(ctx: &mut Ctx<'_>, name: String, p: RawParam) -> Option<ParamD
         }
         None => None,
     };
+    let names = match p.names {
+        Some(file) => {
+            let span = file.span();
+            let path = dir.join(file.get_ref());
+            match std::fs::read_to_string(&path) {
+                Ok(text) => text.lines().map(|l| l.trim().to_string()).collect(),
+                Err(e) => {
+                    ctx.error(
+                        &span,
+                        format!(
+                            "param `{name}`: names file `{}` cannot be read: {e}",
+                            path.display()
+                        ),
+                    )
+                    .notes
+                    .push(format!(
+                        "paths are relative to the scene file's folder `{}`",
+                        dir.display()
+                    ));
+                    Vec::new()
+                }
+            }
+        }
+        None => Vec::new(),
+    };
     Some(ParamDef {
         label: p.label.unwrap_or_else(|| name.clone()),
         name,
@@ -255,6 +285,7 @@ fn validate_param(ctx: &mut Ctx<'_>, name: String, p: RawParam) -> Option<ParamD
         group: p.group,
         osc,
         modulation,
+        names,
     })
 }
 

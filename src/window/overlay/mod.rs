@@ -328,6 +328,7 @@ mod tests {
             group: group.map(str::to_owned),
             osc: Vec::new(),
             modulation: None,
+            names: Vec::new(),
         }
     }
 
