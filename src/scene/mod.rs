@@ -580,7 +580,7 @@ scale = 0.5
         assert_eq!(speed.name_of(-0.6), None);
         let missing = SCENE.replace("smooth = 0.5\n", "smooth = 0.5\nnames = \"nowhere.txt\"\n");
         let e = Scene::parse(&missing, &path).unwrap_err().to_string();
-        assert!(e.contains("n.toml:8:"), "located at the `names` line: {e}");
+        assert!(e.contains("n.toml:9:9:"), "located at the `names` line: {e}");
         assert!(e.contains("names file") && e.contains("nowhere.txt"), "{e}");
     }
 }
