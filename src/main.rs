@@ -164,6 +164,11 @@ enum Command {
         /// With --models: timed runs of each model per resolution.
         #[arg(long, default_value_t = 10, requires = "models")]
         dream_runs: usize,
+        /// With --models: measure the scene's first model at each of these batch sizes
+        /// (e.g. `--batch 1,4,16`), with a table of time per run and per sample. Default: the
+        /// scene's own `batch`.
+        #[arg(long, value_delimiter = ',', requires = "models")]
+        batch: Vec<usize>,
         /// Measure OSC instead: ingest rate and loss on loopback, send-to-uniform latency in
         /// frames, and frame time under 5,000 messages/s (default scene: scenes/flow.toml at
         /// 640x360).
@@ -724,6 +729,7 @@ fn dispatch(command: Command) -> Result<()> {
             dream_layers,
             dream_sizes,
             dream_runs,
+            batch,
             osc,
             audio,
             window,
@@ -781,8 +787,16 @@ fn dispatch(command: Command) -> Result<()> {
                     frames: frames.unwrap_or(60),
                     rounds,
                     threads,
+                    batch: None,
                 };
-                println!("{}", hypna::bench::models::run(&gpu, &options)?);
+                if batch.is_empty() {
+                    println!("{}", hypna::bench::models::run(&gpu, &options)?);
+                } else {
+                    print!(
+                        "{}",
+                        hypna::bench::models::run_batches(&gpu, &options, &batch)?
+                    );
+                }
                 let installed = PathBuf::from(".hypna/models/efficientnet-lite0.onnx");
                 if dream_classifier.is_none() && !installed.is_file() {
                     println!(

@@ -23,6 +23,8 @@ pub struct ModelBenchOptions {
     pub rounds: u32,
     /// ONNX Runtime intra-op threads.
     pub threads: usize,
+    /// The measured model's batch (`None`: the scene's own `batch`).
+    pub batch: Option<usize>,
 }
 
 /// Results of the model benchmark.
@@ -34,6 +36,8 @@ pub struct ModelBenchReport {
     pub size: [u32; 2],
     /// ONNX Runtime intra-op threads.
     pub threads: usize,
+    /// Samples per run of the measured model.
+    pub batch: usize,
     /// The adapter.
     pub adapter: String,
     /// Inference (worker run) times, ms.
@@ -77,10 +81,11 @@ impl std::fmt::Display for ModelBenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "bench --models: {} at {}x{}, ONNX Runtime {} thread(s), on {}",
+            "bench --models: {} at {}x{}, batch {}, ONNX Runtime {} thread(s), on {}",
             self.scene.display(),
             self.size[0],
             self.size[1],
+            self.batch,
             self.threads,
             self.adapter
         )?;
@@ -133,6 +138,10 @@ pub fn run(gpu: &Gpu, options: &ModelBenchOptions) -> Result<ModelBenchReport, B
         m.every = 1;
         m.max_rate_hz = None;
     }
+    if let (Some(batch), Some(first)) = (options.batch, scene.models.first_mut()) {
+        first.batch = batch.clamp(1, crate::scene::MAX_BATCH);
+    }
+    let batch = scene.models.first().map_or(1, |m| m.batch);
     let runtime_options = RuntimeOptions {
         size: Some(options.size),
         threads: Some(options.threads),
@@ -195,6 +204,7 @@ pub fn run(gpu: &Gpu, options: &ModelBenchOptions) -> Result<ModelBenchReport, B
         scene: options.scene.clone(),
         size: options.size,
         threads: options.threads,
+        batch,
         adapter: gpu.describe(),
         inference: Stats::of(&runs),
         io_per_inference_ms: io_ms / total_runs as f64,
@@ -204,4 +214,59 @@ pub fn run(gpu: &Gpu, options: &ModelBenchOptions) -> Result<ModelBenchReport, B
         frames_without: Stats::of(&without),
         frames_with: Stats::of(&with),
     })
+}
+
+/// The model benchmark once per batch size: what a batched generator costs per run and per
+/// sample, and whether the frames notice.
+///
+/// # Errors
+/// When the scene or its models do not load at one of the sizes (a model whose batch
+/// dimension is fixed takes only that size).
+pub fn run_batches(
+    gpu: &Gpu,
+    options: &ModelBenchOptions,
+    batches: &[usize],
+) -> Result<BatchReport, BenchError> {
+    let mut reports = Vec::new();
+    for &batch in batches {
+        let options = ModelBenchOptions {
+            batch: Some(batch),
+            ..options.clone()
+        };
+        reports.push(run(gpu, &options)?);
+    }
+    Ok(BatchReport { reports })
+}
+
+/// [`run_batches`]' results: each batch size's report, then a table.
+#[derive(Debug, Clone)]
+pub struct BatchReport {
+    /// One report per batch size, in the order asked.
+    pub reports: Vec<ModelBenchReport>,
+}
+
+impl std::fmt::Display for BatchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for r in &self.reports {
+            writeln!(f, "{r}")?;
+        }
+        writeln!(
+            f,
+            "  batch  inference ms  per sample ms  I/O share  frame p99 without / with ms  ratio"
+        )?;
+        for r in &self.reports {
+            writeln!(
+                f,
+                "  {:5}  {:12.2}  {:13.2}  {:8.1}%  {:12.2} / {:8.2}     {:.3}",
+                r.batch,
+                r.inference.mean_ms,
+                r.inference.mean_ms / r.batch.max(1) as f64,
+                100.0 * r.io_share(),
+                r.p99_without_ms,
+                r.p99_with_ms,
+                r.p99_ratio()
+            )?;
+        }
+        Ok(())
+    }
 }

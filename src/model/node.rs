@@ -18,7 +18,7 @@ use crate::infer::{
     Job, Model, Tensor, Worker, WorkerCounters, WorkerPolicy, WorkerState, WorkerStats,
 };
 use crate::model::convert::{pixels_to_tensor, tensor_to_rgba16};
-use crate::model::latent::LatentWalk;
+use crate::model::latent::{LatentControls, LatentWalk};
 use crate::model::plan::Plan;
 use crate::params::ParamStore;
 use crate::render::blit::Blitter;
@@ -160,7 +160,9 @@ impl ModelNode {
                         latest: None,
                     });
                 }
-                InputSource::Latent(l) => latents.push((i, LatentWalk::new(l))),
+                InputSource::Latent(l) => {
+                    latents.push((i, LatentWalk::with_rows(l, input.rows)));
+                }
                 _ => {}
             }
         }
@@ -244,28 +246,47 @@ impl ModelNode {
                 continue;
             };
             match (&binding.target, out.image) {
-                (OutputTarget::Texture(_), Some((size, channels))) => {
+                (OutputTarget::Texture(_), Some((_, channels))) => {
                     let Some(target) = chain.model_texture((self.index, out.binding)) else {
                         continue;
                     };
-                    if tensor_to_rgba16(
-                        &tensor.data,
-                        size,
-                        channels,
-                        &binding.image,
-                        &mut self.texels,
-                    ) {
+                    // One tile per sample of the batch (one tile, the whole texture, without).
+                    let tile = out.tile;
+                    let per_tile = (tile[0] * tile[1]) as usize * channels;
+                    for (i, sample) in tensor
+                        .data
+                        .chunks_exact(per_tile.max(1))
+                        .take(out.tiles)
+                        .enumerate()
+                    {
+                        if !tensor_to_rgba16(
+                            sample,
+                            tile,
+                            channels,
+                            &binding.image,
+                            &mut self.texels,
+                        ) {
+                            continue;
+                        }
+                        #[allow(clippy::cast_possible_truncation)]
+                        let i = i as u32;
+                        let mut copy = target.texture.as_image_copy();
+                        copy.origin = wgpu::Origin3d {
+                            x: (i % out.columns) * tile[0],
+                            y: (i / out.columns) * tile[1],
+                            z: 0,
+                        };
                         gpu.queue.write_texture(
-                            target.texture.as_image_copy(),
+                            copy,
                             bytemuck::cast_slice(&self.texels),
                             wgpu::TexelCopyBufferLayout {
                                 offset: 0,
-                                bytes_per_row: Some(size[0] * 8),
+                                bytes_per_row: Some(tile[0] * 8),
                                 rows_per_image: None,
                             },
                             wgpu::Extent3d {
-                                width: size[0],
-                                height: size[1],
+                                width: tile[0],
+                                height: tile[1],
                                 depth_or_array_layers: 1,
                             },
                         );
@@ -417,11 +438,14 @@ impl ModelNode {
             };
             let motion = read(def.motion);
             let pulse = read(def.pulse);
-            let speed = def
-                .speed_param
-                .and_then(|p| params.value_at(p))
-                .unwrap_or(1.0);
-            walk.advance(t.dt_secs, motion, pulse, speed);
+            let read_param = |p: Option<usize>| p.and_then(|p| params.value_at(p));
+            let controls = LatentControls {
+                speed: read_param(def.speed_param).unwrap_or(1.0),
+                seed: read_param(def.seed_param),
+                save: read_param(def.save_param),
+                recall: read_param(def.recall_param),
+            };
+            walk.advance_with(t.dt_secs, motion, pulse, controls);
         }
     }
 
@@ -465,11 +489,62 @@ impl ModelNode {
                     .map(|(_, w)| w.value().to_vec())
                     .unwrap_or_default(),
             };
-            let expected: usize = input.shape.iter().product();
             let mut data = data;
+            if let Some(sharpness) = binding.softmax {
+                let row = input.shape.last().copied().unwrap_or(1).max(1);
+                for chunk in data.chunks_mut(row) {
+                    softmax(chunk, sharpness);
+                }
+            }
+            let expected: usize = input.shape.iter().product();
+            // One row for every sample of a batch: repeat what the source gave.
+            if !data.is_empty() && data.len() < expected && expected.is_multiple_of(data.len()) {
+                let row = data.len();
+                data.reserve(expected - row);
+                for _ in 1..expected / row {
+                    data.extend_from_within(..row);
+                }
+            }
             data.resize(expected, 0.0);
             job = job.with(binding.name.clone(), Tensor::new(input.shape.clone(), data));
         }
         job
+    }
+}
+
+/// `softmax(sharpness * v)` in place: weights that sum to 1 (NaN entries count as 0).
+fn softmax(v: &mut [f32], sharpness: f32) {
+    let max = v
+        .iter()
+        .map(|x| if x.is_finite() { x * sharpness } else { 0.0 })
+        .fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for x in v.iter_mut() {
+        let scaled = if x.is_finite() { *x * sharpness } else { 0.0 };
+        *x = (scaled - max).exp();
+        sum += *x;
+    }
+    if sum > 0.0 {
+        for x in v.iter_mut() {
+            *x /= sum;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::softmax;
+
+    #[test]
+    fn softmax_sums_to_one_and_sharpens() {
+        let mut soft = [0.2, 0.8, 0.0];
+        softmax(&mut soft, 1.0);
+        assert!((soft.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        let mut sharp = [0.2, 0.8, 0.0];
+        softmax(&mut sharp, 20.0);
+        assert!(sharp[1] > 0.99 && sharp[1] > soft[1]);
+        let mut bad = [f32::NAN, 1.0];
+        softmax(&mut bad, 1.0);
+        assert!(bad.iter().all(|x| x.is_finite()));
     }
 }

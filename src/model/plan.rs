@@ -76,6 +76,9 @@ pub struct InputPlan {
     pub image_size: Option<[u32; 2]>,
     /// For texture sources: channels in the tensor (1, 3 or 4).
     pub channels: usize,
+    /// Rows the tensor holds: the model's batch when the input has a batch dimension, else 1.
+    /// One row of data is repeated to fill them, except for a latent walk (one walk a row).
+    pub rows: usize,
 }
 
 /// A resolved output.
@@ -83,8 +86,32 @@ pub struct InputPlan {
 pub struct OutputPlan {
     /// Index into `ModelDef::outputs`.
     pub binding: usize,
-    /// For texture targets: the texture size `[width, height]` and channel count.
+    /// For texture targets: the texture size `[width, height]` (the whole atlas) and channel
+    /// count.
     pub image: Option<([u32; 2], usize)>,
+    /// For texture targets: the size of one sample's tile, `[width, height]`.
+    pub tile: [u32; 2],
+    /// Samples in the output (the model's batch): tile `i` is at column `i % columns`, row
+    /// `i / columns` of the atlas.
+    pub tiles: usize,
+    /// Columns of the atlas: [`atlas_grid`] of `tiles`.
+    pub columns: u32,
+}
+
+/// The atlas grid for `tiles` samples: `(columns, rows)`, as square as possible, columns
+/// first (`ceil(sqrt(n))` columns): 4 is 2x2, 8 is 3x3 with one empty row part, 16 is 4x4.
+#[must_use]
+pub fn atlas_grid(tiles: usize) -> (u32, u32) {
+    let tiles = tiles.max(1);
+    let mut columns = 1usize;
+    while columns * columns < tiles {
+        columns += 1;
+    }
+    let rows = tiles.div_ceil(columns);
+    (
+        u32::try_from(columns).unwrap_or(u32::MAX),
+        u32::try_from(rows).unwrap_or(u32::MAX),
+    )
 }
 
 /// Everything needed to feed a model and use its results.
@@ -134,6 +161,7 @@ pub fn plan(
     let mut errors = Vec::new();
     let name = &model.name;
     let size = model.size.unwrap_or(default_size);
+    let batch = model.batch.max(1);
     for b in &model.inputs {
         if !inputs.iter().any(|i| i.name == b.name) {
             let known = inputs
@@ -167,12 +195,13 @@ pub fn plan(
             continue;
         }
         match &b.source {
-            InputSource::Texture(_) => match image_shape(&spec.dims, b.image.layout, size) {
+            InputSource::Texture(_) => match image_shape(&spec.dims, b.image.layout, size, batch) {
                 Ok((shape, channels, px)) => input_plans.push(InputPlan {
                     binding: bi,
                     shape,
                     image_size: Some(px),
                     channels,
+                    rows: batch,
                 }),
                 Err(want) => errors.push(format!(
                     "model `{name}` input `{}` expects {}, but a texture binding gives {want}",
@@ -188,8 +217,11 @@ pub fn plan(
                     InputSource::Latent(l) => l.dim,
                     InputSource::Time | InputSource::Texture(_) => 1,
                 };
-                match vector_shape(&spec.dims, len) {
-                    Some(shape) => input_plans.push(InputPlan { binding: bi, shape, image_size: None, channels: 0 }),
+                match vector_shape(&spec.dims, len, batch) {
+                    Some(shape) => {
+                        let rows = if shape.len() == 2 { shape[0] } else { 1 };
+                        input_plans.push(InputPlan { binding: bi, shape, image_size: None, channels: 0, rows });
+                    }
                     None => errors.push(format!(
                         "model `{name}` input `{}` expects {}, but the binding gives float32 {} ({})",
                         spec.name,
@@ -216,11 +248,17 @@ pub fn plan(
             continue;
         };
         match &b.target {
-            OutputTarget::Texture(_) => match image_shape(&spec.dims, b.image.layout, size) {
-                Ok((_, channels, px)) => output_plans.push(OutputPlan {
-                    binding: oi,
-                    image: Some((px, channels)),
-                }),
+            OutputTarget::Texture(_) => match image_shape(&spec.dims, b.image.layout, size, batch) {
+                Ok((_, channels, px)) => {
+                    let (columns, rows) = atlas_grid(batch);
+                    output_plans.push(OutputPlan {
+                        binding: oi,
+                        image: Some(([px[0] * columns, px[1] * rows], channels)),
+                        tile: px,
+                        tiles: batch,
+                        columns,
+                    });
+                }
                 Err(want) => errors.push(format!(
                     "model `{name}` output `{}` is {}, which is not an image {want} for a texture",
                     spec.name,
@@ -230,6 +268,9 @@ pub fn plan(
             OutputTarget::Params(_) => output_plans.push(OutputPlan {
                 binding: oi,
                 image: None,
+                tile: [0, 0],
+                tiles: 1,
+                columns: 1,
             }),
         }
     }
@@ -262,19 +303,21 @@ fn describe_source(source: &InputSource) -> String {
     }
 }
 
-/// Resolves an image tensor `[1, C, H, W]` (or NHWC); free H/W take `size`, a free C takes 3.
-/// Returns (shape, channels, [width, height]) or a description of the expected form.
+/// Resolves an image tensor `[batch, C, H, W]` (or NHWC); free H/W take `size`, a free C
+/// takes 3, a free batch takes `batch`. Returns (shape, channels, [width, height] of one
+/// sample) or a description of the expected form.
 fn image_shape(
     dims: &[Dim],
     layout: Layout,
     size: [u32; 2],
+    batch: usize,
 ) -> Result<(Vec<usize>, usize, [u32; 2]), String> {
     let expected = match layout {
-        Layout::Nchw => "[1, 1|3|4, H, W] (nchw)",
-        Layout::Nhwc => "[1, H, W, 1|3|4] (nhwc)",
+        Layout::Nchw => format!("[{batch}, 1|3|4, H, W] (nchw)"),
+        Layout::Nhwc => format!("[{batch}, H, W, 1|3|4] (nhwc)"),
     };
     if dims.len() != 4 {
-        return Err(expected.to_string());
+        return Err(expected);
     }
     let (batch_dim, channel_dim, height_dim, width_dim) = match layout {
         Layout::Nchw => (&dims[0], &dims[1], &dims[2], &dims[3]),
@@ -284,24 +327,24 @@ fn image_shape(
         Dim::Fixed(v) => usize::try_from(*v).ok().filter(|v| *v > 0),
         Dim::Free(_) => Some(free),
     };
-    let batch = fixed(batch_dim, 1).filter(|b| *b == 1);
+    let batch = fixed(batch_dim, batch).filter(|b| *b == batch);
     let channels = fixed(channel_dim, 3).filter(|c| matches!(c, 1 | 3 | 4));
     let height = fixed(height_dim, size[1] as usize).filter(|v| *v <= 8192);
     let width = fixed(width_dim, size[0] as usize).filter(|v| *v <= 8192);
     match (batch, channels, height, width) {
-        (Some(_), Some(c), Some(h), Some(w)) => {
+        (Some(n), Some(c), Some(h), Some(w)) => {
             let shape = match layout {
-                Layout::Nchw => vec![1, c, h, w],
-                Layout::Nhwc => vec![1, h, w, c],
+                Layout::Nchw => vec![n, c, h, w],
+                Layout::Nhwc => vec![n, h, w, c],
             };
             Ok((shape, c, [w as u32, h as u32]))
         }
-        _ => Err(expected.to_string()),
+        _ => Err(expected),
     }
 }
 
-/// Resolves a vector input of `len` elements: `[N]`, `[1, N]` or a scalar `[]` (len 1).
-fn vector_shape(dims: &[Dim], len: usize) -> Option<Vec<usize>> {
+/// Resolves a vector input of `len` elements: `[N]`, `[batch, N]` or a scalar `[]` (len 1).
+fn vector_shape(dims: &[Dim], len: usize, batch: usize) -> Option<Vec<usize>> {
     let matches = |d: &Dim, v: usize| match d {
         Dim::Fixed(n) => usize::try_from(*n).ok() == Some(v),
         Dim::Free(_) => true,
@@ -309,7 +352,7 @@ fn vector_shape(dims: &[Dim], len: usize) -> Option<Vec<usize>> {
     match dims {
         [] => (len == 1).then(Vec::new),
         [d] => matches(d, len).then(|| vec![len]),
-        [one, d] => (matches(one, 1) && matches(d, len)).then(|| vec![1, len]),
+        [rows, d] => (matches(rows, batch) && matches(d, len)).then(|| vec![batch, len]),
         _ => None,
     }
 }
@@ -340,6 +383,7 @@ mod tests {
             every: 1,
             max_rate_hz: None,
             deadline: None,
+            batch: 1,
             inputs: inputs
                 .into_iter()
                 .map(|(n, source)| InputBinding {
@@ -347,6 +391,7 @@ mod tests {
                     at: Location::default(),
                     source,
                     image: ImageMapping::default(),
+                    softmax: None,
                 })
                 .collect(),
             outputs: outputs
@@ -479,13 +524,99 @@ mod tests {
 
     #[test]
     fn vectors_accept_n_1n_and_scalar() {
-        assert_eq!(vector_shape(&[Dim::Fixed(8)], 8), Some(vec![8]));
+        assert_eq!(vector_shape(&[Dim::Fixed(8)], 8, 1), Some(vec![8]));
         assert_eq!(
-            vector_shape(&[Dim::Fixed(1), Dim::Free(None)], 8),
+            vector_shape(&[Dim::Fixed(1), Dim::Free(None)], 8, 1),
             Some(vec![1, 8])
         );
-        assert_eq!(vector_shape(&[], 1), Some(vec![]));
-        assert_eq!(vector_shape(&[], 2), None);
-        assert_eq!(vector_shape(&[Dim::Fixed(4)], 8), None);
+        assert_eq!(vector_shape(&[], 1, 1), Some(vec![]));
+        assert_eq!(vector_shape(&[], 2, 1), None);
+        assert_eq!(vector_shape(&[Dim::Fixed(4)], 8, 1), None);
+        // A batch fills a free first dimension; a fixed one must match it.
+        assert_eq!(
+            vector_shape(&[Dim::Free(Some("N".into())), Dim::Fixed(100)], 100, 16),
+            Some(vec![16, 100])
+        );
+        assert_eq!(
+            vector_shape(&[Dim::Fixed(1), Dim::Fixed(100)], 100, 16),
+            None
+        );
+        assert_eq!(vector_shape(&[Dim::Fixed(8)], 8, 16), Some(vec![8]));
+    }
+
+    #[test]
+    fn batches_feed_rows_and_outputs_become_atlases() {
+        let n = || Dim::Free(Some("N".into()));
+        let inputs = vec![
+            spec("noise", vec![n(), Dim::Fixed(100)]),
+            spec("label", vec![n(), Dim::Fixed(8)]),
+        ];
+        let outputs = vec![spec(
+            "image",
+            vec![n(), Dim::Fixed(3), Dim::Fixed(128), Dim::Fixed(128)],
+        )];
+        let walk = crate::scene::LatentDef {
+            dim: 100,
+            seed: 0,
+            speed: 0.1,
+            scale: 1.0,
+            motion: None,
+            motion_gain: 2.0,
+            pulse: None,
+            pulse_gain: 0.6,
+            speed_param: None,
+            path: crate::scene::LatentPath::Keyframes,
+            seed_param: None,
+            save_param: None,
+            recall_param: None,
+            fade_secs: 2.0,
+        };
+        let mut m = model(
+            vec![
+                ("noise", InputSource::Latent(walk)),
+                ("label", InputSource::Constant(vec![0.125; 8])),
+            ],
+            vec![("image", OutputTarget::Texture("eyes".into()))],
+        );
+        m.batch = 16;
+        let p = plan(&m, &inputs, &outputs, [64, 64], &AUDIO).unwrap();
+        assert_eq!(p.inputs[0].shape, vec![16, 100]);
+        assert_eq!(p.inputs[0].rows, 16);
+        assert_eq!(p.inputs[1].shape, vec![16, 8]);
+        assert_eq!(p.outputs[0].image, Some(([512, 512], 3)));
+        assert_eq!((p.outputs[0].tiles, p.outputs[0].columns), (16, 4));
+        assert_eq!(p.outputs[0].tile, [128, 128]);
+        m.batch = 5;
+        let p = plan(&m, &inputs, &outputs, [64, 64], &AUDIO).unwrap();
+        assert_eq!(
+            p.outputs[0].image,
+            Some(([384, 256], 3)),
+            "5 tiles: 3 columns, 2 rows"
+        );
+        // A model with a fixed batch of 1 refuses a batch of 4, naming what it would need.
+        let one = vec![spec(
+            "image",
+            vec![
+                Dim::Fixed(1),
+                Dim::Fixed(3),
+                Dim::Fixed(128),
+                Dim::Fixed(128),
+            ],
+        )];
+        m.batch = 4;
+        let e = plan(&m, &inputs, &one, [64, 64], &AUDIO).unwrap_err();
+        assert!(
+            e[0].contains("which is not an image [4, 1|3|4, H, W]"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn atlas_grids_are_square_enough() {
+        assert_eq!(atlas_grid(1), (1, 1));
+        assert_eq!(atlas_grid(4), (2, 2));
+        assert_eq!(atlas_grid(8), (3, 3));
+        assert_eq!(atlas_grid(16), (4, 4));
+        assert_eq!(atlas_grid(17), (5, 4));
     }
 }

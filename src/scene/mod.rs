@@ -13,6 +13,7 @@ pub mod raw;
 mod rules;
 pub mod validate;
 
+pub use models::MAX_BATCH;
 pub use rules::is_identifier;
 
 use std::path::{Path, PathBuf};
@@ -117,6 +118,10 @@ pub struct ModelDef {
     pub max_rate_hz: Option<f32>,
     /// A run slower than this is hung (`deadline_ms`); `None` is automatic.
     pub deadline: Option<std::time::Duration>,
+    /// Samples per run (`batch`): the model's batch dimension. Vector inputs with a batch
+    /// dimension get one row per sample (a latent walk one walk per row, other sources the
+    /// same row repeated); image outputs become an atlas of `batch` tiles.
+    pub batch: usize,
     /// Input bindings in file order.
     pub inputs: Vec<InputBinding>,
     /// Output bindings in file order.
@@ -167,6 +172,9 @@ pub struct InputBinding {
     pub source: InputSource,
     /// For texture sources: how pixels become tensor values.
     pub image: ImageMapping,
+    /// For vector sources: `softmax = t` turns each row into weights that sum to 1,
+    /// `softmax(t * v)` (a soft one-hot mix for class labels). `None` feeds values as they are.
+    pub softmax: Option<f32>,
 }
 
 /// Sources of model input data.
@@ -265,6 +273,27 @@ pub struct LatentDef {
     pub pulse_gain: f32,
     /// Param (index) multiplying the speed.
     pub speed_param: Option<usize>,
+    /// How the walk moves between points.
+    pub path: LatentPath,
+    /// Param (index) added to `seed`; a change crossfades to the new walk.
+    pub seed_param: Option<usize>,
+    /// Param (index) whose change to a whole number k >= 1 saves the current point as bookmark k.
+    pub save_param: Option<usize>,
+    /// Param (index) whose change to a whole number k >= 1 recalls bookmark k with a crossfade.
+    pub recall_param: Option<usize>,
+    /// Crossfade length of a recall or a seed change, seconds.
+    pub fade_secs: f32,
+}
+
+/// How a latent walk moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatentPath {
+    /// Each component a sum of slow seeded sinusoids (`path = "waves"`, the default).
+    Waves,
+    /// Seeded Gaussian keyframes, one per unit of phase, joined by a variance-preserving
+    /// Catmull-Rom spline (`path = "keyframes"`): distinct points visited in turn, as in
+    /// Lucid Sonic Dreams.
+    Keyframes,
 }
 
 /// A model output binding.
@@ -580,7 +609,10 @@ scale = 0.5
         assert_eq!(speed.name_of(-0.6), None);
         let missing = SCENE.replace("smooth = 0.5\n", "smooth = 0.5\nnames = \"nowhere.txt\"\n");
         let e = Scene::parse(&missing, &path).unwrap_err().to_string();
-        assert!(e.contains("n.toml:9:9:"), "located at the `names` line: {e}");
+        assert!(
+            e.contains("n.toml:9:9:"),
+            "located at the `names` line: {e}"
+        );
         assert!(e.contains("names file") && e.contains("nowhere.txt"), "{e}");
     }
 }

@@ -11,9 +11,12 @@ use toml::Spanned;
 use super::raw::{RawBinding, RawConstant, RawLatent, RawModel, RawOutput};
 use super::rules::{Ctx, check_identifier, location};
 use super::{
-    AudioFeature, ImageMapping, InputBinding, InputSource, LatentDef, Layout, ModelDef,
+    AudioFeature, ImageMapping, InputBinding, InputSource, LatentDef, LatentPath, Layout, ModelDef,
     OutputBinding, OutputTarget, ParamDef, TextureSource,
 };
+
+/// The largest `batch`: 256 samples a run (a 16x16 atlas).
+pub const MAX_BATCH: usize = 256;
 
 /// The longest `deadline_ms`: an hour (a run that long is a batch job, not a show).
 const MAX_DEADLINE_MS: u64 = 3_600_000;
@@ -103,6 +106,16 @@ pub(super) fn validate_model(
         }
         Duration::from_millis(v.clamp(1, MAX_DEADLINE_MS))
     });
+    let batch = model.batch.map_or(1, |b| {
+        let v = *b.get_ref();
+        if !(1..=MAX_BATCH).contains(&v) {
+            ctx.error(
+                &b.span(),
+                format!("model `{name}`: batch {v} must be 1..={MAX_BATCH} (samples per run)"),
+            );
+        }
+        v.clamp(1, MAX_BATCH)
+    });
 
     let mut inputs = Vec::new();
     for (input_name, binding) in model.inputs {
@@ -110,7 +123,7 @@ pub(super) fn validate_model(
         let span = binding.span();
         let input_name = input_name.into_inner();
         let what = format!("model `{name}` input `{input_name}`");
-        if let Some((source, image)) = validate_binding(
+        if let Some((source, image, softmax)) = validate_binding(
             ctx,
             &what,
             span,
@@ -124,6 +137,7 @@ pub(super) fn validate_model(
                 at,
                 source,
                 image,
+                softmax,
             });
         }
     }
@@ -154,6 +168,7 @@ pub(super) fn validate_model(
         every,
         max_rate_hz,
         deadline,
+        batch,
         inputs,
         outputs,
     }
@@ -262,7 +277,7 @@ fn validate_binding(
     textures: &[(String, TextureSource)],
     params: &[ParamDef],
     b: RawBinding,
-) -> Option<(InputSource, ImageMapping)> {
+) -> Option<(InputSource, ImageMapping, Option<f32>)> {
     let given: Vec<&str> = [
         ("texture", b.texture.is_some()),
         ("param", b.param.is_some()),
@@ -307,6 +322,20 @@ fn validate_binding(
         b.mean,
         b.std,
     );
+    if let Some(t) = b.softmax {
+        if b.texture.is_some() {
+            ctx.error(
+                &span,
+                format!("{what}: softmax applies only to vector sources, not textures"),
+            );
+        } else if !t.is_finite() || t <= 0.0 {
+            ctx.error(
+                &span,
+                format!("{what}: softmax {t} must be a positive number (the sharpness)"),
+            );
+        }
+    }
+    let softmax = b.softmax;
     let source = if let Some(t) = b.texture {
         if let Some(i) = passes.iter().position(|p| *p == t) {
             InputSource::Texture(TextureSource::Pass(i))
@@ -363,7 +392,7 @@ fn validate_binding(
         let l = b.latent?;
         InputSource::Latent(validate_latent(ctx, what, &span, params, &l)?)
     };
-    Some((source, image))
+    Some((source, image, softmax))
 }
 
 fn validate_latent(
@@ -402,9 +431,27 @@ fn validate_latent(
         Some(p) => Some(audio_feature(ctx, what, span, p)?),
         None => None,
     };
-    let speed_param = match &l.speed_param {
-        Some(p) => Some(*find_params(ctx, what, span, params, std::slice::from_ref(p))?.first()?),
-        None => None,
+    let param = |ctx: &mut Ctx<'_>, p: &Option<String>| match p {
+        Some(p) => find_params(ctx, what, span, params, std::slice::from_ref(p))
+            .and_then(|v| v.first().copied())
+            .map(Some),
+        None => Some(None),
+    };
+    let speed_param = param(ctx, &l.speed_param)?;
+    let reseed_param = param(ctx, &l.seed_param)?;
+    let save_param = param(ctx, &l.save_param)?;
+    let recall_param = param(ctx, &l.recall_param)?;
+    let fade_secs = num(ctx, "fade_secs", l.fade_secs, 2.0);
+    let path = match l.path.as_deref() {
+        None | Some("waves") => LatentPath::Waves,
+        Some("keyframes") => LatentPath::Keyframes,
+        Some(other) => {
+            ctx.error(
+                span,
+                format!("{what}: latent path `{other}` is not \"waves\" or \"keyframes\""),
+            );
+            LatentPath::Waves
+        }
     };
     Some(LatentDef {
         dim: l.dim,
@@ -416,6 +463,11 @@ fn validate_latent(
         pulse,
         pulse_gain,
         speed_param,
+        path,
+        seed_param: reseed_param,
+        save_param,
+        recall_param,
+        fade_secs,
     })
 }
 

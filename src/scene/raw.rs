@@ -61,6 +61,9 @@ pub struct RawModel {
     /// "When a model fails"). 1..=3600000. Default: automatic, ten times the median run time,
     /// at least 2000 ms (the first run after each load may take 30 s).
     pub deadline_ms: Option<Spanned<u64>>,
+    /// Samples per run, 1..=256: the model's batch dimension (docs/models.md, "Batches").
+    /// Default: 1.
+    pub batch: Option<Spanned<usize>>,
     /// Input bindings by model input name. Required for every input the model has.
     #[serde(default)]
     pub inputs: IndexMap<Spanned<String>, Spanned<RawBinding>>,
@@ -96,6 +99,9 @@ pub struct RawBinding {
     pub mean: Option<[f32; 3]>,
     /// Per-channel standard deviation divided by after `mean`. Default: none.
     pub std: Option<[f32; 3]>,
+    /// Vector sources only: feed `softmax(softmax * v)` per row, weights that sum to 1.
+    /// Default: none (values as they are).
+    pub softmax: Option<f32>,
 }
 
 /// A constant: one number or a list.
@@ -132,6 +138,19 @@ pub struct RawLatent {
     pub pulse_gain: Option<f32>,
     /// Param that scales the speed (multiplies). Default: none.
     pub speed_param: Option<String>,
+    /// `"waves"` (sums of sinusoids) or `"keyframes"` (seeded keyframes joined by a smooth
+    /// spline). Default: `"waves"`.
+    pub path: Option<String>,
+    /// Param added to `seed` (rounded); a change crossfades to the new walk. Default: none.
+    pub seed_param: Option<String>,
+    /// Param whose change to a whole number k >= 1 saves the current point as bookmark k.
+    /// Default: none.
+    pub save_param: Option<String>,
+    /// Param whose change to a whole number k >= 1 recalls bookmark k with a crossfade.
+    /// Default: none.
+    pub recall_param: Option<String>,
+    /// Crossfade of a recall or a seed change, seconds. Default: 2.0.
+    pub fade_secs: Option<f32>,
 }
 
 /// Where a model output goes: exactly one of the target keys.

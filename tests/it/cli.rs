@@ -20,6 +20,9 @@ fn check_passes_every_shipped_scene() {
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
+    // Scenes on models that set-up installs (the eyes GAN, the compiled dreams) are
+    // prerequisites like the models' own tests.
+    let scenes = common::with_installed_models("check_passes_every_shipped_scene", scenes);
     let out = hypna().arg("check").args(&scenes).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

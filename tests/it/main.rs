@@ -34,6 +34,7 @@ mod dream_errors;
 mod dream_ops;
 mod dream_step;
 mod feedback;
+mod generator;
 mod infer_discovery;
 mod infer_models;
 mod infer_worker;
