@@ -11,6 +11,8 @@
 pub mod clock;
 pub mod diag;
 mod restart;
+// Untrusted text in: bounded reads and shape guards before any parser.
+pub mod untrusted;
 // The scene format and what is set from it.
 pub mod params;
 pub mod scene;
@@ -33,6 +35,8 @@ pub mod show;
 pub mod window;
 // Benchmarks (drive the window through its frame hook).
 pub mod bench;
+// The fuzzer: mutated shipped files through `check` and a headless load.
+pub mod fuzz;
 // Operations: log file, memory janitor, health line, param log.
 pub mod ops;
 // Test support shared by unit and integration tests (not part of the API).

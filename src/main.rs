@@ -114,6 +114,38 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         ort_lib: Option<PathBuf>,
     },
+    /// Fuzz the file formats: mutations of the shipped scenes, shaders, playlists and a
+    /// settings file through `check` and a headless load (docs/fuzzing.md). Exit 1 when a
+    /// case fails (panic, abort, hang, unbounded memory, unlocated error, check/render mismatch).
+    Fuzz {
+        /// Stop after this many seconds.
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        /// Stop after this many cases (also bounded by --seconds).
+        #[arg(long, default_value_t = u64::MAX)]
+        cases: u64,
+        /// Seed of every case (cases are a function of seed and case number).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// First case number.
+        #[arg(long, default_value_t = 0)]
+        first: u64,
+        /// Seconds after which a case counts as a hang.
+        #[arg(long, default_value_t = 30.0)]
+        case_timeout: f64,
+        /// Resident memory of a worker, in MiB, above which its case fails.
+        #[arg(long, default_value_t = 4096)]
+        memory_limit_mib: u64,
+        /// The project whose scenes/, shaders/ and models/ are mutated (default: this build's).
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Where failing cases are written.
+        #[arg(long, default_value = "fuzz-failures")]
+        out: PathBuf,
+        /// Internal: run cases as a worker process (one per crash).
+        #[arg(long, hide = true)]
+        worker: bool,
+    },
     /// List GPU adapters and the ONNX Runtime found.
     Devices {
         /// ONNX Runtime library file or folder to report on (default: searched).
@@ -142,8 +174,8 @@ enum Command {
         /// synthetic input (no device or GPU needed).
         #[arg(long, conflicts_with_all = ["models", "osc"])]
         audio: bool,
-        /// ONNX Runtime threads for --models.
-        #[arg(long, default_value_t = 1)]
+        /// ONNX Runtime threads for --models, 1..=64.
+        #[arg(long, default_value_t = 1, value_parser = parse_threads)]
         threads: usize,
         /// With --models: the classifier whose dream step is measured against its forward
         /// pass and against ONNX Runtime alone (default: the installed EfficientNet-Lite0).
@@ -329,8 +361,8 @@ struct ModelArgs {
     /// Unavailable providers fall back to cpu with a warning.
     #[arg(long)]
     provider: Option<hypna::infer::Ep>,
-    /// Threads per model inside ONNX Runtime (default: the scene's, else 1).
-    #[arg(long)]
+    /// Threads per model inside ONNX Runtime, 1..=64 (default: the scene's, else 1).
+    #[arg(long, value_parser = parse_threads)]
     threads: Option<usize>,
 }
 
@@ -528,6 +560,7 @@ fn parse_size(s: &str) -> Result<[u32; 2], String> {
 }
 
 fn main() -> ExitCode {
+    quiet_vulkan_device_select();
     let cli = Cli::parse();
     if let Err(e) = init_logging(&cli) {
         eprintln!("error: {e:#}");
@@ -538,6 +571,38 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--threads`: as `[runtime] threads`, 1 to [`hypna::scene::validate::MAX_THREADS`].
+fn parse_threads(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|e| format!("{e}"))?;
+    let max = hypna::scene::validate::MAX_THREADS as usize;
+    if (1..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{n} is not between 1 and {max}"))
+    }
+}
+
+/// Without a desktop session (`XDG_RUNTIME_DIR` unset, as under systemd or SSH), Mesa's
+/// implicit Vulkan layer `VK_LAYER_MESA_device_select` tries to reach a Wayland compositor
+/// while wgpu lists adapters, and libwayland prints `error: XDG_RUNTIME_DIR is invalid or not
+/// set in the environment.` twice, which reads like a failure of hypna. The layer only picks
+/// among several GPUs (`MESA_VK_DEVICE_SELECT`), so it is switched off (`NODEVICE_SELECT=1`,
+/// the layer's own off switch) when no session is there and nobody asked for a selection.
+fn quiet_vulkan_device_select() {
+    let no_session = std::env::var_os("XDG_RUNTIME_DIR").is_none_or(|d| d.is_empty());
+    if no_session
+        && std::env::var_os("MESA_VK_DEVICE_SELECT").is_none()
+        && std::env::var_os("NODEVICE_SELECT").is_none()
+    {
+        // SAFETY: first thing in `main`, before any thread is started, so nothing reads the
+        // environment concurrently.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::set_var("NODEVICE_SELECT", "1");
         }
     }
 }
@@ -598,6 +663,7 @@ fn dispatch(command: Command) -> Result<()> {
                 options.lose_device = Some(flag);
             }
             options.stop = Some(hypna::window::stop_on_signals()?);
+            options.hangup = Some(hypna::window::reload_on_hangup()?);
             let mut housekeeping = housekeeping;
             hypna::window::run(options, &mut housekeeping)?;
             Ok(())
@@ -662,6 +728,57 @@ fn dispatch(command: Command) -> Result<()> {
                     "{} of {} files failed the check",
                     report.failed,
                     report.files
+                );
+            }
+            Ok(())
+        }
+        Command::Fuzz {
+            seconds,
+            cases,
+            seed,
+            first,
+            case_timeout,
+            memory_limit_mib,
+            root,
+            out,
+            worker,
+        } => {
+            let root = root.unwrap_or_else(|| hypna::fuzz::default_root().to_path_buf());
+            if worker {
+                hypna::fuzz::run_worker(&root, seed, first, cases)?;
+                return Ok(());
+            }
+            let options = hypna::fuzz::FuzzOptions {
+                seed,
+                first,
+                budget: std::time::Duration::from_secs_f64(seconds.max(0.0)),
+                max_cases: cases,
+                case_timeout: std::time::Duration::from_secs_f64(case_timeout.max(0.1)),
+                memory_limit_bytes: memory_limit_mib.saturating_mul(1 << 20),
+                root: root.clone(),
+                out,
+            };
+            let exe =
+                std::env::current_exe().context("cannot find this program to start workers")?;
+            let report = hypna::fuzz::run(&options, |from| {
+                let mut command = std::process::Command::new(&exe);
+                command
+                    .arg("fuzz")
+                    .arg("--worker")
+                    .arg("--root")
+                    .arg(&root)
+                    .arg("--seed")
+                    .arg(seed.to_string())
+                    .arg("--first")
+                    .arg(from.to_string());
+                command
+            })?;
+            print!("{report}");
+            if !report.failures.is_empty() {
+                bail!(
+                    "{} of {} fuzz cases failed",
+                    report.failures.len(),
+                    report.cases
                 );
             }
             Ok(())
@@ -940,5 +1057,17 @@ fn render(
         "rendered {frames} frames ({written} written) to {} in {elapsed_secs:.2} s ({frames_per_sec:.1} frames/s)",
         out.display()
     );
+    let expected = if last_only { frames.min(1) } else { frames };
+    let gpu_errors = gpu
+        .uncaptured_errors
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if written < expected {
+        bail!("wrote {written} of {expected} frames ({gpu_errors} GPU errors, see the log above)");
+    }
+    if gpu_errors > 0 {
+        bail!(
+            "the GPU reported {gpu_errors} errors while rendering (see the log above): the frames may be wrong"
+        );
+    }
     Ok(())
 }

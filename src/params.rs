@@ -4,6 +4,8 @@
 //! log all go through the frame loop), so a recorded script of updates replays exactly. Each
 //! frame it is advanced by `dt` and snapshotted into the bytes of the WGSL `Params` uniform.
 
+use std::collections::HashMap;
+
 use crate::scene::ParamDef;
 
 /// Errors from setting params by name.
@@ -53,6 +55,8 @@ impl Slot {
 #[derive(Debug, Clone)]
 pub struct ParamStore {
     slots: Vec<Slot>,
+    /// Slot index by name: a set from OSC is one hash lookup, whatever the param count.
+    by_name: HashMap<String, usize>,
 }
 
 impl ParamStore {
@@ -68,7 +72,12 @@ impl ParamStore {
                 modulation: 0.0,
             })
             .collect();
-        Self { slots }
+        let by_name = defs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name.clone(), i))
+            .collect();
+        Self { slots, by_name }
     }
 
     /// Sets the target of `name` (clamped into its range; smoothing applies). Returns the
@@ -108,7 +117,7 @@ impl ParamStore {
     /// The declaration index of the param `name`.
     #[must_use]
     pub fn index_of(&self, name: &str) -> Option<usize> {
-        self.slots.iter().position(|s| s.def.name == name)
+        self.by_name.get(name).copied()
     }
 
     /// The error for a name this scene does not declare (built only when one is refused).
@@ -166,10 +175,7 @@ impl ParamStore {
     /// The value shaders see this frame.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<f32> {
-        self.slots
-            .iter()
-            .find(|s| s.def.name == name)
-            .map(Slot::seen)
+        self.slots.get(self.index_of(name)?).map(Slot::seen)
     }
 
     /// Sets the audio modulation of the param at `index` (added after smoothing).
@@ -213,7 +219,10 @@ impl ParamStore {
     pub fn carried_over(&self, defs: &[ParamDef]) -> Self {
         let mut next = Self::new(defs);
         for slot in &mut next.slots {
-            if let Some(old) = self.slots.iter().find(|s| s.def.name == slot.def.name) {
+            if let Some(old) = self
+                .index_of(&slot.def.name)
+                .and_then(|i| self.slots.get(i))
+            {
                 slot.target = slot.def.clamp(old.target);
                 slot.current = slot.def.clamp(old.current);
             }
@@ -264,6 +273,7 @@ mod tests {
             names: Vec::new(),
             osc: Vec::new(),
             name: name.into(),
+            at: crate::scene::Location::default(),
             default: 0.5,
             min: 0.0,
             max: 2.0,

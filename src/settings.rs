@@ -9,8 +9,7 @@ use serde::Deserialize;
 use crate::diag::Diagnostic;
 
 /// The settings file.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct Settings {
     /// `[osc]`: replaces the scene's `[osc]` table (same keys, see docs/osc.md). Default: none.
     pub osc: Option<crate::scene::osc::OscConfig>,
@@ -25,7 +24,7 @@ pub enum SettingsError {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        source: crate::untrusted::SourceError,
     },
     /// Not valid.
     #[error("{0}")]
@@ -38,17 +37,38 @@ pub enum SettingsError {
 /// When it cannot be read, is not valid TOML of the settings schema, or its `[osc]` table is
 /// inconsistent; errors name the file, line and column.
 pub fn load(path: &Path) -> Result<Settings, SettingsError> {
-    let source = std::fs::read_to_string(path).map_err(|source| SettingsError::Io {
-        path: path.to_path_buf(),
-        source,
+    let source = crate::untrusted::read_toml(path, "settings").map_err(|e| match e {
+        crate::untrusted::TomlTextError::Read(source) => SettingsError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        crate::untrusted::TomlTextError::Located(d) => SettingsError::Invalid(d),
     })?;
-    let settings: Settings =
-        crate::diag::from_toml(path, &source).map_err(SettingsError::Invalid)?;
-    if let Some(osc) = &settings.osc {
-        osc.check()
-            .map_err(|e| SettingsError::Invalid(Diagnostic::file(path, format!("[osc]: {e}"))))?;
-    }
-    Ok(settings)
+    let raw: RawSettings = crate::diag::from_toml(path, &source).map_err(SettingsError::Invalid)?;
+    let osc = match raw.osc {
+        Some(osc) => {
+            let span = osc.span();
+            let osc = osc.into_inner();
+            osc.check().map_err(|e| {
+                SettingsError::Invalid(Diagnostic::at_offset(
+                    path,
+                    &source,
+                    span.start,
+                    format!("[osc]: {e}"),
+                ))
+            })?;
+            Some(osc)
+        }
+        None => None,
+    };
+    Ok(Settings { osc })
+}
+
+/// The file as written, with the place of each table for errors.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    osc: Option<toml::Spanned<crate::scene::osc::OscConfig>>,
 }
 
 #[cfg(test)]

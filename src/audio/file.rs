@@ -20,6 +20,29 @@ fn file_error(path: &Path, message: impl Into<String>) -> AudioError {
     }
 }
 
+/// Checks, from its header only, that [`decode_wav`] reads the file at `path` (`hypna check`
+/// must refuse what `render` refuses).
+///
+/// # Errors
+/// [`AudioError::File`] when the file cannot be opened or is not a supported WAV.
+pub fn check_wav(path: &Path) -> Result<(), AudioError> {
+    let reader = hound::WavReader::open(path).map_err(|e| file_error(path, e.to_string()))?;
+    let spec = reader.spec();
+    if spec.sample_rate < 8_000 {
+        return Err(file_error(
+            path,
+            format!("sample rate {} Hz is below 8000", spec.sample_rate),
+        ));
+    }
+    match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Float, 32) | (hound::SampleFormat::Int, 8..=32) => Ok(()),
+        (format, bits) => Err(file_error(
+            path,
+            format!("{bits}-bit {format:?} samples are not supported"),
+        )),
+    }
+}
+
 /// Reads a WAV file (8/16/24/32-bit integer or 32-bit float PCM, any channel count) and mixes
 /// it down to mono. Returns the samples and the sample rate. A file truncated mid-way keeps
 /// what was read, with a warning.

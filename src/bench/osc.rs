@@ -342,9 +342,29 @@ pub struct OscFrameReport {
     pub latency_ms: Vec<f64>,
     /// Messages the server counted as received during the run.
     pub received: u64,
+    /// CPU time the benchmark's own sender thread used during the loaded phases, ms (Linux;
+    /// 0 elsewhere): on a machine with few cores it competes with the frame.
+    pub sender_cpu_ms: f64,
+    /// Wall time of the loaded phases, ms.
+    pub loaded_wall_ms: f64,
+}
+
+/// CPU time of the calling thread in nanoseconds (Linux: `/proc/thread-self/schedstat`).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
 }
 
 impl OscFrameReport {
+    /// The sender's CPU time over the loaded wall time: the share of one core the benchmark's
+    /// own sender took from the machine while the loaded frames were measured.
+    #[must_use]
+    pub fn sender_share(&self) -> f64 {
+        self.sender_cpu_ms / self.loaded_wall_ms.max(1e-9)
+    }
+
     /// Mean loaded frame time over mean quiet frame time.
     #[must_use]
     pub fn load_ratio(&self) -> f64 {
@@ -383,6 +403,14 @@ impl fmt::Display for OscFrameReport {
             self.frames_loaded.mean_ms,
             self.load_ratio(),
             self.received
+        )?;
+        write!(
+            f,
+            "\n  the benchmark's own sender used {:.1} ms of CPU in {:.1} ms of loaded frames: {:.1} % of one core, taken from the frame on a machine with few cores ({} cores here)",
+            self.sender_cpu_ms,
+            self.loaded_wall_ms,
+            self.sender_share() * 100.0,
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
         )
     }
 }
@@ -512,6 +540,7 @@ pub fn run_frames(
     }
     // Load: quiet and loaded phases alternate.
     let (mut quiet, mut loaded) = (Vec::new(), Vec::new());
+    let (mut sender_cpu_ns, mut loaded_wall) = (0u64, Duration::ZERO);
     let flood = encode(param.min);
     for _ in 0..rounds {
         for _ in 0..frames {
@@ -525,6 +554,7 @@ pub fn run_frames(
                 .map_err(|e| BenchError::Unsupported(e.to_string()))?;
             let flood = flood.clone();
             std::thread::spawn(move || {
+                let cpu_start = thread_cpu_ns();
                 let start = Instant::now();
                 let mut sent: u64 = 0;
                 while !stop.load(Ordering::Relaxed) {
@@ -537,14 +567,18 @@ pub fn run_frames(
                     }
                     std::thread::sleep(std::time::Duration::from_micros(500));
                 }
+                thread_cpu_ns().saturating_sub(cpu_start)
             })
         };
+        let phase = Instant::now();
         for _ in 0..frames {
             loaded.push(frame(&mut runtime));
         }
+        loaded_wall += phase.elapsed();
         stop.store(true, Ordering::Relaxed);
-        if sender.join().is_err() {
-            return Err(BenchError::Setup("the flood thread panicked".into()));
+        match sender.join() {
+            Ok(ns) => sender_cpu_ns += ns,
+            Err(_) => return Err(BenchError::Setup("the flood thread panicked".into())),
         }
     }
     let received = runtime
@@ -559,5 +593,7 @@ pub fn run_frames(
         latency_frames,
         latency_ms,
         received,
+        sender_cpu_ms: sender_cpu_ns as f64 / 1e6,
+        loaded_wall_ms: loaded_wall.as_secs_f64() * 1e3,
     })
 }

@@ -10,12 +10,17 @@ use std::time::{Duration, Instant};
 
 /// Shortest time between two summary log lines.
 pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the socket thread reads the kernel's drop count (also when idle).
+pub const KERNEL_DROPS_INTERVAL: Duration = Duration::from_millis(200);
 
 /// One thing the OSC server counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Counter {
     /// Datagrams received (before any check).
     Received,
+    /// Datagrams the kernel dropped because the socket's receive buffer was full (Linux:
+    /// the socket's drop count, read about every [`KERNEL_DROPS_INTERVAL`]; 0 elsewhere).
+    KernelDropped,
     /// OSC messages decoded (a bundle counts each message in it).
     Messages,
     /// Events handed to the frame loop by [`super::OscHandle::drain`].
@@ -33,8 +38,12 @@ pub enum Counter {
     BadPattern,
     /// Messages with a missing, wrongly typed or non-finite argument.
     WrongArgument,
-    /// Events dropped because the frame loop's queue was full.
+    /// Events dropped because the frame loop's queue was full (param values are coalesced
+    /// instead, see [`Self::Coalesced`]; this counts the other events).
     QueueOverflow,
+    /// Param values replaced by a newer value of the same param while the frame loop's queue
+    /// was full: the newest value of every param always reaches the frame loop.
+    Coalesced,
     /// Bundle messages dropped because the scheduler was full or the timetag too far ahead.
     ScheduledDropped,
     /// Replies or feedback batches dropped because the sender thread's queue was full.
@@ -49,8 +58,9 @@ pub enum Counter {
 
 impl Counter {
     /// Every counter, in report order.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 17] = [
         Self::Received,
+        Self::KernelDropped,
         Self::Messages,
         Self::Applied,
         Self::RejectedSender,
@@ -60,6 +70,7 @@ impl Counter {
         Self::BadPattern,
         Self::WrongArgument,
         Self::QueueOverflow,
+        Self::Coalesced,
         Self::ScheduledDropped,
         Self::SendDropped,
         Self::Sent,
@@ -72,6 +83,7 @@ impl Counter {
     pub fn name(self) -> &'static str {
         match self {
             Self::Received => "received",
+            Self::KernelDropped => "kernel_dropped",
             Self::Messages => "messages",
             Self::Applied => "applied",
             Self::RejectedSender => "rejected_sender",
@@ -81,6 +93,7 @@ impl Counter {
             Self::BadPattern => "bad_pattern",
             Self::WrongArgument => "wrong_argument",
             Self::QueueOverflow => "queue_overflow",
+            Self::Coalesced => "coalesced",
             Self::ScheduledDropped => "scheduled_dropped",
             Self::SendDropped => "send_dropped",
             Self::Sent => "sent",
@@ -133,6 +146,15 @@ impl OscCounters {
         self.values
             .get(counter.index())
             .map_or(0, |v| v.fetch_add(n, Ordering::Relaxed))
+    }
+
+    /// Raises `counter` to `total` (a count kept elsewhere, such as the kernel's); returns
+    /// how much it grew.
+    pub(crate) fn raise_to(&self, counter: Counter, total: u64) -> u64 {
+        self.values.get(counter.index()).map_or(0, |v| {
+            let before = v.fetch_max(total, Ordering::Relaxed);
+            total.saturating_sub(before)
+        })
     }
 
     /// Counts one problem; the very first one of its kind is logged with `detail`.

@@ -18,6 +18,7 @@
 //! [`OscHandle::feedback`] with the param values each frame, and [`OscHandle::set_routes`]
 //! after a scene (re)load.
 
+mod backlog;
 pub mod counters;
 mod feedback;
 mod ingest;
@@ -25,6 +26,7 @@ pub mod pattern;
 pub mod route;
 mod server;
 mod shared;
+mod socket;
 pub mod wire;
 
 pub use crate::scene::osc::{

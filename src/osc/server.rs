@@ -23,16 +23,20 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::OscError;
-use super::counters::{Counter, CounterSnapshot, Summary};
+use super::backlog::Backlog;
+use super::counters::{Counter, CounterSnapshot, KERNEL_DROPS_INTERVAL, OscCounters, Summary};
 use super::feedback::{AudioEcho, Outgoing, ParamReply, Sender, StatusInfo};
 use super::ingest::{Arrival, Ingest, Queued};
 use super::route::{OscEvent, RouteTable};
 use super::shared::Shared;
+use super::socket::KernelDrops;
 use crate::restart::{RestartPolicy, run_restarting};
 use crate::scene::osc::OscConfig;
 
 /// How long the socket thread waits for a datagram before checking for shutdown.
 const RECV_POLL: Duration = Duration::from_millis(50);
+/// How long it waits while events wait for room in the ring.
+const BACKLOG_POLL: Duration = Duration::from_millis(1);
 /// Work items the sender thread can have queued.
 const OUTGOING_CAPACITY: usize = 256;
 
@@ -63,7 +67,9 @@ pub fn start(config: &OscConfig, routes: RouteTable) -> Result<OscHandle, OscErr
         addr: config.listen,
         source,
     };
-    let socket = UdpSocket::bind(config.listen).map_err(bind_err)?;
+    let bound =
+        super::socket::bind(config.listen, config.receive_buffer_bytes).map_err(bind_err)?;
+    let socket = bound.socket;
     socket.set_read_timeout(Some(RECV_POLL)).map_err(bind_err)?;
     let local_addr = socket.local_addr().map_err(bind_err)?;
     let send_socket = Arc::new(socket.try_clone().map_err(bind_err)?);
@@ -126,7 +132,10 @@ pub fn start(config: &OscConfig, routes: RouteTable) -> Result<OscHandle, OscErr
             return Err(OscError::Thread("OSC send", e));
         }
     };
-    tracing::info!("OSC listening on {local_addr}");
+    tracing::info!(
+        "OSC listening on {local_addr} (receive buffer {} KiB)",
+        bound.receive_buffer_bytes / 1024
+    );
 
     let n_params = routes.params().len();
     Ok(OscHandle {
@@ -175,13 +184,34 @@ fn receive_loop(
     let (mut routes, mut generation) = shared.routes();
     let mut ingest = Ingest::new(counters, config.max_schedule_ahead_secs);
     let mut summary = Summary::new(Instant::now());
+    let mut backlog = Backlog::new(config.queue_capacity);
+    let kernel = KernelDrops::new(socket);
+    let mut kernel_read_at = Instant::now();
+    let mut poll = RECV_POLL;
     let mut consecutive_errors = 0u32;
     while !shared.shutdown.load(Ordering::Acquire) {
         crate::restart::injected_panic(&shared.panic_rx);
-        match socket.recv_from(&mut buf) {
+        // What waited for room goes first, so events keep their order.
+        backlog.flush(producer);
+        // While events wait, look again soon (the frame loop drains once per frame).
+        let wanted = if backlog.is_empty() {
+            RECV_POLL
+        } else {
+            BACKLOG_POLL
+        };
+        if wanted != poll && socket.set_read_timeout(Some(wanted)).is_ok() {
+            poll = wanted;
+        }
+        let received = socket.recv_from(&mut buf);
+        let now = Instant::now();
+        if now.duration_since(kernel_read_at) >= KERNEL_DROPS_INTERVAL {
+            kernel_read_at = now;
+            count_kernel_drops(&kernel, counters, config);
+        }
+        match received {
             Ok((n, from)) => {
                 consecutive_errors = 0;
-                let at = Instant::now();
+                let at = now;
                 counters.add(Counter::Received, 1);
                 if !config.allows(from.ip()) {
                     counters.problem(Counter::RejectedSender, || {
@@ -205,17 +235,13 @@ fn receive_loop(
                     };
                     let bytes = buf.get(..n).unwrap_or_default();
                     ingest.packet(bytes, arrival, &routes, &mut |q| {
-                        if producer.push(q).is_err() {
-                            counters.problem(Counter::QueueOverflow, || {
-                                "event queue full (the frame loop is not draining); events dropped".into()
-                            });
-                        }
+                        backlog.offer(q, producer, counters);
                     });
                 }
                 summary.tick(counters, at);
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                summary.tick(counters, Instant::now());
+                summary.tick(counters, now);
             }
             // Windows reports an ICMP "port unreachable" for an earlier reply here; harmless.
             Err(e)
@@ -239,6 +265,19 @@ fn receive_loop(
                 }
             }
         }
+    }
+}
+
+/// Brings [`Counter::KernelDropped`] up to the kernel's count; the first drop is logged.
+fn count_kernel_drops(kernel: &KernelDrops, counters: &OscCounters, config: &OscConfig) {
+    let Some(total) = kernel.read() else { return };
+    let before = counters.get(Counter::KernelDropped);
+    if counters.raise_to(Counter::KernelDropped, total) > 0 && before == 0 {
+        tracing::warn!(
+            "OSC kernel dropped: {total} datagrams lost because the socket's receive buffer was full \
+             (osc.receive_buffer_bytes = {}); further drops are only counted (see /hypna/status)",
+            config.receive_buffer_bytes
+        );
     }
 }
 

@@ -21,6 +21,13 @@ pub enum ChainError {
     /// A shader did not load or validate.
     #[error("{0}")]
     Shader(Diagnostics),
+    /// The scene asks more of the GPU than its limits allow (located in the scene file).
+    #[error("{0}")]
+    Limits(Diagnostics),
+    /// The GPU reported a validation error while the chain was created: the scene did not
+    /// load (it would draw nothing and fail on every frame).
+    #[error("the GPU rejected the scene: {0}")]
+    Gpu(String),
     /// The GPU rejected a pipeline naga accepted (a limit, an interface mismatch).
     #[error("{file}: the GPU rejected pass `{pass}`: {message}")]
     Pipeline {
@@ -182,6 +189,44 @@ impl PassChain {
     /// # Errors
     /// [`ChainError::Pipeline`] when the GPU rejects a pass.
     pub fn new(
+        gpu: &Gpu,
+        scene: &Scene,
+        shaders: &[PassShader],
+        scene_size: [u32; 2],
+        model_sizes: &[((usize, usize), [u32; 2])],
+    ) -> Result<Self, ChainError> {
+        let device = &gpu.device;
+        let images: Vec<super::limits::ModelImage> = model_sizes
+            .iter()
+            .map(|&((model, output), size)| super::limits::ModelImage {
+                model,
+                binding: scene
+                    .models
+                    .get(model)
+                    .and_then(|m| m.outputs.get(output))
+                    .map_or_else(|| output.to_string(), |o| o.name.clone()),
+                size,
+                input: false,
+            })
+            .collect();
+        let source = if scene_size == scene.size {
+            super::limits::SizeSource::Scene
+        } else {
+            super::limits::SizeSource::CommandLine
+        };
+        super::limits::check(scene, scene_size, source, &images, &device.limits())
+            .map_err(ChainError::Limits)?;
+        // Whatever the checks above missed: a validation error while creating the chain
+        // fails the load, so the last good scene keeps playing.
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let chain = Self::create(gpu, scene, shaders, scene_size, model_sizes)?;
+        if let Some(error) = pollster::block_on(scope.pop()) {
+            return Err(ChainError::Gpu(error.to_string()));
+        }
+        Ok(chain)
+    }
+
+    fn create(
         gpu: &Gpu,
         scene: &Scene,
         shaders: &[PassShader],

@@ -9,6 +9,7 @@ pub mod chain;
 pub mod context;
 pub mod fullscreen;
 pub mod globals;
+pub mod limits;
 pub mod mix;
 pub mod png;
 pub mod readback;

@@ -11,6 +11,11 @@ use super::globals::GLOBALS_WGSL;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::scene::{Format, PassDef, Scene};
 
+/// Deepest `#include` nesting.
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+/// Largest shader with its prelude and includes, in bytes.
+pub const MAX_COMPOSED_BYTES: usize = 4 << 20;
+
 /// Name used in diagnostics for lines the engine generated.
 pub const PRELUDE_NAME: &str = "<hypna prelude>";
 pub use super::fullscreen::VERTEX_ENTRY;
@@ -74,7 +79,8 @@ impl LineMap {
         // naga labels some spans with its own IR names ("naga::ir::Expression [5]"): useless
         // to an author, so only the place is kept.
         let readable = |label: &String| {
-            if label.starts_with("naga::") {
+            // naga's constant evaluator labels its span "see msg": nothing to add.
+            if label.starts_with("naga::") || label == "see msg" {
                 String::new()
             } else {
                 label.clone()
@@ -338,6 +344,7 @@ pub fn compose_and_validate(
         map.origins
             .push((None, u32::try_from(i + 1).unwrap_or(u32::MAX)));
     }
+    let prelude_len = source.len();
     let mut expander = Expander {
         roots,
         stack: Vec::new(),
@@ -348,6 +355,26 @@ pub fn compose_and_validate(
     expander
         .expand(file, None)
         .map_err(|d| Diagnostics(vec![d]))?;
+
+    if source[prelude_len..].trim().is_empty() {
+        return Err(Diagnostics(vec![
+            Diagnostic::at(file, 1, 1, "the shader is empty").with_note(
+                "write `@fragment fn main(in: VertexOutput) -> @location(0) vec4<f32> { ... }`",
+            ),
+        ]));
+    }
+    // Bounded before naga sees it: naga lowers expressions recursively (habit 23). The
+    // composed text is checked, so an expression cut across includes counts whole.
+    if let Err(shape) = crate::untrusted::wgsl_guard(&source) {
+        let end = u32::try_from(shape.offset + 1).unwrap_or(u32::MAX);
+        let span = naga::Span::new(end.saturating_sub(1), end);
+        let mut d = match map.origin(&source, span) {
+            Some((path, line, col)) => Diagnostic::at(path, line, col, shape.message),
+            None => Diagnostic::file(file, shape.message),
+        };
+        d.notes.push(shape.note);
+        return Err(Diagnostics(vec![d]));
+    }
 
     let module = naga::front::wgsl::parse_str(&source).map_err(|e| {
         let labels: Vec<(naga::Span, String)> =
@@ -399,7 +426,7 @@ pub fn compose_and_validate(
         }
         [] => {
             return Err(Diagnostics(vec![
-                Diagnostic::file(file, "no @fragment entry point").with_note(
+                Diagnostic::at(file, 1, 1, "no @fragment entry point").with_note(
                     "write `@fragment fn main(in: VertexOutput) -> @location(0) vec4<f32> { ... }`",
                 ),
             ]));
@@ -410,10 +437,13 @@ pub fn compose_and_validate(
                 .map(|ep| format!("`{}`", ep.name))
                 .collect::<Vec<_>>()
                 .join(", ");
-            return Err(Diagnostics(vec![Diagnostic::file(
-                file,
-                format!("more than one @fragment entry point: {names}"),
-            )]));
+            let message = format!("more than one @fragment entry point: {names}");
+            // At the last one (the first is the one an author meant to keep, usually).
+            let d = match composed_fragment_site(&source, &map) {
+                Some((path, line, col)) => Diagnostic::at(path, line, col, message),
+                None => Diagnostic::at(file, 1, 1, message),
+            };
+            return Err(Diagnostics(vec![d]));
         }
     };
     Ok(PassShader {
@@ -439,15 +469,35 @@ type Site = (PathBuf, u32, u32);
 
 impl Expander<'_> {
     fn expand(&mut self, file: &Path, site: Option<&Site>) -> Result<(), Diagnostic> {
-        let text = std::fs::read_to_string(file).map_err(|e| match site {
-            Some((f, l, c)) => Diagnostic::at(
-                f,
-                *l,
-                *c,
-                format!("cannot read included file `{}`: {e}", file.display()),
-            ),
-            None => Diagnostic::file(file, format!("cannot read shader: {e}")),
-        })?;
+        let at_site = |message: String| match site {
+            Some((f, l, c)) => Diagnostic::at(f, *l, *c, message),
+            None => Diagnostic::file(file, message),
+        };
+        if self.stack.len() >= MAX_INCLUDE_DEPTH {
+            return Err(at_site(format!(
+                "includes nested more than {MAX_INCLUDE_DEPTH} deep at `{}`",
+                file.display()
+            )));
+        }
+        let text =
+            crate::untrusted::read_text(file, crate::untrusted::MAX_SHADER_BYTES).map_err(|e| {
+                match (site, &e) {
+                    // A bad byte is located in the included file itself.
+                    (_, crate::untrusted::SourceError::NotUtf8 { .. }) | (None, _) => {
+                        e.diagnostic(file, "shader")
+                    }
+                    (Some(_), _) => at_site(format!(
+                        "cannot read included file `{}`: {e}",
+                        file.display()
+                    )),
+                }
+            })?;
+        if self.out.len() + text.len() > MAX_COMPOSED_BYTES {
+            return Err(at_site(format!(
+                "the shader with its includes is more than {} MiB",
+                MAX_COMPOSED_BYTES >> 20
+            )));
+        }
         let canonical = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
         if self.stack.contains(&canonical) {
             let (f, l, c) = site.cloned().unwrap_or_else(|| (file.to_path_buf(), 1, 1));
@@ -481,19 +531,33 @@ impl Expander<'_> {
                     Diagnostic::at(file, line_no, col, "malformed include")
                         .with_note("write `#include \"lib/noise.wgsl\"`")
                 })?;
-                let resolved = self.resolve(file, &target).map_err(|tried| {
-                    let tried = tried
+                let resolved = self.resolve(file, &target).map_err(|why| {
+                    let tried = why
+                        .tried
                         .iter()
                         .map(|p| p.display().to_string())
                         .collect::<Vec<_>>()
                         .join(", ");
-                    Diagnostic::at(
+                    let mut d = Diagnostic::at(
                         file,
                         line_no,
                         col,
                         format!("included file `{target}` not found"),
                     )
-                    .with_note(format!("looked in: {tried}"))
+                    .with_note(format!("looked in: {tried}"));
+                    if let Some(library) = &why.library {
+                        d.notes.push(format!(
+                            "`{}` is the library for this include, and it has no such file",
+                            library.display()
+                        ));
+                    }
+                    if let Some(copy) = &why.elsewhere {
+                        d.notes.push(format!(
+                            "a copy exists at `{}`; put one into the library above, or remove that library folder to use it",
+                            copy.display()
+                        ));
+                    }
+                    d
                 })?;
                 self.expand(&resolved, Some(&site))?;
                 // Keep one line per source line so columns and later lines stay mapped.
@@ -509,20 +573,59 @@ impl Expander<'_> {
         Ok(())
     }
 
-    fn resolve(&self, from: &Path, target: &str) -> Result<PathBuf, Vec<PathBuf>> {
+    /// The file `#include "target"` names, from `from`: the including file's own folder,
+    /// then the library roots in order. For a target in a folder (`lib/noise.wgsl`), the
+    /// first root that has that folder is the library: a file missing there is an error even
+    /// when another root has a copy (a file deleted from a project's own `shaders/lib` must
+    /// not silently come from somewhere else).
+    fn resolve(&self, from: &Path, target: &str) -> Result<PathBuf, Unresolved> {
         let mut tried = Vec::new();
         let own_dir = from.parent().unwrap_or_else(|| Path::new("."));
-        for dir in std::iter::once(own_dir).chain(self.roots.iter().map(PathBuf::as_path)) {
-            let candidate = dir.join(target);
-            if candidate.is_file() {
+        let candidate = own_dir.join(target);
+        // Anything there (a directory, a FIFO) is named as such when it is read.
+        if candidate.exists() {
+            return Ok(candidate);
+        }
+        tried.push(candidate);
+        let in_folder = Path::new(target)
+            .parent()
+            .is_some_and(|p| !p.as_os_str().is_empty());
+        for (i, root) in self.roots.iter().enumerate() {
+            let candidate = root.join(target);
+            if candidate.exists() {
                 return Ok(candidate);
             }
             if !tried.contains(&candidate) {
-                tried.push(candidate);
+                tried.push(candidate.clone());
+            }
+            if in_folder && candidate.parent().is_some_and(Path::is_dir) {
+                let elsewhere = self.roots[i + 1..]
+                    .iter()
+                    .map(|r| r.join(target))
+                    .find(|c| c.is_file());
+                return Err(Unresolved {
+                    tried,
+                    library: candidate.parent().map(Path::to_path_buf),
+                    elsewhere,
+                });
             }
         }
-        Err(tried)
+        Err(Unresolved {
+            tried,
+            library: None,
+            elsewhere: None,
+        })
     }
+}
+
+/// Why an include was not found.
+struct Unresolved {
+    /// Every path looked at.
+    tried: Vec<PathBuf>,
+    /// The library folder that decided (it exists but lacks the file).
+    library: Option<PathBuf>,
+    /// A copy in a later root, not used.
+    elsewhere: Option<PathBuf>,
 }
 
 /// `  "path"  ` -> `path`.

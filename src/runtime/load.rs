@@ -52,6 +52,9 @@ pub enum LoadError {
     /// ONNX Runtime itself (not found, not loadable).
     #[error(transparent)]
     Infer(#[from] InferError),
+    /// The scene's `[audio] file`, located at its `[audio]` table (`hypna check`).
+    #[error("{0}")]
+    AudioFile(Diagnostics),
     /// Offline audio (the WAV file of a render).
     #[error(transparent)]
     Audio(#[from] crate::audio::AudioError),
@@ -69,7 +72,11 @@ impl LoadError {
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
         match self {
             Self::Scene(e) => e.diagnostics().to_vec(),
-            Self::Shader(d) | Self::Model(d) | Self::Playlist(d) => d.0.clone(),
+            Self::Shader(d)
+            | Self::Model(d)
+            | Self::Playlist(d)
+            | Self::AudioFile(d)
+            | Self::Chain(ChainError::Limits(d) | ChainError::Shader(d)) => d.0.clone(),
             Self::Chain(_)
             | Self::Param(_)
             | Self::Infer(_)
@@ -118,6 +125,26 @@ pub fn load_shaders(scene: &Scene) -> Result<Vec<PassShader>, Diagnostics> {
 pub fn read_and_check(path: &Path) -> Result<(Scene, Vec<PassShader>), LoadError> {
     let scene = Scene::read(path)?;
     let shaders = load_shaders(&scene).map_err(LoadError::Shader)?;
+    // What `render` and a live load would refuse: the GPU limits every device grants
+    // (`render::limits::portable`) and the WAV file of `[audio] file`.
+    crate::render::limits::check(
+        &scene,
+        scene.size,
+        crate::render::limits::SizeSource::Scene,
+        &[],
+        &crate::render::limits::portable(),
+    )
+    .map_err(|d| LoadError::Chain(ChainError::Limits(d)))?;
+    if let Some(file) = scene.audio.as_ref().and_then(|a| a.file.as_ref())
+        && let Err(e) = crate::audio::file::check_wav(file)
+    {
+        let message = format!("[audio] {e}");
+        let d = match scene.audio_at {
+            Some(at) => Diagnostic::at(&scene.path, at.line, at.col, message),
+            None => Diagnostic::file(&scene.path, message),
+        };
+        return Err(LoadError::AudioFile(Diagnostics(vec![d])));
+    }
     Ok((scene, shaders))
 }
 

@@ -297,8 +297,9 @@ impl Services {
                     osc.handle.reply_status(*reply_to, &status());
                 }
                 OscEvent::Scene(request) => {
-                    // The show (playlist) acts on it before the next frame.
-                    tracing::info!("OSC scene request: {request:?}");
+                    // The show (playlist) acts on it before the next frame and logs the
+                    // switch (rate-limited): a spammed `next` must not flood the log.
+                    tracing::debug!("OSC scene request: {request:?}");
                     self.scene_request = Some(request.clone());
                 }
                 OscEvent::Tap | OscEvent::Resync => {

@@ -196,6 +196,7 @@ pub struct AudioConfig {
     pub onset_min_interval_secs: f32,
     /// Tempo range searched by the beat tracker, `[min, max]` beats per minute, within
     /// 30..=300 and max >= 1.5 * min. Default: `[60.0, 180.0]`.
+    #[serde(deserialize_with = "crate::untrusted::exact")]
     pub bpm_range: [f32; 2],
     /// Beat pulses fire only while `bpm_confidence` is at least this (the phase runs
     /// regardless). Default: `0.25`.

@@ -31,7 +31,7 @@ pub enum SceneError {
         /// The scene file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        source: crate::untrusted::SourceError,
     },
     /// The file was read but is not a valid scene; every problem found is listed.
     #[error("{0}")]
@@ -60,6 +60,8 @@ pub struct Scene {
     pub description: Option<String>,
     /// Internal render size in pixels.
     pub size: [u32; 2],
+    /// Where `size = ...` stands in `[scene]` (`None`: the default size).
+    pub size_at: Option<Location>,
     /// Feedback passes start from the frame on screen when a playlist switches here.
     pub inherit_feedback: bool,
     /// Parameters, in file order (also the order of fields in the WGSL `Params` struct).
@@ -75,6 +77,8 @@ pub struct Scene {
     /// The `[audio]` table, when the scene has one (relative `file` resolved against the
     /// scene's directory).
     pub audio: Option<audio::AudioConfig>,
+    /// Where the `[audio]` table stands in the scene file (for errors about its `file`).
+    pub audio_at: Option<Location>,
 }
 
 /// The execution providers `[runtime] providers` may name, in documentation order (the
@@ -323,6 +327,8 @@ pub enum OutputTarget {
 pub struct ParamDef {
     /// Name: a WGSL identifier, so `params.<name>` works in shaders.
     pub name: String,
+    /// Where the param is declared (its name) in the scene file.
+    pub at: Location,
     /// Starting value, inside the range.
     pub default: f32,
     /// Lowest value.
@@ -381,6 +387,8 @@ impl ParamDef {
 pub struct PassDef {
     /// Unique name.
     pub name: String,
+    /// Where `name = ...` of the pass stands in the scene file.
+    pub at: Location,
     /// The WGSL file, resolved against the scene file's folder.
     pub shader: PathBuf,
     /// Where `shader = ...` stands in the scene file, for errors about the file itself.
@@ -391,6 +399,8 @@ pub struct PassDef {
     pub scale: [f32; 2],
     /// Output size in pixels, overriding `scale`.
     pub size: Option<[u32; 2]>,
+    /// Where `size = ...` of the pass stands, when given.
+    pub size_at: Option<Location>,
     /// Output texture format.
     pub format: Format,
     /// How readers filter this pass's output.
@@ -462,9 +472,14 @@ impl Scene {
     /// [`SceneError::Io`] when the file cannot be read, [`SceneError::Invalid`] with every
     /// problem found (syntax, unknown keys, types, ranges, references, missing shader files).
     pub fn read(path: &Path) -> Result<Self, SceneError> {
-        let source = std::fs::read_to_string(path).map_err(|source| SceneError::Io {
-            path: path.to_path_buf(),
-            source,
+        let source = crate::untrusted::read_toml(path, "scene").map_err(|e| match e {
+            crate::untrusted::TomlTextError::Read(source) => SceneError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+            crate::untrusted::TomlTextError::Located(d) => {
+                SceneError::Invalid(Diagnostics(vec![d]))
+            }
         })?;
         Self::parse(&source, path)
     }

@@ -47,16 +47,17 @@ pub(super) fn validate_model(
 
     let file_span = model.file.span();
     let file = dir.join(model.file.get_ref());
-    if !file.is_file() {
-        ctx.error(
+    if let Err(e) = crate::untrusted::regular_file(&file) {
+        let d = ctx.error(
             &file_span,
-            format!("model `{name}`: file `{}` not found", file.display()),
-        )
-        .notes
-        .push(format!(
-            "paths are relative to the scene file's folder `{}`",
-            dir.display()
-        ));
+            format!("model `{name}`: file `{}` {e}", file.display()),
+        );
+        if matches!(e, crate::untrusted::SourceError::NotFound) {
+            d.notes.push(format!(
+                "paths are relative to the scene file's folder `{}`",
+                crate::untrusted::shown_dir(dir).display()
+            ));
+        }
     }
     let size = model.size.map(|s| {
         let span = s.span();

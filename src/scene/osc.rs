@@ -29,6 +29,10 @@ pub fn is_pattern(address: &str) -> bool {
 
 /// The largest UDP payload over IPv4.
 pub const MAX_UDP_PAYLOAD_BYTES: usize = 65_507;
+/// Default of `receive_buffer_bytes`: about 10,000 small datagrams on Linux.
+pub const DEFAULT_RECEIVE_BUFFER_BYTES: usize = 4 << 20;
+/// Largest `receive_buffer_bytes` accepted.
+pub const MAX_RECEIVE_BUFFER_BYTES: usize = 256 << 20;
 
 /// The OSC server's settings (`[osc]`). Every field has a default, so `[osc]` may be empty.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -58,6 +62,11 @@ pub struct OscConfig {
     pub max_schedule_ahead_secs: f32,
     /// Also send audio features (`/hypna/audio/...`) to the feedback targets. Default: `false`.
     pub echo_audio: bool,
+    /// The socket's receive buffer in bytes, which holds a burst while the socket thread
+    /// catches up; what overflows it is dropped by the kernel and counted as
+    /// `osc.kernel_dropped`. The system may grant less (Linux: `net.core.rmem_max`; logged).
+    /// `0` keeps the system's default. Default: `4194304` (4 MiB); at most 268435456.
+    pub receive_buffer_bytes: usize,
 }
 
 impl Default for OscConfig {
@@ -72,6 +81,7 @@ impl Default for OscConfig {
             schedule_capacity: 1024,
             max_schedule_ahead_secs: 60.0,
             echo_audio: false,
+            receive_buffer_bytes: DEFAULT_RECEIVE_BUFFER_BYTES,
         }
     }
 }
@@ -98,8 +108,21 @@ impl OscConfig {
         if !(1..=1 << 20).contains(&self.schedule_capacity) {
             return bad("schedule_capacity", "must be between 1 and 1048576");
         }
-        if !(self.max_schedule_ahead_secs.is_finite() && self.max_schedule_ahead_secs >= 0.0) {
-            return bad("max_schedule_ahead_secs", "must be zero or more seconds");
+        if !(self.max_schedule_ahead_secs.is_finite()
+            && (0.0..=86_400.0).contains(&self.max_schedule_ahead_secs))
+        {
+            return bad(
+                "max_schedule_ahead_secs",
+                "must be between 0 and 86400 seconds",
+            );
+        }
+        if self.receive_buffer_bytes != 0
+            && !(4096..=MAX_RECEIVE_BUFFER_BYTES).contains(&self.receive_buffer_bytes)
+        {
+            return bad(
+                "receive_buffer_bytes",
+                "must be 0 (the system's default) or between 4096 and 268435456",
+            );
         }
         Ok(())
     }
@@ -297,7 +320,7 @@ impl OscAlias {
 #[serde(deny_unknown_fields)]
 struct AliasTable {
     address: String,
-    #[serde(default = "unit_range")]
+    #[serde(default = "unit_range", deserialize_with = "crate::untrusted::exact")]
     input_range: [f32; 2],
     #[serde(default)]
     arg: usize,

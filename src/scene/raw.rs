@@ -11,7 +11,7 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 pub struct RawScene {
     /// `[scene]`: required.
-    pub scene: RawSceneMeta,
+    pub scene: Spanned<RawSceneMeta>,
     /// `[params.<name>]`: named float parameters, in file order. Default: none.
     #[serde(default)]
     pub params: IndexMap<Spanned<String>, RawParam>,
@@ -36,9 +36,10 @@ pub struct RawScene {
 #[serde(deny_unknown_fields)]
 pub struct RawRuntime {
     /// Execution providers in order of preference, e.g. `["cuda", "cpu"]`. Default: `["cpu"]`.
-    pub providers: Option<Vec<String>>,
-    /// Threads inside one operator (ONNX Runtime intra-op). Default: 1.
-    pub threads: Option<u32>,
+    pub providers: Option<Vec<Spanned<String>>>,
+    /// Threads inside one operator (ONNX Runtime intra-op), 0..=64 (0 counts as 1).
+    /// Default: 1.
+    pub threads: Option<Spanned<u32>>,
 }
 
 /// `[[model]]`: an ONNX model as a scene node.
@@ -51,6 +52,7 @@ pub struct RawModel {
     pub file: Spanned<String>,
     /// Inference resolution `[width, height]` for image tensors whose height and width are
     /// not fixed by the model. Default: the model's fixed size, else the scene size / 4.
+    #[serde(default, deserialize_with = "crate::untrusted::exact_spanned_opt")]
     pub size: Option<Spanned<[u32; 2]>>,
     /// Start a run at most every N frames. Default: 1 (whenever the model is free).
     pub every: Option<Spanned<u32>>,
@@ -94,10 +96,13 @@ pub struct RawBinding {
     /// Image tensor layout: `"nchw"` or `"nhwc"`. Default: `"nchw"`.
     pub layout: Option<String>,
     /// Image values map 0..1 onto `[lo, hi]`. Default: `[0, 1]`.
+    #[serde(default, deserialize_with = "crate::untrusted::exact_opt")]
     pub range: Option<[f32; 2]>,
     /// Per-channel mean subtracted after `range` (`ImageNet` style). Default: none.
+    #[serde(default, deserialize_with = "crate::untrusted::exact_opt")]
     pub mean: Option<[f32; 3]>,
     /// Per-channel standard deviation divided by after `mean`. Default: none.
+    #[serde(default, deserialize_with = "crate::untrusted::exact_opt")]
     pub std: Option<[f32; 3]>,
     /// Vector sources only: feed `softmax(softmax * v)` per row, weights that sum to 1.
     /// Default: none (values as they are).
@@ -166,6 +171,7 @@ pub struct RawOutput {
     /// Image tensor layout: `"nchw"` or `"nhwc"`. Default: `"nchw"`.
     pub layout: Option<String>,
     /// Values `[lo, hi]` map onto 0..1 in the texture. Default: `[0, 1]`.
+    #[serde(default, deserialize_with = "crate::untrusted::exact_opt")]
     pub range: Option<[f32; 2]>,
 }
 
@@ -178,6 +184,7 @@ pub struct RawSceneMeta {
     /// One line for playlists and `hypna check`. Default: none.
     pub description: Option<String>,
     /// Internal render size `[width, height]` in pixels. Default: `[1280, 720]`.
+    #[serde(default, deserialize_with = "crate::untrusted::exact_spanned_opt")]
     pub size: Option<Spanned<[u32; 2]>>,
     /// When a playlist switches to this scene, its feedback passes start from the frame on
     /// screen instead of black. Default: false.
@@ -191,6 +198,7 @@ pub struct RawParam {
     /// Starting value, inside `range`. Required.
     pub default: Spanned<f32>,
     /// `[min, max]`, min < max. Default: `[0.0, 1.0]`.
+    #[serde(default, deserialize_with = "crate::untrusted::exact_spanned_opt")]
     pub range: Option<Spanned<[f32; 2]>>,
     /// Smoothing time constant in seconds; 0 applies changes at once. Default: `0.0`.
     pub smooth: Option<Spanned<f32>>,
@@ -241,6 +249,7 @@ pub struct RawPass {
     /// Output size relative to the scene size: one number or `[x, y]`. Default: `1.0`.
     pub scale: Option<Spanned<RawScale>>,
     /// Output size in pixels, overriding `scale`. Default: none.
+    #[serde(default, deserialize_with = "crate::untrusted::exact_spanned_opt")]
     pub size: Option<Spanned<[u32; 2]>>,
     /// Texture format of the output. Default: `"rgba16float"`.
     pub format: Option<Spanned<Format>>,
@@ -257,7 +266,7 @@ pub enum RawScale {
     /// Same factor for width and height.
     Uniform(f32),
     /// `[x, y]`.
-    PerAxis([f32; 2]),
+    PerAxis(#[serde(deserialize_with = "crate::untrusted::exact")] [f32; 2]),
 }
 
 /// Render target formats a pass may write.

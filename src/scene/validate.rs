@@ -14,6 +14,8 @@ use crate::diag::{Collector, Diagnostics};
 pub const DEFAULT_SIZE: [u32; 2] = [1280, 720];
 /// Largest texture side we accept (the WebGPU default limit is 8192; most GPUs do 16384).
 pub const MAX_SIDE_PX: u32 = 16384;
+/// Most ONNX Runtime threads per model (`[runtime] threads`, `--threads`).
+pub const MAX_THREADS: u32 = 64;
 
 /// Parses and validates scene TOML `source`, read from `path`.
 ///
@@ -27,7 +29,10 @@ pub fn parse(source: &str, path: &Path) -> Result<Scene, Diagnostics> {
 }
 
 fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
-    let size = match raw.scene.size {
+    let scene_span = raw.scene.span();
+    let meta = raw.scene.into_inner();
+    let size_at = meta.size.as_ref().map(|s| location(ctx, &s.span()));
+    let size = match meta.size {
         Some(s) => {
             let span = s.span();
             let v = s.into_inner();
@@ -55,13 +60,14 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
         let span = name.span();
         let name = name.into_inner();
         check_identifier(ctx, &span, "param", &name);
-        if let Some(def) = validate_param(ctx, &params_dir, name, p) {
+        let at = location(ctx, &span);
+        if let Some(def) = validate_param(ctx, &params_dir, name, at, p) {
             params.push(def);
         }
     }
 
     if raw.passes.is_empty() {
-        ctx.file_error("scene has no passes")
+        ctx.error(&scene_span, "scene has no passes")
             .notes
             .push("add at least one [[pass]] with a name and a shader".into());
     }
@@ -108,6 +114,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
         }
         None => super::osc::OscConfig::default(),
     };
+    let audio_at = raw.audio.as_ref().map(|a| location(ctx, &a.span()));
     let audio = raw.audio.map(|config| {
         let span = config.span();
         let mut config = config.into_inner();
@@ -115,51 +122,89 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
             ctx.error(&span, e.to_string());
         }
         config.resolve_relative_to(dir);
+        if let Some(file) = &config.file
+            && let Err(e) = crate::untrusted::regular_file(file)
+        {
+            ctx.error(&span, format!("[audio] file `{}` {e}", file.display()))
+                .notes
+                .push("`file` is a WAV file, relative to the scene file's folder".into());
+        }
         config
     });
-    if let Some(r) = &raw.runtime
-        && let Some(providers) = &r.providers
-    {
-        for p in providers {
-            if !super::PROVIDER_NAMES
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(p.trim()))
-            {
-                let known = super::PROVIDER_NAMES.join(", ");
-                ctx.file_error(format!(
-                    "[runtime] providers: unknown execution provider `{p}`"
-                ))
-                .notes
-                .push(format!("providers: {known}"));
-            }
-        }
-    }
-    let runtime = raw
-        .runtime
-        .map_or_else(RuntimeDef::default, |r| RuntimeDef {
-            providers: r.providers.map_or_else(
-                || vec!["cpu".to_string()],
-                |p| p.iter().map(|s| s.to_lowercase()).collect(),
-            ),
-            threads: r.threads.unwrap_or(1).max(1),
-        });
+    let runtime = validate_runtime(ctx, raw.runtime);
 
     Scene {
         path: ctx.path().to_path_buf(),
-        name: raw.scene.name,
-        description: raw.scene.description,
+        name: meta.name,
+        description: meta.description,
         size,
-        inherit_feedback: raw.scene.inherit_feedback.unwrap_or(false),
+        size_at,
+        inherit_feedback: meta.inherit_feedback.unwrap_or(false),
         params,
         passes,
         models,
         runtime,
         osc,
         audio,
+        audio_at,
     }
 }
 
-fn validate_param(ctx: &mut Ctx<'_>, dir: &Path, name: String, p: RawParam) -> Option<ParamDef> {
+/// `[runtime]`: known providers, a bounded thread count.
+fn validate_runtime(ctx: &mut Ctx<'_>, raw: Option<super::raw::RawRuntime>) -> RuntimeDef {
+    let Some(r) = raw else {
+        return RuntimeDef::default();
+    };
+    let mut providers = Vec::new();
+    for p in r.providers.unwrap_or_default() {
+        let span = p.span();
+        let name = p.into_inner();
+        if !super::PROVIDER_NAMES
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name.trim()))
+        {
+            let known = super::PROVIDER_NAMES.join(", ");
+            ctx.error(
+                &span,
+                format!("[runtime] providers: unknown execution provider `{name}`"),
+            )
+            .notes
+            .push(format!("providers: {known}"));
+        }
+        providers.push(name.trim().to_lowercase());
+    }
+    if providers.is_empty() {
+        providers.push("cpu".to_string());
+    }
+    let threads = match r.threads {
+        Some(t) => {
+            let span = t.span();
+            let n = t.into_inner();
+            if n > MAX_THREADS {
+                ctx.error(
+                    &span,
+                    format!("[runtime] threads: {n} is more than {MAX_THREADS}"),
+                )
+                .notes
+                .push(
+                    "threads are per model and per operator; 1 to the number of cores is useful"
+                        .into(),
+                );
+            }
+            n.clamp(1, MAX_THREADS)
+        }
+        None => 1,
+    };
+    RuntimeDef { providers, threads }
+}
+
+fn validate_param(
+    ctx: &mut Ctx<'_>,
+    dir: &Path,
+    name: String,
+    at: super::Location,
+    p: RawParam,
+) -> Option<ParamDef> {
     let default_span = p.default.span();
     let default = p.default.into_inner();
     let (min, max) = match &p.range {
@@ -278,6 +323,7 @@ fn validate_param(ctx: &mut Ctx<'_>, dir: &Path, name: String, p: RawParam) -> O
     Some(ParamDef {
         label: p.label.unwrap_or_else(|| name.clone()),
         name,
+        at,
         default,
         min,
         max,
@@ -310,19 +356,28 @@ fn validate_pass(
 
     let shader_span = pass.shader.span();
     let shader = dir.join(pass.shader.get_ref());
-    if !shader.is_file() {
-        ctx.error(
-            &shader_span,
-            format!(
-                "pass `{name}`: shader file `{}` not found",
-                shader.display()
-            ),
-        )
-        .notes
-        .push(format!(
-            "paths are relative to the scene file's folder `{}`",
-            dir.display()
-        ));
+    match crate::untrusted::regular_file(&shader) {
+        Ok(_) => {}
+        Err(crate::untrusted::SourceError::NotFound) => {
+            ctx.error(
+                &shader_span,
+                format!(
+                    "pass `{name}`: shader file `{}` not found",
+                    shader.display()
+                ),
+            )
+            .notes
+            .push(format!(
+                "paths are relative to the scene file's folder `{}`",
+                crate::untrusted::shown_dir(dir).display()
+            ));
+        }
+        Err(e) => {
+            ctx.error(
+                &shader_span,
+                format!("pass `{name}`: shader `{}` {e}", shader.display()),
+            );
+        }
     }
 
     let mut inputs: Vec<PassInput> = Vec::new();
@@ -394,6 +449,7 @@ fn validate_pass(
         }
         None => [1.0, 1.0],
     };
+    let size_at = pass.size.as_ref().map(|s| location(ctx, &s.span()));
     let size = pass.size.map(|s| {
         let span = s.span();
         let v = s.into_inner();
@@ -422,11 +478,13 @@ fn validate_pass(
     };
     PassDef {
         shader_at: location(ctx, &shader_span),
+        at: location(ctx, &name_span),
         name,
         shader,
         inputs,
         scale,
         size,
+        size_at,
         format,
         filter,
         wrap: pass.wrap.unwrap_or(Wrap::Clamp),

@@ -50,13 +50,14 @@ pub fn check(paths: &[PathBuf], ort_lib: Option<&PathBuf>) -> CheckReport {
                 for entry in &playlist.entries {
                     // Each entry's `set` must name a param of its scene.
                     if let Ok(scene) = Scene::read(&entry.scene) {
-                        for (name, _) in &entry.set {
+                        for (i, (name, _)) in entry.set.iter().enumerate() {
                             if scene.param(name).is_none() {
+                                let (line, col) =
+                                    entry.set_at.get(i).copied().unwrap_or((entry.line, 1));
                                 report.failed += 1;
                                 report.lines.push(CheckLine::Problem(format!(
-                                    "{}:{}: entry `{}` sets `{name}`, which {} does not have",
+                                    "{}:{line}:{col}: entry `{}` sets `{name}`, which {} does not have",
                                     path.display(),
-                                    entry.line,
                                     entry.name,
                                     entry.scene.display()
                                 )));
@@ -144,6 +145,11 @@ mod tests {
             "the scene, the entry's scene and the broken one"
         );
         assert!(problems[0].contains("sets `hue`"), "{problems:?}");
+        // At the assignment: line 7, column 20 (`"hue=1.0"` in `set = [...]`).
+        assert!(
+            problems[0].contains("list.toml:7:20: entry"),
+            "{problems:?}"
+        );
         assert!(problems[1].contains("broken.toml"), "{problems:?}");
         let oks = report
             .lines

@@ -52,6 +52,39 @@ struct Loading {
     sets: Vec<(String, f32)>,
 }
 
+/// A load asked for while another one runs: started when that one ends (only the newest
+/// waits, so a burst of requests builds at most two scenes, never one per request).
+struct Queued {
+    idle: bool,
+    path: PathBuf,
+    fade_secs: f32,
+    sets: Vec<(String, f32)>,
+}
+
+/// At most one log line per [`LOG_EVERY`] for repeated events (a spammed `next`), with the
+/// count of those left out.
+#[derive(Debug, Default)]
+struct LogLimit {
+    last: Option<std::time::Instant>,
+    suppressed: u64,
+}
+
+/// The interval of [`LogLimit`].
+const LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl LogLimit {
+    /// True when a line may be logged now; `Some(n)`: `n` lines were left out since the last.
+    fn allow(&mut self) -> Option<u64> {
+        let now = std::time::Instant::now();
+        if self.last.is_some_and(|l| now.duration_since(l) < LOG_EVERY) {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
 /// What [`Show::before_frame`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ShowEvent {
@@ -67,6 +100,10 @@ pub enum ShowEvent {
 pub struct Show {
     source: Source,
     loading: Option<Loading>,
+    /// The newest load asked for while `loading` runs.
+    queued: Option<Queued>,
+    /// Rate limit of the "next scene" log lines.
+    switch_log: LogLimit,
     schedule: Option<Schedule>,
     local_clock: LocalClock,
     /// The schedule's state last frame.
@@ -151,6 +188,8 @@ impl Show {
         Self {
             source,
             loading: None,
+            queued: None,
+            switch_log: LogLimit::default(),
             schedule,
             local_clock: Box::new(schedule::now_local),
             open: true,
@@ -246,14 +285,17 @@ impl Show {
             self.request(gpu, runtime, &request, now);
         }
         self.follow_schedule(gpu, runtime);
+        // An entry's time counts from when it is on screen: no timed switch while a scene
+        // is still loading (its timer starts when it lands, see `finish_loading`).
         if self.open
             && !self.idle_active
+            && self.loading.is_none()
             && let Source::Playlist { cursor, .. } = &mut self.source
             && let Some(switch) = cursor.poll(now)
         {
             self.switch_to(gpu, runtime, &switch);
         }
-        self.finish_loading(gpu, runtime)
+        self.finish_loading(gpu, runtime, now)
     }
 
     fn request(&mut self, gpu: &Gpu, runtime: &Runtime, request: &SceneRequest, now: f64) {
@@ -295,15 +337,22 @@ impl Show {
         let path = entry.scene.clone();
         let sets = entry.set.clone();
         let fade = fade_secs(&switch.transition);
-        tracing::info!(
-            "playlist: `{}` next ({})",
-            entry.name,
-            if fade > 0.0 {
-                format!("{fade} s crossfade")
+        if let Some(left_out) = self.switch_log.allow() {
+            let also = if left_out > 0 {
+                format!("; {left_out} more requests in the last second not logged")
             } else {
-                "cut".into()
-            }
-        );
+                String::new()
+            };
+            tracing::info!(
+                "playlist: `{}` next ({}){also}",
+                entry.name,
+                if fade > 0.0 {
+                    format!("{fade} s crossfade")
+                } else {
+                    "cut".into()
+                }
+            );
+        }
         self.start_loading(gpu, runtime, false, path, fade, sets);
     }
 
@@ -316,6 +365,16 @@ impl Show {
         fade_secs: f32,
         sets: Vec<(String, f32)>,
     ) {
+        if self.loading.is_some() && !runtime.options().sync_models {
+            // One loader at a time: the newest request waits for the running load.
+            self.queued = Some(Queued {
+                idle,
+                path,
+                fade_secs,
+                sets,
+            });
+            return;
+        }
         let options = runtime.options().clone();
         let job_gpu = gpu.clone();
         let job_path = path.clone();
@@ -336,7 +395,6 @@ impl Show {
                 }
             }
         };
-        // A newer request replaces one still loading (its result is dropped).
         self.loading = Some(Loading {
             job,
             idle,
@@ -346,7 +404,7 @@ impl Show {
         });
     }
 
-    fn finish_loading(&mut self, gpu: &Gpu, runtime: &mut Runtime) -> ShowEvent {
+    fn finish_loading(&mut self, gpu: &Gpu, runtime: &mut Runtime, now_secs: f64) -> ShowEvent {
         let Some(loading) = &self.loading else {
             return ShowEvent::Idle;
         };
@@ -360,9 +418,28 @@ impl Show {
         let Some(loading) = self.loading.take() else {
             return ShowEvent::Idle;
         };
+        if let Some(next) = self.queued.take() {
+            // A newer request came in meanwhile: this scene is dropped unseen (and freed
+            // here), the newest one loads.
+            drop(result);
+            self.start_loading(
+                gpu,
+                runtime,
+                next.idle,
+                next.path,
+                next.fade_secs,
+                next.sets,
+            );
+            return ShowEvent::Idle;
+        }
         match result {
             Ok(built) => {
                 runtime.switch(gpu, built, loading.fade_secs, &loading.sets);
+                if !loading.idle
+                    && let Source::Playlist { cursor, .. } = &mut self.source
+                {
+                    cursor.start(now_secs);
+                }
                 self.idle_active = loading.idle;
                 self.current_path.clone_from(&loading.path);
                 self.errors.clear();
@@ -430,5 +507,25 @@ fn fade_secs(t: &Transition) -> f32 {
     match t.kind {
         TransitionKind::Cut => 0.0,
         TransitionKind::Crossfade => t.secs as f32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_log_lines_are_limited_and_counted() {
+        let mut limit = LogLimit::default();
+        assert_eq!(limit.allow(), Some(0), "the first line is logged");
+        for _ in 0..1000 {
+            assert_eq!(limit.allow(), None, "within a second: left out");
+        }
+        // A second later the next line says how many were left out.
+        limit.last = limit
+            .last
+            .and_then(|l| l.checked_sub(LOG_EVERY + std::time::Duration::from_millis(1)));
+        assert_eq!(limit.allow(), Some(1000));
+        assert_eq!(limit.allow(), None);
     }
 }

@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use super::schedule::{RawSchedule, Schedule};
 use crate::diag::Collector as Ctx;
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::Diagnostics;
 
 /// Crossfade length when a transition says `kind = "crossfade"` without `secs`, and of the
 /// playlist default when `[playlist] transition` is absent.
@@ -150,6 +150,8 @@ pub struct Entry {
     pub set: Vec<(String, f32)>,
     /// 1-based line of the entry's `scene` key, for messages.
     pub line: u32,
+    /// 1-based (line, column) of each of `set`'s assignments, in the same order.
+    pub set_at: Vec<(u32, u32)>,
 }
 
 impl Entry {
@@ -186,7 +188,7 @@ pub struct Playlist {
 /// playlist from a scene). Unreadable or invalid files are not playlists.
 #[must_use]
 pub fn is_playlist(path: &Path) -> bool {
-    std::fs::read_to_string(path)
+    crate::untrusted::read_toml(path, "playlist")
         .ok()
         .and_then(|text| text.parse::<toml::Table>().ok())
         .is_some_and(|table| matches!(table.get("playlist"), Some(toml::Value::Table(_))))
@@ -198,12 +200,8 @@ impl Playlist {
     /// # Errors
     /// An unreadable file, or every problem found, each located in the file.
     pub fn load(path: &Path) -> Result<Self, Diagnostics> {
-        let source = std::fs::read_to_string(path).map_err(|e| {
-            Diagnostics(vec![Diagnostic::file(
-                path,
-                format!("cannot read playlist: {e}"),
-            )])
-        })?;
+        let source = crate::untrusted::read_toml(path, "playlist")
+            .map_err(|e| Diagnostics(vec![e.into_diagnostic(path, "playlist")]))?;
         Self::parse(&source, path)
     }
 
@@ -250,13 +248,10 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawFile) -> Playlist {
         let scene_span = e.scene.span();
         let scene_text = e.scene.into_inner();
         let scene = dir.join(&scene_text);
-        if !scene.is_file() {
+        if let Err(e) = crate::untrusted::regular_file(&scene) {
             ctx.error(
                 &scene_span,
-                format!(
-                    "scene `{scene_text}` not found (looked at {})",
-                    scene.display()
-                ),
+                format!("scene `{scene_text}` {e} (looked at {})", scene.display()),
             );
         }
         let name = match e.name {
@@ -314,6 +309,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawFile) -> Playlist {
             .transition
             .map_or(default_transition, |t| transition(ctx, t));
         let mut set = Vec::with_capacity(e.set.len());
+        let mut set_at = Vec::with_capacity(e.set.len());
         for assignment in e.set {
             match crate::params::parse_assignment(assignment.get_ref()) {
                 Ok((param, _)) if param.is_empty() => {
@@ -322,7 +318,10 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawFile) -> Playlist {
                         format!("`{}` has no param name", assignment.get_ref()),
                     );
                 }
-                Ok(pair) => set.push(pair),
+                Ok(pair) => {
+                    set.push(pair);
+                    set_at.push(crate::diag::line_col(ctx.source(), assignment.span().start));
+                }
                 Err(err) => {
                     ctx.error(&assignment.span(), format!("entry `{name}`: {err}"));
                 }
@@ -336,6 +335,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawFile) -> Playlist {
             transition,
             set,
             line,
+            set_at,
         });
     }
 

@@ -144,12 +144,8 @@ impl Schedule {
     /// # Errors
     /// An unreadable file, or every problem found, each located in the file.
     pub fn load(path: &Path) -> Result<Self, Diagnostics> {
-        let source = std::fs::read_to_string(path).map_err(|e| {
-            Diagnostics(vec![crate::diag::Diagnostic::file(
-                path,
-                format!("cannot read schedule: {e}"),
-            )])
-        })?;
+        let source = crate::untrusted::read_toml(path, "schedule")
+            .map_err(|e| Diagnostics(vec![e.into_diagnostic(path, "schedule")]))?;
         Self::parse(&source, path)
     }
 
@@ -189,10 +185,10 @@ impl Schedule {
                     Idle::Black
                 } else {
                     let path = ctx.path().parent().unwrap_or(Path::new("")).join(&v);
-                    if !path.is_file() {
+                    if let Err(e) = crate::untrusted::regular_file(&path) {
                         ctx.error(
                             &span,
-                            format!("idle scene `{v}` not found (looked at {})", path.display()),
+                            format!("idle scene `{v}` {e} (looked at {})", path.display()),
                         )
                         .notes
                         .push(("idle is \"black\" or a scene file relative to this file").into());

@@ -265,14 +265,7 @@ impl App<'_> {
             }
             Key::Character(c) => match c.to_lowercase().as_str() {
                 "f" => live.toggle_fullscreen(),
-                "r" => {
-                    tracing::info!("reload requested");
-                    let runtime = &live.runtime;
-                    let path = live.show.current_path();
-                    live.reload
-                        .get_or_insert_with(|| HotReload::new(path, runtime))
-                        .request(runtime);
-                }
+                "r" => live.reload_now("reload requested"),
                 "s" => live.shot_requested = true,
                 "h" => live.overlay.hud = !live.overlay.hud,
                 "p" => live.overlay.panel = !live.overlay.panel,
@@ -307,6 +300,16 @@ fn gpu_for(window: &Arc<Window>, all: bool) -> Result<(Gpu, wgpu::Surface<'stati
 }
 
 impl Live {
+    /// Reloads the files on show now (the R key, SIGHUP), logging `why`.
+    fn reload_now(&mut self, why: &str) {
+        tracing::info!("{why}: reloading {}", self.show.current_path().display());
+        let runtime = &self.runtime;
+        let path = self.show.current_path();
+        self.reload
+            .get_or_insert_with(|| HotReload::new(path, runtime))
+            .request(runtime);
+    }
+
     /// The GPU the window presents with.
     #[must_use]
     pub fn gpu(&self) -> &Gpu {
@@ -713,6 +716,15 @@ impl ApplicationHandler for App<'_> {
             tracing::info!("stop signal received: shutting down");
             event_loop.exit();
             return;
+        }
+        if let Some(live) = &mut self.live
+            && self
+                .options
+                .hangup
+                .as_ref()
+                .is_some_and(|f| f.swap(false, std::sync::atomic::Ordering::AcqRel))
+        {
+            live.reload_now("SIGHUP");
         }
         if let Some(live) = &self.live {
             if live.show.dark(&live.runtime) && !live.hidden {

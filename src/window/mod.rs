@@ -118,6 +118,8 @@ pub struct RunOptions {
     pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Testing the recovery: destroy the GPU device when this flag is set (SIGUSR1).
     pub lose_device: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Set by SIGHUP (see [`reload_on_hangup`]): the files on show reload, as with the R key.
+    pub hangup: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// A flag SIGTERM and SIGINT set, for a clean shutdown (kiosk mode has no quit key).
@@ -128,6 +130,18 @@ pub fn stop_on_signals() -> std::io::Result<Arc<std::sync::atomic::AtomicBool>> 
     let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&flag))?;
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&flag))?;
+    Ok(flag)
+}
+
+/// A flag SIGHUP sets. A show must outlive the terminal or SSH session that started it
+/// (SIGHUP's default action ends the process with status 129, without a log line); as with
+/// daemons, SIGHUP instead reloads the files on show (`systemctl reload` sends it).
+///
+/// # Errors
+/// When the signal handler cannot be installed.
+pub fn reload_on_hangup() -> std::io::Result<Arc<std::sync::atomic::AtomicBool>> {
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&flag))?;
     Ok(flag)
 }
 
@@ -153,6 +167,7 @@ impl RunOptions {
             capture: None,
             stop: None,
             lose_device: None,
+            hangup: None,
         }
     }
 }

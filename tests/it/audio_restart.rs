@@ -100,9 +100,18 @@ fn a_panicking_analysis_restarts_on_the_same_stream() {
     }
     let stats = engine.stats();
     assert_eq!(stats.thread_restarts, 2, "{stats:?}");
+    // While a panic is being reported (a backtrace, when RUST_BACKTRACE asks for one, takes
+    // seconds to resolve in a debug build on a busy machine) nothing drains the ring, and what
+    // overflows then is counted. Once restarted, the analysis keeps the ring drained: another
+    // half second of audio adds no overflow.
+    let after_restarts = stats.overflow_samples;
+    let pos = reader.latest().stream_pos;
+    let l = poll_features(&mut reader, &engine, |_, f| f.stream_pos > pos + 24_000);
+    longest = longest.max(l);
     assert_eq!(
-        stats.overflow_samples, 0,
-        "the ring was drained after each restart"
+        engine.stats().overflow_samples,
+        after_restarts,
+        "the restarted analysis drains the ring"
     );
     assert!(
         longest < Duration::from_millis(50),

@@ -434,15 +434,16 @@ fn unreadable_or_empty_scenes_do_not_panic() {
     // No passes.
     let no_pass = fx.write("nopass.toml", "[scene]\nname = \"x\"\n");
     let d = scene_error(&no_pass);
+    // Located at the `[scene]` table (issue #13: every error has a line and column).
     assert_eq!(
         (d.file.as_path(), d.line, d.col),
-        (no_pass.as_path(), None, None),
+        (no_pass.as_path(), Some(1), Some(1)),
         "{d}"
     );
     assert!(d.message.contains("no passes"), "{d}");
     assert!(
         d.to_string()
-            .starts_with(&format!("{}: scene has no passes", no_pass.display())),
+            .starts_with(&format!("{}:1:1: scene has no passes", no_pass.display())),
         "{d}"
     );
 }
@@ -538,7 +539,7 @@ fn wgsl_missing_fragment_entry_names_the_file() {
     let d = shader_error(&fx.scene(SCENE));
     assert_eq!(
         (d.file.as_path(), d.line, d.col),
-        (shader.as_path(), None, None),
+        (shader.as_path(), Some(1), Some(1)),
         "{d}"
     );
     assert!(d.message.contains("no @fragment entry point"), "{d}");

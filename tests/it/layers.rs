@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     // Base: located errors, frame time, restarting threads.
     &["diag", "clock", "restart"],
+    // Untrusted text in: bounded reads and shape guards before any parser.
+    &["untrusted"],
     // The scene format.
     &["scene"],
     // What is set from it.
@@ -32,7 +34,7 @@ const LAYERS: &[&[&str]] = &[
     // The live window.
     &["window"],
     // Benchmarks (drive the window through its hook).
-    &["bench"],
+    &["bench", "fuzz"],
     // Operations: log file, memory janitor, health line, param log.
     &["ops"],
     // Test support, used by tests only.

@@ -320,6 +320,7 @@ mod tests {
     fn param(name: &str, min: f32, max: f32, default: f32, group: Option<&str>) -> ParamDef {
         ParamDef {
             name: name.to_owned(),
+            at: crate::scene::Location::default(),
             default,
             min,
             max,
