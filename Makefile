@@ -5,9 +5,12 @@ SCENE ?= scenes/dream.toml
 
 .PHONY: run test setup bench
 
+TARGET ?= $(or $(CARGO_TARGET_DIR),target)
+
 run:
 	@scripts/setup.sh run
 	cargo build --release
+	@scripts/compile-dreams.sh $(TARGET)/release/hypna
 	@scripts/play.sh $(SCENE)
 
 # Set-up has installed everything the tests need (a Vulkan driver, ONNX Runtime, Xvfb, the
@@ -19,8 +22,12 @@ test:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	.hypna/venv/bin/python -m unittest discover -s models -p 'test_*.py'
+	cargo build
+	@scripts/compile-dreams.sh $(TARGET)/debug/hypna
 	cargo test
 
 bench:
 	@scripts/setup.sh run
+	cargo build --release
+	@scripts/compile-dreams.sh $(TARGET)/release/hypna
 	cargo run --release -- bench

@@ -185,6 +185,25 @@ enum Command {
         /// ONNX Runtime threads for --models, 1..=64.
         #[arg(long, default_value_t = 1, value_parser = parse_threads)]
         threads: usize,
+        /// With --models: the classifier whose dream step is measured against its forward
+        /// pass and against ONNX Runtime alone (default: the installed EfficientNet-Lite0).
+        #[arg(long, value_name = "ONNX", requires = "models")]
+        dream_classifier: Option<PathBuf>,
+        /// With --models: the dream layers of that measurement.
+        #[arg(
+            long,
+            value_name = "NAMES",
+            value_delimiter = ',',
+            default_value = "block9,block10",
+            requires = "models"
+        )]
+        dream_layers: Vec<String>,
+        /// With --models: dream resolutions measured.
+        #[arg(long, value_name = "WxH", value_delimiter = ',', value_parser = parse_size, default_value = "384x216,512x288,768x432", requires = "models")]
+        dream_sizes: Vec<[u32; 2]>,
+        /// With --models: timed runs of each model per resolution.
+        #[arg(long, default_value_t = 10, requires = "models")]
+        dream_runs: usize,
         /// With --models: measure the scene's first model at each of these batch sizes
         /// (e.g. `--batch 1,4,16`), with a table of time per run and per sample. Default: the
         /// scene's own `batch`.
@@ -212,6 +231,7 @@ enum Command {
 
 /// `hypna dreamify`: what to dream and how.
 #[derive(clap::Args)]
+#[allow(clippy::struct_excessive_bools)] // independent command-line flags
 struct DreamifyArgs {
     /// The classifier (.onnx): a float32 NCHW image in, any outputs.
     model: PathBuf,
@@ -268,6 +288,10 @@ struct DreamifyArgs {
     /// The classifier's image input (default: its first non-constant input).
     #[arg(long, value_name = "NAME")]
     input: Option<String>,
+    /// The `class` objective takes the index of one class (input `class`, float32 [1],
+    /// rounded) instead of a weight per class: a scene binds it to a param.
+    #[arg(long)]
+    class_index: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -324,6 +348,7 @@ fn dreamify(a: &DreamifyArgs) -> Result<()> {
         },
         free_size: a.free_size,
         input: a.input.clone(),
+        class_index: a.class_index,
     };
     let compiled = hypna::dream::compile_file(&a.model, &opts)
         .with_context(|| format!("dreamify {}", a.model.display()))?;
@@ -825,6 +850,10 @@ fn dispatch(command: Command) -> Result<()> {
             rounds,
             models,
             threads,
+            dream_classifier,
+            dream_layers,
+            dream_sizes,
+            dream_runs,
             batch,
             osc,
             audio,
@@ -913,6 +942,22 @@ fn dispatch(command: Command) -> Result<()> {
                         "{}",
                         hypna::bench::models::run_batches(&gpu, &options, &batch)?
                     );
+                }
+                let installed = PathBuf::from(".hypna/models/efficientnet-lite0.onnx");
+                if dream_classifier.is_none() && !installed.is_file() {
+                    println!(
+                        "dream step: not measured, {} is not installed (scripts/setup.sh installs it; or --dream-classifier)",
+                        installed.display()
+                    );
+                } else {
+                    let options = hypna::bench::dream::DreamBenchOptions {
+                        classifier: dream_classifier.unwrap_or(installed),
+                        layers: dream_layers,
+                        sizes: dream_sizes,
+                        runs: dream_runs,
+                        threads,
+                    };
+                    println!("{}", hypna::bench::dream::run(&options)?);
                 }
             } else {
                 let options = hypna::bench::frame::BenchOptions {

@@ -270,6 +270,7 @@ mod tests {
     fn def(name: &str, smooth: f32) -> ParamDef {
         ParamDef {
             modulation: None,
+            names: Vec::new(),
             osc: Vec::new(),
             name: name.into(),
             at: crate::scene::Location::default(),

@@ -3,6 +3,8 @@
 //!
 //! - [`frame`]: hypna's frame against a bare wgpu loop drawing the same shader (default).
 //! - [`models`]: model I/O, feeding gaps and frame times with a model running (`--models`).
+//! - [`dream`]: the dream step against the forward pass and against ONNX Runtime alone, at
+//!   several resolutions (also `--models`).
 //! - [`osc`]: OSC ingest, send-to-uniform latency and a message flood's cost (`--osc`).
 //! - [`audio`]: analysis cost and capture-to-features latency (`--audio`).
 //! - [`beats`]: beat tracking scored on annotated clips, hypna's two trackers and aubio
@@ -16,6 +18,7 @@
 pub mod audio;
 pub mod beat_metrics;
 pub mod beats;
+pub mod dream;
 pub mod frame;
 pub mod models;
 pub mod osc;

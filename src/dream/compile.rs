@@ -26,6 +26,7 @@ const RESERVED: &[&str] = &[
     "layer_weights",
     "channel_weights",
     "class_weights",
+    "class",
     "dreamed",
     "gradient",
     "objective",
@@ -256,6 +257,7 @@ pub fn compile(proto: ModelProto, opts: &Options) -> Result<Compiled, DreamError
         ("layer_weights", Some(layers.len())),
         ("channel_weights", None),
         ("class_weights", None),
+        ("class", Some(1)),
     ] {
         let dim = len.map_or_else(|| g.shapes.fresh(), |l| Dim::N(l as i64));
         g.shapes.set(
@@ -323,12 +325,25 @@ pub fn compile(proto: ModelProto, opts: &Options) -> Result<Compiled, DreamError
     }
     if let Some(z) = &logits {
         let a = map(z);
-        let (wb, k) = per_channel(&mut g, &a, "class_weights", z)?;
-        inputs.push((
-            "class_weights".into(),
-            vec![DimSpec::Fixed(k)],
-            format!("weight of each class logit (`{z}`)"),
-        ));
+        let weights = if opts.class_index {
+            one_hot(&mut g, &a, z)?
+        } else {
+            "class_weights".to_string()
+        };
+        let (wb, k) = per_channel(&mut g, &a, &weights, z)?;
+        inputs.push(if opts.class_index {
+            (
+                "class".into(),
+                vec![DimSpec::Fixed(1)],
+                format!("index of the class logit (`{z}`) to dream, 0..{k}, rounded"),
+            )
+        } else {
+            (
+                "class_weights".into(),
+                vec![DimSpec::Fixed(k)],
+                format!("weight of each class logit (`{z}`)"),
+            )
+        });
         // K * mean(z * w) = sum over classes of w_k * (mean logit k over batch and space).
         let kf = g.float_scalar(k as f32);
         let zw = g.op("Mul", &[&a, &wb], vec![]);
@@ -435,6 +450,30 @@ fn identity(g: &mut Graph, from: &str, to: &str) {
 }
 
 /// A weight vector input reshaped to broadcast over axis 1 of `a`, and its length.
+/// The class weights `[K]` of the `class` index input: `max(0, 1 - |k - floor(class + 0.5)|)` for
+/// k in 0..K, which is one at the chosen class and zero elsewhere (opset-1 operators only).
+fn one_hot(g: &mut Graph, logits: &str, label: &str) -> Result<String, DreamError> {
+    let dims = g.dims(logits).unwrap_or_default();
+    let Some(k) = dims.get(1).and_then(|d| d.known()) else {
+        return Err(DreamError::Model {
+            message: format!(
+                "`{label}` has shape {}: its axis 1 (classes) must have a known size",
+                g.shapes.show_dims(logits)
+            ),
+        });
+    };
+    let ks: Vec<f32> = (0..k).map(|i| i as f32).collect();
+    let ks = g.floats(&[k], &ks);
+    let half = g.float_scalar(0.5);
+    let index = g.op("Add", &["class", &half], vec![]);
+    let index = g.op("Floor", &[&index], vec![]);
+    let d = g.op("Sub", &[&ks, &index], vec![]);
+    let d = g.op("Abs", &[&d], vec![]);
+    let one = g.float_scalar(1.0);
+    let d = g.op("Sub", &[&one, &d], vec![]);
+    Ok(g.op("Relu", &[&d], vec![]))
+}
+
 fn per_channel(
     g: &mut Graph,
     a: &str,

@@ -187,6 +187,10 @@ pub struct Options {
     pub free_size: bool,
     /// The classifier's image input (default: its first input that is not an initializer).
     pub input: Option<String>,
+    /// The `Class` objective reads the index of one class from input `class` `[1]` (rounded
+    /// to the nearest whole number; outside 0..K no class is dreamed) instead of a weight per
+    /// class: a scene binds it to a param, which OSC sets. Default false.
+    pub class_index: bool,
 }
 
 impl Default for Options {
@@ -205,6 +209,7 @@ impl Default for Options {
             mapping: Mapping::default(),
             free_size: false,
             input: None,
+            class_index: false,
         }
     }
 }

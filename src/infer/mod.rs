@@ -23,7 +23,9 @@ use std::path::PathBuf;
 
 pub use discover::{LibSource, Tried};
 pub use env::{Ep, EpChoice, InitOptions, OrtInfo, SessionOptions, init};
-pub use model::{Dim, ElemType, IoInfo, Model, ModelInfo, RunStopper, Tensor, TensorRef, inspect};
+pub use model::{
+    Dim, ElemType, IoInfo, Model, ModelInfo, RawSession, RunStopper, Tensor, TensorRef, inspect,
+};
 pub use worker::{
     ErrorCount, Job, Output, Runner, Terminate, Worker, WorkerCounters, WorkerPolicy, WorkerState,
     WorkerStats,

@@ -558,6 +558,67 @@ impl Model {
     }
 }
 
+/// ONNX Runtime alone: a session made with the same options as [`Model::load`] (threads,
+/// spinning; always the CPU provider) and run directly, outputs dropped unread. No [`Model`]
+/// around it (no input check, no output copy) and no worker thread: the baseline that
+/// `hypna bench --models` compares hypna's own run time with.
+pub struct RawSession {
+    path: PathBuf,
+    session: Session,
+}
+
+impl fmt::Debug for RawSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawSession")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RawSession {
+    /// A session for the model at `path`.
+    ///
+    /// # Errors
+    /// [`InferError::Load`] as [`Model::load`].
+    pub fn load(path: &Path, opts: &SessionOptions) -> Result<Self, InferError> {
+        let cpu = SessionOptions {
+            ep: env::Ep::Cpu,
+            ..opts.clone()
+        };
+        let (session, _) = env::build_session(path, &cpu)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            session,
+        })
+    }
+
+    /// Runs it once; returns the time of `Session::run` alone, in ms.
+    ///
+    /// # Errors
+    /// [`InferError::Run`] when ONNX Runtime rejects the run.
+    pub fn time_run(&mut self, inputs: &[(&str, TensorRef<'_>)]) -> Result<f64, InferError> {
+        let run_err = |message: String| InferError::Run {
+            model: self.path.display().to_string(),
+            message,
+            inputs: describe_inputs(inputs),
+        };
+        let mut values = Vec::with_capacity(inputs.len());
+        for (input, t) in inputs {
+            let view = ort::value::TensorRef::from_array_view((t.shape, t.data))
+                .map_err(|e| run_err(format!("input `{input}`: {e}")))?;
+            values.push((*input, view));
+        }
+        let start = std::time::Instant::now();
+        let outputs = self
+            .session
+            .run(values)
+            .map_err(|e| run_err(e.to_string()))?;
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        drop(outputs);
+        Ok(ms)
+    }
+}
+
 fn describe_inputs(inputs: &[(&str, TensorRef<'_>)]) -> String {
     let parts: Vec<String> = inputs
         .iter()

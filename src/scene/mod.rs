@@ -361,6 +361,9 @@ pub struct ParamDef {
     pub osc: Vec<osc::OscAlias>,
     /// Audio modulation added to the value shaders see.
     pub modulation: Option<Modulation>,
+    /// Names of the whole values (index k names the value k), from the `names` file; empty
+    /// when the param has none.
+    pub names: Vec<String>,
 }
 
 /// A param following an audio feature.
@@ -381,6 +384,17 @@ impl ParamDef {
     #[must_use]
     pub fn clamp(&self, value: f32) -> f32 {
         value.clamp(self.min, self.max)
+    }
+
+    /// The name of `value` (rounded to the nearest whole number) from the `names` file, if
+    /// the param has names and one covers it.
+    #[must_use]
+    pub fn name_of(&self, value: f32) -> Option<&str> {
+        let k = value.round();
+        if !(k >= 0.0 && k < self.names.len() as f32) {
+            return None;
+        }
+        self.names.get(k as usize).map(String::as_str)
     }
 }
 
@@ -639,5 +653,31 @@ scale = 0.5
         let e = Scene::parse(&bad, &path).unwrap_err().to_string();
         assert!(e.contains("unknown execution provider `quantum`"), "{e}");
         assert!(e.contains(&PROVIDER_NAMES.join(", ")), "{e}");
+    }
+
+    #[test]
+    fn a_names_file_names_the_whole_values_and_a_missing_one_is_located() {
+        let dir = dir_with_shaders();
+        std::fs::write(
+            dir.path().join("classes.txt"),
+            "tench\ngoldfish\ngreat white shark\n",
+        )
+        .unwrap();
+        let path = dir.path().join("n.toml");
+        let text = SCENE.replace("smooth = 0.5\n", "smooth = 0.5\nnames = \"classes.txt\"\n");
+        let scene = Scene::parse(&text, &path).unwrap();
+        let speed = scene.param("speed").unwrap();
+        assert_eq!(speed.name_of(0.0), Some("tench"));
+        assert_eq!(speed.name_of(1.4), Some("goldfish"));
+        assert_eq!(speed.name_of(1.6), Some("great white shark"));
+        assert_eq!(speed.name_of(3.0), None, "no line names 3");
+        assert_eq!(speed.name_of(-0.6), None);
+        let missing = SCENE.replace("smooth = 0.5\n", "smooth = 0.5\nnames = \"nowhere.txt\"\n");
+        let e = Scene::parse(&missing, &path).unwrap_err().to_string();
+        assert!(
+            e.contains("n.toml:9:9:"),
+            "located at the `names` line: {e}"
+        );
+        assert!(e.contains("names file") && e.contains("nowhere.txt"), "{e}");
     }
 }

@@ -213,6 +213,10 @@ pub struct RawParam {
     /// `offset + gain * feature[index]` to the value shaders see (clamped to the range; not
     /// echoed as OSC feedback). Default: none.
     pub audio: Option<Spanned<RawModulation>>,
+    /// A text file (relative to the scene's folder) naming the param's whole values, one name
+    /// a line: line k + 1 names the value k (rounded). The HUD and the panel show the name of
+    /// the current value (the class of a class dream). Default: none.
+    pub names: Option<Spanned<String>>,
 }
 
 /// `audio = { ... }` on a param.

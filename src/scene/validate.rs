@@ -51,12 +51,17 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
     };
 
     let mut params: Vec<ParamDef> = Vec::new();
+    let params_dir = ctx
+        .path()
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .to_path_buf();
     for (name, p) in raw.params {
         let span = name.span();
         let name = name.into_inner();
         check_identifier(ctx, &span, "param", &name);
         let at = location(ctx, &span);
-        if let Some(def) = validate_param(ctx, name, at, p) {
+        if let Some(def) = validate_param(ctx, &params_dir, name, at, p) {
             params.push(def);
         }
     }
@@ -248,6 +253,7 @@ fn validate_runtime(ctx: &mut Ctx<'_>, raw: Option<super::raw::RawRuntime>) -> R
 
 fn validate_param(
     ctx: &mut Ctx<'_>,
+    dir: &Path,
     name: String,
     at: super::Location,
     p: RawParam,
@@ -342,6 +348,31 @@ fn validate_param(
         }
         None => None,
     };
+    let names = match p.names {
+        Some(file) => {
+            let span = file.span();
+            let path = dir.join(file.get_ref());
+            match std::fs::read_to_string(&path) {
+                Ok(text) => text.lines().map(|l| l.trim().to_string()).collect(),
+                Err(e) => {
+                    ctx.error(
+                        &span,
+                        format!(
+                            "param `{name}`: names file `{}` cannot be read: {e}",
+                            path.display()
+                        ),
+                    )
+                    .notes
+                    .push(format!(
+                        "paths are relative to the scene file's folder `{}`",
+                        dir.display()
+                    ));
+                    Vec::new()
+                }
+            }
+        }
+        None => Vec::new(),
+    };
     Some(ParamDef {
         label: p.label.unwrap_or_else(|| name.clone()),
         name,
@@ -353,6 +384,7 @@ fn validate_param(
         group: p.group,
         osc,
         modulation,
+        names,
     })
 }
 

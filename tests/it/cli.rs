@@ -20,22 +20,9 @@ fn check_passes_every_shipped_scene() {
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
-    // scenes/eyes.toml runs the GAN that set-up installs: a prerequisite like the model's own
-    // tests (a failure under `make test`, a skip of that one scene otherwise).
-    let gan = root().join(".hypna/models/omniart-eyes.onnx");
-    let scenes: Vec<_> = if common::prerequisite(
-        "check_passes_every_shipped_scene",
-        "the eyes GAN .hypna/models/omniart-eyes.onnx",
-        gan.is_file(),
-        "scripts/install-models.sh",
-    ) {
-        scenes
-    } else {
-        scenes
-            .into_iter()
-            .filter(|p| !p.ends_with("eyes.toml"))
-            .collect()
-    };
+    // Scenes on models that set-up installs (the eyes GAN, the compiled dreams) are
+    // prerequisites like the models' own tests.
+    let scenes = common::with_installed_models("check_passes_every_shipped_scene", scenes);
     let out = hypna().arg("check").args(&scenes).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

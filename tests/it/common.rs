@@ -35,6 +35,39 @@ pub fn prerequisite(test: &str, what: &str, present: bool, install: &str) -> boo
     false
 }
 
+/// Shipped scenes that run a model set-up installs: the scene's file name, the model, what
+/// makes it.
+const SCENES_ON_INSTALLED_MODELS: &[(&str, &str, &str)] = &[
+    (
+        "eyes.toml",
+        ".hypna/models/omniart-eyes.onnx",
+        "scripts/install-models.sh",
+    ),
+    (
+        "dream.toml",
+        ".hypna/models/dream-lite0.onnx",
+        "scripts/compile-dreams.sh target/debug/hypna (make test runs it)",
+    ),
+    (
+        "dream-class.toml",
+        ".hypna/models/dream-lite0-class.onnx",
+        "scripts/compile-dreams.sh target/debug/hypna (make test runs it)",
+    ),
+];
+
+/// `scenes` without those whose installed model is missing: each missing model is a
+/// [`prerequisite`] of `test` (a failure under `make test`, that scene skipped otherwise).
+pub fn with_installed_models(test: &str, scenes: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut scenes = scenes;
+    for (scene, model, install) in SCENES_ON_INSTALLED_MODELS {
+        let path = root().join(model);
+        if !prerequisite(test, &path.display().to_string(), path.is_file(), install) {
+            scenes.retain(|p| !p.ends_with(scene));
+        }
+    }
+    scenes
+}
+
 /// What a test does with the machine, for [`take_turn`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Turn {

@@ -348,3 +348,56 @@ fn octaves_and_iterations_raise_the_objective() {
         "objective does not rise: {objs:?}"
     );
 }
+
+#[test]
+fn class_index_is_the_one_hot_class_weight() {
+    let Some(mut m) = light("class_index_is_the_one_hot_class_weight", "squeezenet") else {
+        return;
+    };
+    randomize(&mut m, 9);
+    let base = Options {
+        layers: Vec::new(),
+        objectives: vec![hypna::dream::Objective::Class],
+        output: Output::Gradient,
+        free_size: true,
+        ..Options::default()
+    };
+    let weights = compile(m.clone(), &base).expect("compile with class weights");
+    let index = compile(
+        m,
+        &Options {
+            class_index: true,
+            ..base
+        },
+    )
+    .expect("compile with a class index");
+    let x = image(7);
+    let k = weights
+        .inputs
+        .iter()
+        .find(|(n, _, _)| n == "class_weights")
+        .map(|(_, d, _)| d[0].to_string())
+        .expect("class_weights input")
+        .parse::<usize>()
+        .expect("a fixed class count");
+    let mut one_hot = vec![0.0; k];
+    one_hot[3] = 1.0;
+    let by_weights = run(
+        &weights.model,
+        &[("image", &x), ("class_weights", &t(&one_hot))],
+    );
+    // 2.6 rounds to class 3.
+    let by_index = run(&index.model, &[("image", &x), ("class", &t(&[2.6]))]);
+    let e = max_diff(&by_weights[0], &by_index[0]);
+    assert!(
+        e < 1e-6,
+        "class 3 by index differs from its one-hot weights by {e}"
+    );
+    assert!((by_weights[1].data[0] - by_index[1].data[0]).abs() < 1e-5);
+    let other = run(&index.model, &[("image", &x), ("class", &t(&[4.0]))]);
+    let moved = max_diff(&by_index[0], &other[0]);
+    assert!(
+        moved > 1e-4,
+        "another class gives the same gradient ({moved})"
+    );
+}

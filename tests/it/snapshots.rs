@@ -15,23 +15,15 @@ const FRAMES: u64 = 60;
 const TOLERANCE: f64 = 3.0;
 
 fn scenes() -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(root().join("scenes"))
+    let v: Vec<_> = std::fs::read_dir(root().join("scenes"))
         .expect("scenes/")
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
-    // scenes/eyes.toml runs the GAN that set-up installs: a prerequisite (a failure under
-    // `make test`, that one scene skipped otherwise).
-    let gan = root().join(".hypna/models/omniart-eyes.onnx");
-    if !common::prerequisite(
-        "snapshots",
-        "the eyes GAN .hypna/models/omniart-eyes.onnx",
-        gan.is_file(),
-        "scripts/install-models.sh",
-    ) {
-        v.retain(|p| !p.ends_with("eyes.toml"));
-    }
+    // Scenes on models that set-up installs (the eyes GAN, the compiled dreams) are
+    // prerequisites (a failure under `make test`, that scene skipped otherwise).
+    let mut v = common::with_installed_models("snapshots", v);
     v.sort();
     v
 }

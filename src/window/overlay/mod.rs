@@ -329,6 +329,7 @@ mod tests {
             group: group.map(str::to_owned),
             osc: Vec::new(),
             modulation: None,
+            names: Vec::new(),
         }
     }
 

@@ -165,6 +165,18 @@ fn hud_contents(ui: &mut Ui, data: &OverlayData<'_>) {
         ))
         .color(DIM),
     );
+    // Params with a `names` file: the name of each one's value (a class dream's class).
+    for (i, p) in data.params.iter().enumerate() {
+        let value = data.targets.get(i).copied().unwrap_or(p.default);
+        if let Some(named) = p.name_of(value) {
+            let label = if p.label.is_empty() {
+                &p.name
+            } else {
+                &p.label
+            };
+            ui.label(RichText::new(format!("{label}: {named}")).strong());
+        }
+    }
     let last = data.frame_times.last().unwrap_or(0.0);
     let fps_color = if data.fps >= 55.0 {
         GOOD
@@ -425,7 +437,12 @@ fn param_row(
     } else {
         p.label.as_str()
     };
-    ui.label(label).on_hover_text(&p.name);
+    match p.name_of(target) {
+        // A param with a `names` file: the name of its value beside the label.
+        Some(named) => ui.label(format!("{label}: {named}")),
+        None => ui.label(label),
+    }
+    .on_hover_text(&p.name);
     let (lo, hi) = if p.min <= p.max {
         (p.min, p.max)
     } else {
