@@ -218,6 +218,7 @@ fn param_for(params: &mut Vec<ParamDef>, c: Component, group: &str, at: Location
         group: Some(group.to_string()),
         osc: Vec::new(),
         modulation: None,
+        names: Vec::new(),
     });
     params.len() - 1
 }
