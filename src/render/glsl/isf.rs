@@ -561,7 +561,10 @@ mod tests {
             ("frame", std::mem::offset_of!(Globals, frame)),
             ("flux", std::mem::offset_of!(Globals, flux)),
             ("bands", std::mem::offset_of!(Globals, bands)),
-            ("beats_per_bar", std::mem::offset_of!(Globals, beats_per_bar)),
+            (
+                "beats_per_bar",
+                std::mem::offset_of!(Globals, beats_per_bar),
+            ),
             ("date", std::mem::offset_of!(Globals, date)),
             ("pass_index", std::mem::offset_of!(Globals, pass_index)),
         ];
