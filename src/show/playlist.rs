@@ -10,12 +10,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::schedule::{RawSchedule, Schedule};
+use super::transition::RawTransition;
+pub use super::transition::{DEFAULT_CROSSFADE_SECS, Transition, TransitionKind};
 use crate::diag::Collector as Ctx;
 use crate::diag::Diagnostics;
-
-/// Crossfade length when a transition says `kind = "crossfade"` without `secs`, and of the
-/// playlist default when `[playlist] transition` is absent.
-pub const DEFAULT_CROSSFADE_SECS: f64 = 2.0;
 
 /// How many past entries [`Cursor::previous`] can step back through in shuffle order.
 pub const HISTORY_LEN: usize = 256;
@@ -44,7 +42,7 @@ struct RawPlaylist {
     /// Shuffle seed. Default: 0.
     seed: Option<u64>,
     /// Transition into every entry that has none. Default: crossfade of 2 s.
-    transition: Option<RawTransition>,
+    transition: Option<Spanned<RawTransition>>,
     /// Start again after the last entry. Default: true.
     #[serde(rename = "loop")]
     looping: Option<bool>,
@@ -63,18 +61,10 @@ struct RawEntry {
     /// Stays until told to move. Default: false.
     cue: Option<Spanned<bool>>,
     /// Transition into this entry. Default: the playlist's.
-    transition: Option<RawTransition>,
+    transition: Option<Spanned<RawTransition>>,
     /// Param assignments `"name=value"` applied when the entry starts. Default: none.
     #[serde(default)]
     set: Vec<Spanned<String>>,
-}
-
-/// `{ kind = "crossfade", secs = 4.0 }`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTransition {
-    kind: TransitionKind,
-    secs: Option<Spanned<f64>>,
 }
 
 /// In which order entries play.
@@ -87,43 +77,6 @@ pub enum Order {
     /// A seeded random order: every entry once per round, never the same entry twice in a row
     /// (with two or more entries).
     Shuffle,
-}
-
-/// How one scene replaces another.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TransitionKind {
-    /// At once.
-    Cut,
-    /// Both scenes render while the new one's weight goes 0 -> 1 over `secs`.
-    Crossfade,
-}
-
-/// A validated transition.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Transition {
-    /// Cut or crossfade.
-    pub kind: TransitionKind,
-    /// Length in seconds; always 0 for [`TransitionKind::Cut`].
-    pub secs: f64,
-}
-
-impl Transition {
-    /// An immediate switch.
-    pub const CUT: Self = Self {
-        kind: TransitionKind::Cut,
-        secs: 0.0,
-    };
-}
-
-impl Default for Transition {
-    /// A crossfade of [`DEFAULT_CROSSFADE_SECS`].
-    fn default() -> Self {
-        Self {
-            kind: TransitionKind::Crossfade,
-            secs: DEFAULT_CROSSFADE_SECS,
-        }
-    }
 }
 
 /// When an entry ends by itself.
@@ -231,7 +184,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawFile) -> Playlist {
     let meta = raw.playlist.into_inner();
     let default_transition = meta
         .transition
-        .map_or_else(Transition::default, |t| transition(ctx, t));
+        .map_or_else(Transition::default, |t| transition(ctx, &dir, t));
     if raw.entries.is_empty() {
         ctx.error(&header_span, "the playlist has no entries")
             .notes
@@ -307,7 +260,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawFile) -> Playlist {
         };
         let transition = e
             .transition
-            .map_or(default_transition, |t| transition(ctx, t));
+            .map_or_else(|| default_transition.clone(), |t| transition(ctx, &dir, t));
         let mut set = Vec::with_capacity(e.set.len());
         let mut set_at = Vec::with_capacity(e.set.len());
         for assignment in e.set {
@@ -355,29 +308,9 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawFile) -> Playlist {
     }
 }
 
-fn transition(ctx: &mut Ctx<'_>, raw: RawTransition) -> Transition {
-    let secs = match raw.secs {
-        Some(s) => {
-            let v = *s.get_ref();
-            if v.is_finite() && v >= 0.0 {
-                v
-            } else {
-                ctx.error(
-                    &s.span(),
-                    format!("transition secs = {v} must be a number >= 0"),
-                );
-                DEFAULT_CROSSFADE_SECS
-            }
-        }
-        None => DEFAULT_CROSSFADE_SECS,
-    };
-    match raw.kind {
-        TransitionKind::Cut => Transition::CUT,
-        TransitionKind::Crossfade => Transition {
-            kind: TransitionKind::Crossfade,
-            secs,
-        },
-    }
+fn transition(ctx: &mut Ctx<'_>, dir: &Path, raw: Spanned<RawTransition>) -> Transition {
+    let span = raw.span();
+    super::transition::validate(ctx, dir, &span, raw.into_inner())
 }
 
 /// A `duration` value in seconds: a number, or `"1h30m"`-style text.
@@ -438,7 +371,7 @@ pub fn parse_duration(text: &str) -> Result<f64, String> {
 }
 
 /// Where the cursor goes and how to get there.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Switch {
     /// The entry that was showing.
     pub from: usize,
@@ -518,7 +451,11 @@ impl Cursor {
         let len = playlist.entries.len();
         let mut cursor = Self {
             durations: playlist.entries.iter().map(Entry::duration_secs).collect(),
-            transitions: playlist.entries.iter().map(|e| e.transition).collect(),
+            transitions: playlist
+                .entries
+                .iter()
+                .map(|e| e.transition.clone())
+                .collect(),
             names: playlist.entries.iter().map(|e| e.name.clone()).collect(),
             order_kind: playlist.order,
             looping: playlist.looping,
@@ -653,7 +590,7 @@ impl Cursor {
             transition: self
                 .transitions
                 .get(index)
-                .copied()
+                .cloned()
                 .unwrap_or(Transition::CUT),
         }
     }

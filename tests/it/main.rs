@@ -43,6 +43,7 @@ mod infer_models;
 mod infer_worker;
 mod isf;
 mod isf_scene;
+mod isf_transition;
 mod layers;
 mod memory;
 mod models;
