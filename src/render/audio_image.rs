@@ -25,6 +25,9 @@ pub enum AudioImage {
     Shadertoy,
 }
 
+/// One row of an audio image: its values, and whether they are the spectrum.
+type Row<'a> = (&'a [f32], bool);
+
 /// The three audio images.
 pub struct AudioImages {
     /// Waveform, spectrum, Shadertoy's, with their views.
@@ -75,7 +78,7 @@ impl AudioImages {
     pub fn write(&mut self, queue: &wgpu::Queue, rows: &[f32]) {
         let (spectrum, wave) = rows.split_at(TEXTURE_WIDTH.min(rows.len()));
         // Each image's rows, top first: (values, is the spectrum).
-        let layouts: [(usize, &[(&[f32], bool)]); 3] = [
+        let layouts: [(usize, &[Row<'_>]); 3] = [
             (0, &[(wave, false)]),
             (1, &[(spectrum, true)]),
             (2, &[(wave, false), (spectrum, true)]),

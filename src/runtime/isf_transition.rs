@@ -58,13 +58,14 @@ impl IsfEffect {
         let chain = PassChain::new(gpu, &scene, &shaders, size, &[])?;
         let mut values: Vec<f32> = scene.params.iter().map(|p| p.default).collect();
         for (name, value) in &spec.values {
-            match scene.params.iter().position(|p| p.name == *name) {
-                Some(i) => values[i] = value.clamp(scene.params[i].min, scene.params[i].max),
+            if let Some(i) = scene.params.iter().position(|p| p.name == *name) {
+                values[i] = value.clamp(scene.params[i].min, scene.params[i].max);
+            } else {
                 // The playlist checked the names; a file edited since is reported here.
-                None => tracing::warn!(
+                tracing::warn!(
                     "ISF transition {}: no input `{name}`; the value is ignored",
                     spec.file.display()
-                ),
+                );
             }
         }
         let progress = scene.params.iter().position(|p| p.name == "progress");

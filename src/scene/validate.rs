@@ -163,8 +163,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene, slots: &[&str]) -> Scene {
                     index,
                     pass.get_ref(),
                     plan,
-                    &mut params,
-                    &mut images,
+                    (&mut params, &mut images),
                     size,
                 ));
             }

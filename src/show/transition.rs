@@ -208,27 +208,25 @@ fn isf_spec(
                     "`progress` is the transition's own: it runs 0 -> 1 over `secs`",
                 );
             }
-            Ok((name, value)) => match scene.param(&name) {
-                Some(_) => values.push((name, value)),
-                None => {
-                    let known = scene
-                        .params
-                        .iter()
-                        .filter(|p| p.name != "progress")
-                        .map(|p| format!("`{}`", p.name))
-                        .collect::<Vec<_>>();
-                    ctx.error(
-                        &assignment.span(),
-                        format!("ISF transition `{text}` has no input `{name}`"),
-                    )
-                    .notes
-                    .push(if known.is_empty() {
-                        "it has no inputs besides startImage, endImage and progress".into()
-                    } else {
-                        format!("its inputs: {}", known.join(", "))
-                    });
-                }
-            },
+            Ok((name, value)) if scene.param(&name).is_some() => values.push((name, value)),
+            Ok((name, _)) => {
+                let known = scene
+                    .params
+                    .iter()
+                    .filter(|p| p.name != "progress")
+                    .map(|p| format!("`{}`", p.name))
+                    .collect::<Vec<_>>();
+                ctx.error(
+                    &assignment.span(),
+                    format!("ISF transition `{text}` has no input `{name}`"),
+                )
+                .notes
+                .push(if known.is_empty() {
+                    "it has no inputs besides startImage, endImage and progress".into()
+                } else {
+                    format!("its inputs: {}", known.join(", "))
+                });
+            }
             Err(err) => {
                 ctx.error(
                     &assignment.span(),

@@ -28,8 +28,8 @@ fn red_to_blue(transition: &str) -> String {
 }
 
 fn rgb(frame: &Frame, x: u32, y: u32) -> [u8; 3] {
-    let [r, g, b, _] = frame.pixel(x, y);
-    [r, g, b]
+    let p = frame.pixel(x, y);
+    [p[0], p[1], p[2]]
 }
 
 fn near(a: [u8; 3], b: [u8; 3]) -> bool {
@@ -276,7 +276,7 @@ fn check_compiles_isf_transitions() {
         "[playlist]\ntransition = { isf = \"bad.fs\", secs = 1 }\n\n[[entry]]\nscene = \"a.toml\"\ncue = true\n",
     )
     .unwrap();
-    let report = check(&[list.clone()], None);
+    let report = check(std::slice::from_ref(&list), None);
     let problems: Vec<&String> = report
         .lines
         .iter()

@@ -238,7 +238,8 @@ fn at_in_file(file: &Path, at: (u32, u32), message: String) -> Diagnostic {
 }
 
 /// Expands the ISF `[[pass]]` `raw` (planned as `plan`, its first pass at expanded index
-/// `first`) into its passes, adding the params of its inputs to `params`.
+/// `first`) into its passes, adding the params of its inputs to `params` and its
+/// `IMPORTED` images to `images`.
 #[allow(clippy::too_many_lines)] // one walk over the file's passes, images and inputs
 pub(in crate::scene) fn expand(
     ctx: &mut Ctx<'_>,
@@ -246,8 +247,7 @@ pub(in crate::scene) fn expand(
     first: usize,
     raw: &RawPass,
     plan: Plan,
-    params: &mut Vec<ParamDef>,
-    images: &mut Vec<ImageDef>,
+    (params, images): (&mut Vec<ParamDef>, &mut Vec<ImageDef>),
     scene_size: [u32; 2],
 ) -> Vec<PassDef> {
     let name = raw.name.get_ref().clone();
