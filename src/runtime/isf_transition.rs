@@ -115,11 +115,15 @@ impl IsfEffect {
         amount: f32,
         show_secs: f64,
     ) -> Option<Image<'a>> {
-        for (slot, source) in [(0, Some(from)), (1, Some(to))] {
-            if slot == 0 && self.frame > 0 {
-                continue;
-            }
-            if let (Some(image), Some(source)) = (self.chain.image(slot), source) {
+        // Images 0 and 1 are the slots `startImage` and `endImage` (`TRANSITION_SLOTS`). The
+        // start image is a still: copied once. The end image plays: copied every frame.
+        let copies = if self.frame == 0 {
+            &[(0, from), (1, to)][..]
+        } else {
+            &[(1, to)][..]
+        };
+        for &(slot, source) in copies {
+            if let Some(image) = self.chain.image(slot) {
                 blitter.copy(
                     &gpu.device,
                     encoder,
