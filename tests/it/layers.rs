@@ -5,6 +5,7 @@
 //! `tests.rs` of its own, and tests may use `crate::testing`). Within a module's folder, files
 //! must not import each other in a cycle either (a parent and its children excepted: `mod.rs`
 //! declares them and they use its error type).
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
