@@ -56,6 +56,9 @@ impl RemoteOps {
         }
         config.osc_port = live.runtime().osc_status().map(|(addr, _)| addr.port());
         self.handle = crate::remote::start_or_log(config);
+        if let Some(handle) = self.handle.as_mut() {
+            publish_namespace(handle, &mut self.published, live);
+        }
         if let Some(h) = &self.handle {
             tracing::info!(
                 "browser remote and OSCQuery on {} (read-only without the token)",
@@ -89,24 +92,7 @@ impl RemoteOps {
         if handle.take_screenshot_request() {
             live.request_screenshot();
         }
-        let key = (
-            live.runtime().scene().path.clone(),
-            live.runtime().released(),
-        );
-        if self.published.as_ref() != Some(&key) {
-            handle.publish_namespace(Namespace {
-                scene: live.runtime().scene().name.clone(),
-                params: live
-                    .runtime()
-                    .scene()
-                    .params
-                    .iter()
-                    .map(ParamInfo::of)
-                    .collect(),
-                entries: live.show().entry_names(),
-            });
-            self.published = Some(key);
-        }
+        publish_namespace(handle, &mut self.published, live);
         if handle.values_due(now) {
             if self
                 .slow
@@ -126,6 +112,34 @@ impl RemoteOps {
             live.request_thumbnail(width);
         }
     }
+}
+
+/// Publishes the address space when the scene on show changed since `published` (a switch
+/// or a reload: the runtime's released count moves).
+fn publish_namespace(
+    handle: &mut RemoteHandle,
+    published: &mut Option<(std::path::PathBuf, u64)>,
+    live: &Live,
+) {
+    let key = (
+        live.runtime().scene().path.clone(),
+        live.runtime().released(),
+    );
+    if published.as_ref() == Some(&key) {
+        return;
+    }
+    handle.publish_namespace(Namespace {
+        scene: live.runtime().scene().name.clone(),
+        params: live
+            .runtime()
+            .scene()
+            .params
+            .iter()
+            .map(ParamInfo::of)
+            .collect(),
+        entries: live.show().entry_names(),
+    });
+    *published = Some(key);
 }
 
 /// The values and health the page and `LISTEN`ers see now.

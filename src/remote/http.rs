@@ -153,6 +153,16 @@ fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
         respond(&mut stream, 429, "text/plain", b"too many requests");
         return;
     }
+    let attr = request.attribute.as_deref();
+    if request.path == "/remote"
+        || attr == Some("HTML")
+        || (request.path == "/" && attr.is_none() && request.wants_html)
+    {
+        // The page itself is public: it asks `/state` with its token and says when the
+        // token is wrong.
+        respond(&mut stream, 200, "text/html; charset=utf-8", PAGE.as_bytes());
+        return;
+    }
     let access = Access::of(request.token.as_deref(), &shared.token);
     if access == Access::Refused {
         RemoteCounters::bump(&shared.counters.unauthorized);
@@ -173,13 +183,6 @@ fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
 /// Answers a plain GET.
 fn route(stream: &mut TcpStream, request: &Request, access: Access, shared: &Shared) {
     let attr = request.attribute.as_deref();
-    let page = request.path == "/remote"
-        || attr == Some("HTML")
-        || (request.path == "/" && attr.is_none() && request.wants_html);
-    if page {
-        respond(stream, 200, "text/html; charset=utf-8", PAGE.as_bytes());
-        return;
-    }
     match request.path.as_str() {
         "/state" => {
             let (ns, generation) = shared.namespace.get();

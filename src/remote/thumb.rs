@@ -50,6 +50,7 @@ impl Encoder {
 
 /// Encodes frames until the handle's end of the queue is dropped.
 fn encode_loop(rx: &Receiver<([u32; 2], Vec<u8>)>, shared: &Shared) {
+    let mut warned = false;
     while let Ok((size, rgba)) = rx.recv() {
         match encode(size, &rgba) {
             Ok(bytes) => {
@@ -59,19 +60,27 @@ fn encode_loop(rx: &Receiver<([u32; 2], Vec<u8>)>, shared: &Shared) {
                     .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(Jpeg { bytes }));
                 RemoteCounters::bump(&shared.counters.thumbnails);
             }
-            Err(e) => tracing::debug!("thumbnail not encoded: {e}"),
+            Err(e) if !warned => {
+                warned = true;
+                tracing::warn!("thumbnail not encoded: {e} (reported once)");
+            }
+            Err(_) => {}
         }
     }
 }
 
-/// JPEG of an RGBA8 image (alpha dropped).
+/// JPEG of an RGBA8 image (alpha dropped: JPEG has none).
 pub(crate) fn encode(size: [u32; 2], rgba: &[u8]) -> Result<Vec<u8>, image::ImageError> {
+    let rgb: Vec<u8> = rgba
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
     let mut out = Vec::new();
     JpegEncoder::new_with_quality(&mut out, QUALITY).encode(
-        rgba,
+        &rgb,
         size[0],
         size[1],
-        ExtendedColorType::Rgba8,
+        ExtendedColorType::Rgb8,
     )?;
     Ok(out)
 }

@@ -57,6 +57,8 @@ mod overlay;
 mod record;
 mod reload;
 mod show;
+mod remote;
+mod remote_browser;
 mod snapshots;
 mod soak;
 mod timing;
