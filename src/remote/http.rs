@@ -160,7 +160,12 @@ fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
     {
         // The page itself is public: it asks `/state` with its token and says when the
         // token is wrong.
-        respond(&mut stream, 200, "text/html; charset=utf-8", PAGE.as_bytes());
+        respond(
+            &mut stream,
+            200,
+            "text/html; charset=utf-8",
+            PAGE.as_bytes(),
+        );
         return;
     }
     let access = Access::of(request.token.as_deref(), &shared.token);

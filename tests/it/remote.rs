@@ -46,7 +46,12 @@ fn get(addr: SocketAddr, target: &str) -> (u16, Vec<u8>) {
 
 fn get_json(addr: SocketAddr, target: &str) -> Value {
     let (status, body) = get(addr, target);
-    assert_eq!(status, 200, "GET {target}: {}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        status,
+        200,
+        "GET {target}: {}",
+        String::from_utf8_lossy(&body)
+    );
     serde_json::from_slice(&body).unwrap()
 }
 
@@ -188,7 +193,11 @@ fn oscquery_namespace_and_queries_follow_the_proposal() {
     // The codes the proposal gives.
     assert_eq!(get(addr, "/hypna/nothing").0, 404);
     assert_eq!(get(addr, "/hypna/param/zoom?NOT_AN_ATTRIBUTE").0, 400);
-    assert_eq!(get(addr, "/hypna/param/zoom/norm?VALUE").0, 204, "write-only");
+    assert_eq!(
+        get(addr, "/hypna/param/zoom/norm?VALUE").0,
+        204,
+        "write-only"
+    );
     assert_eq!(get(addr, "/hypna/param/zoom?UNIT").0, 204, "no unit known");
     // The page itself, for browsers.
     let (status, page) = get(addr, "/remote");
@@ -202,8 +211,10 @@ fn websocket_listen_streams_changes_and_path_notifications() {
     let addr = h.local_addr();
     let mut socket = ws(addr, None).unwrap();
     let listen = |s: &mut Ws, cmd: &str, path: &str| {
-        s.send(Message::text(json!({ "COMMAND": cmd, "DATA": path }).to_string()))
-            .unwrap();
+        s.send(Message::text(
+            json!({ "COMMAND": cmd, "DATA": path }).to_string(),
+        ))
+        .unwrap();
     };
     listen(&mut socket, "LISTEN", "/hypna/param/zoom");
     // The current value first, then each change.
@@ -213,10 +224,10 @@ fn websocket_listen_streams_changes_and_path_notifications() {
         h.publish_values(values(vec![v]));
         if let Incoming::Osc(m) = next_or_republish(&mut socket, &mut h, v) {
             assert_eq!(m.addr, "/hypna/param/zoom");
-            if let [OscType::Float(f)] = m.args[..] {
-                if seen.last() != Some(&f) {
-                    seen.push(f);
-                }
+            if let [OscType::Float(f)] = m.args[..]
+                && seen.last() != Some(&f)
+            {
+                seen.push(f);
             }
         }
         v += 0.5;
@@ -240,10 +251,10 @@ fn websocket_listen_streams_changes_and_path_notifications() {
     // message is the fps, however often hue changes.
     listen(&mut socket, "LISTEN", "/hypna/param/hue");
     loop {
-        if let Incoming::Osc(m) = next_or_republish(&mut socket, &mut h, 0.5) {
-            if m.addr == "/hypna/param/hue" {
-                break;
-            }
+        if let Incoming::Osc(m) = next_or_republish(&mut socket, &mut h, 0.5)
+            && m.addr == "/hypna/param/hue"
+        {
+            break;
         }
     }
     listen(&mut socket, "IGNORE", "/hypna/param/hue");
@@ -344,7 +355,9 @@ fn control_needs_the_right_token_and_packets_arrive_intact() {
 fn a_flood_is_rate_limited_and_the_queue_bounded() {
     let h = server(|c| c.requests_per_sec = 5.0);
     let addr = h.local_addr();
-    let codes: Vec<u16> = (0..40).map(|_| get(addr, "/hypna/param/zoom?VALUE").0).collect();
+    let codes: Vec<u16> = (0..40)
+        .map(|_| get(addr, "/hypna/param/zoom?VALUE").0)
+        .collect();
     let refused = codes.iter().filter(|c| **c == 429).count();
     assert!(
         refused >= 20,
@@ -500,10 +513,10 @@ fn hypna_run_serves_the_remote_end_to_end() {
         "\n[params.green]\ndefault = 0.5\nlabel = \"Green\"\n",
     );
     loop {
-        if let Incoming::Json(j) = next(&mut watcher) {
-            if j == json!({ "COMMAND": "PATH_ADDED", "DATA": "/hypna/param/green" }) {
-                break;
-            }
+        if let Incoming::Json(j) = next(&mut watcher)
+            && j == json!({ "COMMAND": "PATH_ADDED", "DATA": "/hypna/param/green" })
+        {
+            break;
         }
     }
     assert_eq!(

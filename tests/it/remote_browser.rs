@@ -30,7 +30,7 @@ fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> 
     .unwrap();
     // chromedriver keeps the connection open: read the head, then Content-Length bytes.
     let mut raw = Vec::new();
-    let mut buf = [0u8; 64 * 1024];
+    let mut buf = vec![0u8; 64 * 1024];
     let (head, body_start) = loop {
         let n = s.read(&mut buf).unwrap();
         assert!(n > 0, "{method} {path}: connection closed early");
@@ -72,7 +72,10 @@ struct Browser {
 
 impl Browser {
     fn start(test: &str) -> Option<Self> {
-        let present = Command::new("chromedriver").arg("--version").output().is_ok()
+        let present = Command::new("chromedriver")
+            .arg("--version")
+            .output()
+            .is_ok()
             && std::path::Path::new("/usr/bin/chromium").exists();
         if !common::prerequisite(
             test,
@@ -241,17 +244,26 @@ fn the_page_in_chromium_controls_the_show() {
                  && typeof ws !== 'undefined' && ws && ws.readyState === 1;",
         ) == json!(true)
     });
-    common::wait_until("a dark thumbnail in the page", Duration::from_mins(1), || {
-        browser.run(THUMB_RED).as_i64().is_some_and(|r| (0..40).contains(&r))
-    });
+    common::wait_until(
+        "a dark thumbnail in the page",
+        Duration::from_mins(1),
+        || {
+            browser
+                .run(THUMB_RED)
+                .as_i64()
+                .is_some_and(|r| (0..40).contains(&r))
+        },
+    );
     let thumbnails_before = browser.run("return document.getElementById('thumb').src;");
     browser.run(
         "const s = document.querySelector('input[data-param=red]');
          s.value = s.max; s.dispatchEvent(new Event('input'));",
     );
-    common::wait_until("a red thumbnail in the page", Duration::from_mins(1), || {
-        browser.run(THUMB_RED).as_i64().is_some_and(|r| r > 200)
-    });
+    common::wait_until(
+        "a red thumbnail in the page",
+        Duration::from_mins(1),
+        || browser.run(THUMB_RED).as_i64().is_some_and(|r| r > 200),
+    );
     assert_ne!(
         browser.run("return document.getElementById('thumb').src;"),
         thumbnails_before,
