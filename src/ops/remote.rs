@@ -121,13 +121,15 @@ fn publish_namespace(
     published: &mut Option<(std::path::PathBuf, u64)>,
     live: &Live,
 ) {
-    let key = (
-        live.runtime().scene().path.clone(),
-        live.runtime().released(),
-    );
-    if published.as_ref() == Some(&key) {
+    let (path, released) = (&live.runtime().scene().path, live.runtime().released());
+    // Compared in place: nothing is allocated on a frame where nothing changed.
+    if published
+        .as_ref()
+        .is_some_and(|(p, r)| p == path && *r == released)
+    {
         return;
     }
+    let key = (path.clone(), released);
     handle.publish_namespace(Namespace {
         scene: live.runtime().scene().name.clone(),
         params: live
