@@ -1,7 +1,7 @@
 //! The browser remote in a real browser: headless Chromium driven through chromedriver by a
 //! small WebDriver client written here (W3C WebDriver over HTTP/JSON). `hypna run` plays a
-//! scene whose output is its `red` param; the page loads, moving the slider (its `input`
-//! event, as a drag fires it) turns the rendered pixels red as the browser sees them in the
+//! scene whose output is its `red` param; the page loads, dragging the slider with the mouse
+//! (WebDriver pointer actions) turns the rendered pixels red as the browser sees them in the
 //! live thumbnail, and a wrong token leaves the page read-only. A screenshot of the page is
 //! written to `target/remote-page.png` (copied to docs/images by hand when the page changes).
 
@@ -135,6 +135,36 @@ impl Browser {
         answer["value"].clone()
     }
 
+    /// Drags the slider matching `css` with the mouse (WebDriver pointer actions): press in
+    /// its middle, move to its right end, release.
+    fn drag_to_right_end(&self, css: &str) {
+        let path = format!("/session/{}/element", self.session);
+        let body = json!({ "using": "css selector", "value": css });
+        let (status, found) = request(self.addr, "POST", &path, Some(&body));
+        assert_eq!(status, 200, "{css}: {found}");
+        let element = found["value"]["element-6066-11e4-a52e-4f735466cecf"].clone();
+        let path = format!(
+            "/session/{}/element/{}/rect",
+            self.session,
+            element.as_str().unwrap()
+        );
+        let (_, rect) = request(self.addr, "GET", &path, None);
+        let half = (rect["value"]["width"].as_f64().unwrap() / 2.0).floor() as i64 - 1;
+        let origin = json!({ "element-6066-11e4-a52e-4f735466cecf": element });
+        let actions = json!({ "actions": [{
+            "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" },
+            "actions": [
+                { "type": "pointerMove", "duration": 0, "origin": origin, "x": 0, "y": 0 },
+                { "type": "pointerDown", "button": 0 },
+                { "type": "pointerMove", "duration": 300, "origin": origin, "x": half, "y": 0 },
+                { "type": "pointerUp", "button": 0 }
+            ]
+        }]});
+        let path = format!("/session/{}/actions", self.session);
+        let (status, answer) = request(self.addr, "POST", &path, Some(&actions));
+        assert_eq!(status, 200, "drag: {answer}");
+    }
+
     fn screenshot_png(&self) -> Vec<u8> {
         let path = format!("/session/{}/screenshot", self.session);
         let (status, answer) = request(self.addr, "GET", &path, None);
@@ -255,10 +285,7 @@ fn the_page_in_chromium_controls_the_show() {
         },
     );
     let thumbnails_before = browser.run("return document.getElementById('thumb').src;");
-    browser.run(
-        "const s = document.querySelector('input[data-param=red]');
-         s.value = s.max; s.dispatchEvent(new Event('input'));",
-    );
+    browser.drag_to_right_end("input[data-param=red]");
     common::wait_until(
         "a red thumbnail in the page",
         Duration::from_mins(1),
