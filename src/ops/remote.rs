@@ -86,6 +86,12 @@ impl RemoteOps {
         let dropped = &mut self.dropped_no_osc;
         handle.take_packets(|bytes, from| {
             if !live.runtime_mut().inject_osc(bytes, from) {
+                if *dropped == 0 {
+                    tracing::warn!(
+                        "OSC from the browser remote is dropped: no OSC server runs (--no-osc), \
+                         and the remote's control goes through its routing (reported once)"
+                    );
+                }
                 *dropped += 1;
             }
         });

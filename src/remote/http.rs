@@ -20,10 +20,16 @@ use super::{Shared, ws};
 
 /// Connections served at once at most (WebSocket sessions included); more are refused.
 const MAX_CONNECTIONS: u64 = 64;
+/// WebSocket sessions at once at most, so that idle sessions never take every connection
+/// (plain requests keep the rest).
+const MAX_WEBSOCKETS: u64 = 32;
 /// Bytes of a request head at most.
 const MAX_HEAD: usize = 8 * 1024;
 /// Headers of a request at most.
 const MAX_HEADERS: usize = 32;
+/// Time a client has to send its whole request head (a byte every few seconds cannot hold a
+/// connection thread for hours).
+const HEAD_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The page, embedded (one static file, no build step).
 const PAGE: &str = include_str!("page.html");
@@ -82,7 +88,11 @@ pub(super) struct Request {
 fn read_head(stream: &mut TcpStream) -> Result<Option<Request>, u16> {
     let mut buf = vec![0u8; MAX_HEAD];
     let mut filled = 0;
+    let started = Instant::now();
     loop {
+        if started.elapsed() > HEAD_DEADLINE {
+            return Err(408);
+        }
         let n = stream.read(&mut buf[filled..]).map_err(|_| 408u16)?;
         if n == 0 {
             return Ok(None);
@@ -179,6 +189,16 @@ fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
         return;
     }
     if let Some(key) = &request.websocket_key {
+        if shared.counters.ws_open.load(Ordering::Relaxed) >= MAX_WEBSOCKETS {
+            RemoteCounters::bump(&shared.counters.connections_refused);
+            respond(
+                &mut stream,
+                503,
+                "text/plain",
+                b"too many WebSocket sessions",
+            );
+            return;
+        }
         ws::session(stream, key, access, peer, shared);
         return;
     }
