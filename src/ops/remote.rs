@@ -168,10 +168,12 @@ fn values_of(
         models: status
             .models
             .iter()
-            .map(|m| ModelHealth {
+            .zip(runtime.nodes())
+            .map(|(m, node)| ModelHealth {
                 name: m.name.clone(),
                 rate_hz: m.rate_hz,
                 errors: m.errors,
+                state: crate::window::model_state(&node.worker_state()),
             })
             .collect(),
         audio_state: status.audio_state.clone(),

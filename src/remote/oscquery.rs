@@ -8,6 +8,7 @@
 //! ```text
 //! /hypna/param/<name>        f  ACCESS 3  VALUE, RANGE, DESCRIPTION (label), CLIPMODE both, TAGS (group)
 //! /hypna/param/<name>/norm   f  ACCESS 2  RANGE 0..1
+//! <alias address>            f  ACCESS 2  RANGE: the alias's input range (one-value aliases)
 //! /hypna/scene               s  ACCESS 3 with a playlist (VALUE: the entry, RANGE VALS: entries), else 2
 //! /hypna/scene/next|prev     N  ACCESS 2
 //! /hypna/tap, /hypna/beat/resync, /hypna/query   N  ACCESS 2
@@ -102,6 +103,18 @@ fn methods(ns: &Namespace, values: Option<&Values>) -> Vec<(String, Map<String, 
         n.insert("RANGE".into(), json!([{ "MIN": 0.0, "MAX": 1.0 }]));
         n.insert("CLIPMODE".into(), json!(["both"]));
         out.push((format!("/hypna/param/{}/norm", p.name), n));
+        for (address, [lo, hi]) in &p.aliases {
+            let mut a = Map::new();
+            a.insert("TYPE".into(), json!("f"));
+            a.insert("ACCESS".into(), json!(2));
+            a.insert(
+                "DESCRIPTION".into(),
+                json!(format!("{} (controller alias)", p.label)),
+            );
+            a.insert("RANGE".into(), json!([{ "MIN": lo, "MAX": hi }]));
+            a.insert("CLIPMODE".into(), json!(["both"]));
+            out.push((address.clone(), a));
+        }
     }
     let mut scene = Map::new();
     scene.insert("TYPE".into(), json!("s"));
@@ -389,6 +402,7 @@ mod tests {
                 default: 1.0,
                 group: Some("camera".into()),
                 names: Vec::new(),
+                aliases: vec![("/1/fader1".into(), [0.0, 127.0])],
             }],
             entries: vec!["a".into(), "b".into()],
         }
@@ -413,6 +427,9 @@ mod tests {
         assert_eq!(n["CLIPMODE"], json!(["both"]));
         assert_eq!(n["ACCESS"], 3);
         assert_eq!(n["CONTENTS"]["norm"]["ACCESS"], 2);
+        let alias = node(&ns(), Some(&values), "/1/fader1").unwrap();
+        assert_eq!(alias["RANGE"], json!([{ "MIN": 0.0, "MAX": 127.0 }]));
+        assert_eq!(alias["ACCESS"], 2);
         let root = node(&ns(), Some(&values), "/").unwrap();
         assert_eq!(
             root["CONTENTS"]["hypna"]["CONTENTS"]["scene"]["VALUE"],

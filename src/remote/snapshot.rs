@@ -64,6 +64,8 @@ pub struct ParamInfo {
     pub group: Option<String>,
     /// Names of the whole values, when the param has them.
     pub names: Vec<String>,
+    /// Controller aliases that carry one value (address, the controller's range).
+    pub aliases: Vec<(String, [f32; 2])>,
 }
 
 impl ParamInfo {
@@ -78,6 +80,12 @@ impl ParamInfo {
             default: def.default,
             group: def.group.clone(),
             names: def.names.clone(),
+            aliases: def
+                .osc
+                .iter()
+                .filter(|a| a.arg == 0)
+                .map(|a| (a.address.clone(), a.input_range))
+                .collect(),
         }
     }
 }
@@ -102,6 +110,8 @@ pub struct ModelHealth {
     pub rate_hz: f32,
     /// Failed runs since the scene started.
     pub errors: u64,
+    /// The worker's state in a word or a few (`ready`, `loading`, `failing (3)`, ...).
+    pub state: String,
 }
 
 /// How the installation is doing, for the dashboard (`GET /health`).

@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use app::Live;
+pub use hud::model_state;
 pub use monitors::{MonitorInfo, choose_monitor, list_monitors};
 
 use crate::render::blit::Fit;

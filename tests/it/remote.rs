@@ -111,6 +111,7 @@ fn param(name: &str, label: &str, min: f32, max: f32) -> ParamInfo {
         default: min,
         group: Some("look".into()),
         names: Vec::new(),
+        aliases: Vec::new(),
     }
 }
 
