@@ -21,6 +21,7 @@ pub mod settings;
 pub mod audio;
 pub mod infer;
 pub mod osc;
+pub mod remote;
 // The GPU.
 pub mod render;
 // Model nodes: inference workers bridged to textures and params; the dream compiler beside them

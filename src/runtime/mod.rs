@@ -583,6 +583,19 @@ impl Runtime {
         self.services.queue(name, value);
     }
 
+    /// The OSC configuration the server runs with (its port and allow list), if it runs.
+    #[must_use]
+    pub fn osc_config(&self) -> Option<&crate::osc::OscConfig> {
+        self.services.osc_config()
+    }
+
+    /// Routes an OSC packet that arrived another way (binary OSC over the OSCQuery
+    /// WebSocket) through the OSC server as a datagram from `from`: same allow list, routes
+    /// and clamping; applied next frame. False when no OSC server runs (the packet is dropped).
+    pub fn inject_osc(&mut self, packet: &[u8], from: std::net::SocketAddr) -> bool {
+        self.services.inject_osc(packet, from)
+    }
+
     /// Sends every param change applied live (OSC, [`Self::queue_param`]) to `sink` from
     /// now on.
     pub fn set_param_sink(&mut self, sink: Option<Box<dyn ParamSink>>) {

@@ -248,6 +248,24 @@ impl Show {
         }
     }
 
+    /// The names of the playlist's entries in file order (empty for a single scene).
+    #[must_use]
+    pub fn entry_names(&self) -> Vec<String> {
+        match &self.source {
+            Source::Playlist { playlist, .. } => {
+                playlist.entries.iter().map(|e| e.name.clone()).collect()
+            }
+            Source::Scene(_) => Vec::new(),
+        }
+    }
+
+    /// The schedule's next opening or closing (local time), if it has one that changes.
+    #[must_use]
+    pub fn next_change(&mut self) -> Option<jiff::civil::DateTime> {
+        let now = (self.local_clock)();
+        self.schedule.as_ref()?.next_change(now)
+    }
+
     /// Problems of the newest switch that failed.
     #[must_use]
     pub fn errors(&self) -> &[Diagnostic] {

@@ -57,6 +57,8 @@ mod osc_udp;
 mod overlay;
 mod record;
 mod reload;
+mod remote;
+mod remote_browser;
 mod show;
 mod snapshots;
 mod soak;
