@@ -18,8 +18,8 @@ use hypna::runtime::{RenderSettings, Runtime, RuntimeOptions, render_frames_with
 use hypna::show::{Show, ShowEvent};
 use jiff::civil::{DateTime, date};
 
-const SIZE: [u32; 2] = [64, 36];
-const FPS: f64 = 30.0;
+pub(crate) const SIZE: [u32; 2] = [64, 36];
+pub(crate) const FPS: f64 = 30.0;
 
 const RED: [u8; 3] = [255, 0, 0];
 const GREEN: [u8; 3] = [0, 255, 0];
@@ -27,7 +27,7 @@ const BLUE: [u8; 3] = [0, 0, 255];
 const BLACK: [u8; 3] = [0, 0, 0];
 
 /// Writes `<name>.toml` and `<name>.wgsl`: one pass returning `rgb`.
-fn solid_scene(dir: &Path, name: &str, rgb: [f32; 3]) -> PathBuf {
+pub(crate) fn solid_scene(dir: &Path, name: &str, rgb: [f32; 3]) -> PathBuf {
     let [r, g, b] = rgb;
     std::fs::write(
         dir.join(format!("{name}.wgsl")),
@@ -71,9 +71,9 @@ fn open(gpu: &Gpu, dir: &Path, name: &str, text: &str) -> (Show, Runtime) {
 }
 
 /// Frames and the non-idle show events of one run, by frame number.
-struct Run {
-    frames: Vec<Frame>,
-    events: Vec<(u64, ShowEvent)>,
+pub(crate) struct Run {
+    pub(crate) frames: Vec<Frame>,
+    pub(crate) events: Vec<(u64, ShowEvent)>,
 }
 
 impl Run {
@@ -84,7 +84,7 @@ impl Run {
 
 /// Renders `n` frames (frame numbers and time restart at 0) with the show driving the
 /// runtime; `script(frame, show, runtime)` runs first in each frame (OSC requests, probes).
-fn play(
+pub(crate) fn play(
     gpu: &Gpu,
     show: &mut Show,
     runtime: &mut Runtime,

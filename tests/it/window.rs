@@ -23,14 +23,14 @@ fn has_xdotool(test: &str) -> bool {
 }
 
 /// A private Xvfb server, killed on drop.
-struct XServer {
+pub(crate) struct XServer {
     child: Child,
     display: String,
 }
 
 impl XServer {
     /// Starts Xvfb on a free display, or skips (fails under `HYPNA_REQUIRE_GPU=1`).
-    fn start(test: &str) -> Option<Self> {
+    pub(crate) fn start(test: &str) -> Option<Self> {
         common::take_turn(common::Turn::Render);
         let present = Command::new("Xvfb").arg("-help").output().is_ok();
         if !common::prerequisite(test, "Xvfb", present, "apt-get install xvfb") {
@@ -85,14 +85,14 @@ impl Drop for XServer {
 }
 
 /// A running `hypna run` whose log lines arrive on a channel.
-struct Hypna {
-    child: Child,
+pub(crate) struct Hypna {
+    pub(crate) child: Child,
     lines: Receiver<String>,
-    log: Vec<String>,
+    pub(crate) log: Vec<String>,
 }
 
 impl Hypna {
-    fn start(x: &XServer, args: &[&str]) -> Self {
+    pub(crate) fn start(x: &XServer, args: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_hypna"));
         command.arg("run").args(args);
         Self::spawn(x, command)
@@ -125,7 +125,7 @@ impl Hypna {
     }
 
     /// Waits for a log line containing `needle`.
-    fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
+    pub(crate) fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -582,8 +582,16 @@ shader = "out.wgsl"
 inputs = ["painted"]
 "#;
 
-/// Sends `/hypna/status` and collects the counters of the reply.
-fn osc_status(port: u16) -> Vec<(String, i64)> {
+/// A `/hypna/status` reply: the scene on show, its frame number, and the counters.
+pub(crate) struct OscStatus {
+    pub(crate) scene: String,
+    pub(crate) frame: i64,
+    pub(crate) counters: Vec<(String, i64)>,
+}
+
+/// Sends `/hypna/status` and collects the reply (asking again while none comes, for up to
+/// 20 s).
+pub(crate) fn osc_status(port: u16) -> OscStatus {
     use rosc::{OscMessage, OscPacket, OscType};
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     socket
@@ -595,7 +603,11 @@ fn osc_status(port: u16) -> Vec<(String, i64)> {
     }))
     .unwrap();
     socket.send_to(&request, ("127.0.0.1", port)).unwrap();
-    let mut counters = Vec::new();
+    let mut status = OscStatus {
+        scene: String::new(),
+        frame: -1,
+        counters: Vec::new(),
+    };
     let mut buf = [0u8; 4096];
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -607,6 +619,10 @@ fn osc_status(port: u16) -> Vec<(String, i64)> {
             continue;
         };
         match (m.addr.as_str(), m.args.as_slice()) {
+            ("/hypna/reply/status", [OscType::String(scene), _, OscType::Int(frame)]) => {
+                status.scene.clone_from(scene);
+                status.frame = i64::from(*frame);
+            }
             ("/hypna/reply/status/counter", [OscType::String(name), value]) => {
                 let v = match value {
                     OscType::Int(i) => i64::from(*i),
@@ -614,13 +630,16 @@ fn osc_status(port: u16) -> Vec<(String, i64)> {
                     OscType::Float(f) => *f as i64,
                     _ => -1,
                 };
-                counters.push((name.clone(), v));
+                status.counters.push((name.clone(), v));
             }
-            ("/hypna/reply/status/done", _) => return counters,
+            ("/hypna/reply/status/done", _) => return status,
             _ => {}
         }
     }
-    panic!("no complete /hypna/status reply; counters so far: {counters:?}");
+    panic!(
+        "no complete /hypna/status reply; counters so far: {:?}",
+        status.counters
+    );
 }
 
 /// Frames must keep coming and must not be flat (a black or frozen screen is a failure).
@@ -747,7 +766,7 @@ fn faults_while_running_never_stop_the_show() {
         drop(sender.send_to(packet, ("127.0.0.1", port)));
     }
     assert_alive(&mut hypna, "an OSC flood");
-    let counters = osc_status(port);
+    let counters = osc_status(port).counters;
     let malformed = counters
         .iter()
         .find(|(n, _)| n == "osc.malformed")
