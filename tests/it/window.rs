@@ -4,6 +4,7 @@
 
 use crate::audio_support;
 use crate::common;
+use crate::osc_support::osc_status;
 
 use common::save;
 
@@ -581,66 +582,6 @@ name = "out"
 shader = "out.wgsl"
 inputs = ["painted"]
 "#;
-
-/// A `/hypna/status` reply: the scene on show, its frame number, and the counters.
-pub(crate) struct OscStatus {
-    pub(crate) scene: String,
-    pub(crate) frame: i64,
-    pub(crate) counters: Vec<(String, i64)>,
-}
-
-/// Sends `/hypna/status` and collects the reply (asking again while none comes, for up to
-/// 20 s).
-pub(crate) fn osc_status(port: u16) -> OscStatus {
-    use rosc::{OscMessage, OscPacket, OscType};
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let request = rosc::encoder::encode(&OscPacket::Message(OscMessage {
-        addr: "/hypna/status".into(),
-        args: vec![],
-    }))
-    .unwrap();
-    socket.send_to(&request, ("127.0.0.1", port)).unwrap();
-    let mut status = OscStatus {
-        scene: String::new(),
-        frame: -1,
-        counters: Vec::new(),
-    };
-    let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let Ok(n) = socket.recv(&mut buf) else {
-            socket.send_to(&request, ("127.0.0.1", port)).unwrap();
-            continue;
-        };
-        let Ok((_, OscPacket::Message(m))) = rosc::decoder::decode_udp(&buf[..n]) else {
-            continue;
-        };
-        match (m.addr.as_str(), m.args.as_slice()) {
-            ("/hypna/reply/status", [OscType::String(scene), _, OscType::Int(frame)]) => {
-                status.scene.clone_from(scene);
-                status.frame = i64::from(*frame);
-            }
-            ("/hypna/reply/status/counter", [OscType::String(name), value]) => {
-                let v = match value {
-                    OscType::Int(i) => i64::from(*i),
-                    OscType::Long(l) => *l,
-                    OscType::Float(f) => *f as i64,
-                    _ => -1,
-                };
-                status.counters.push((name.clone(), v));
-            }
-            ("/hypna/reply/status/done", _) => return status,
-            _ => {}
-        }
-    }
-    panic!(
-        "no complete /hypna/status reply; counters so far: {:?}",
-        status.counters
-    );
-}
 
 /// Frames must keep coming and must not be flat (a black or frozen screen is a failure).
 fn assert_alive(hypna: &mut Hypna, after: &str) {

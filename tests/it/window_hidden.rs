@@ -4,7 +4,8 @@
 //! the window presents again.
 
 use crate::common;
-use crate::window::{Hypna, XServer, osc_status};
+use crate::osc_support::osc_status;
+use crate::window::{Hypna, XServer};
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,8 @@
 //! second, and its resident memory stays bounded while the requests pour in (nothing is held
 //! per request).
 
-use crate::window::{Hypna, XServer, osc_status};
+use crate::osc_support::osc_status;
+use crate::window::{Hypna, XServer};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
