@@ -17,6 +17,10 @@ run:
 # OSC and audio peers), so a missing one fails its tests instead of skipping them.
 # HYPNA_REQUIRE_GPU=0 make test skips them instead, with a printed SKIPPED line each.
 test: export HYPNA_REQUIRE_GPU ?= 1
+# The test binary creates GPU devices itself: without a desktop session Mesa's device-select
+# layer would make libwayland print "XDG_RUNTIME_DIR is invalid" twice per device (the hypna
+# command switches the layer off itself, see quiet_vulkan_device_select in src/main.rs).
+test: export NODEVICE_SELECT ?= 1
 test:
 	@scripts/setup.sh test
 	cargo fmt --check

@@ -634,14 +634,17 @@ fn parse_threads(s: &str) -> Result<usize, String> {
     }
 }
 
-/// Without a desktop session (`XDG_RUNTIME_DIR` unset, as under systemd or SSH), Mesa's
-/// implicit Vulkan layer `VK_LAYER_MESA_device_select` tries to reach a Wayland compositor
-/// while wgpu lists adapters, and libwayland prints `error: XDG_RUNTIME_DIR is invalid or not
-/// set in the environment.` twice, which reads like a failure of hypna. The layer only picks
+/// Without a desktop session (`XDG_RUNTIME_DIR` unset or not an absolute path, as under
+/// systemd, SSH or in a container), Mesa's implicit Vulkan layer `VK_LAYER_MESA_device_select`
+/// tries to reach a Wayland compositor while wgpu lists adapters, and libwayland prints
+/// `error: XDG_RUNTIME_DIR is invalid or not set in the environment.` twice, which reads like
+/// a failure of hypna. The layer only picks
 /// among several GPUs (`MESA_VK_DEVICE_SELECT`), so it is switched off (`NODEVICE_SELECT=1`,
 /// the layer's own off switch) when no session is there and nobody asked for a selection.
 fn quiet_vulkan_device_select() {
-    let no_session = std::env::var_os("XDG_RUNTIME_DIR").is_none_or(|d| d.is_empty());
+    // libwayland's own test: unset, or not an absolute path ("invalid").
+    let no_session =
+        std::env::var_os("XDG_RUNTIME_DIR").is_none_or(|d| !std::path::Path::new(&d).is_absolute());
     if no_session
         && std::env::var_os("MESA_VK_DEVICE_SELECT").is_none()
         && std::env::var_os("NODEVICE_SELECT").is_none()

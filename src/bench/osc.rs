@@ -345,6 +345,10 @@ pub struct OscFrameReport {
     /// CPU time the benchmark's own sender thread used during the loaded phases, ms (Linux;
     /// 0 elsewhere): on a machine with few cores it competes with the frame.
     pub sender_cpu_ms: f64,
+    /// CPU time hypna's OSC receive thread (`hypna-osc-rx`: decode, route, queue) used
+    /// during the loaded phases, ms (Linux; 0 elsewhere): the server's own cost, off the
+    /// frame thread but on the same cores.
+    pub receiver_cpu_ms: f64,
     /// Wall time of the loaded phases, ms.
     pub loaded_wall_ms: f64,
 }
@@ -357,7 +361,36 @@ fn thread_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time of this process's threads named `name` in nanoseconds (Linux: each thread's
+/// `schedstat`; 0 elsewhere).
+fn named_threads_cpu_ns(name: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == name)
+        })
+        .filter_map(|t| {
+            std::fs::read_to_string(t.path().join("schedstat"))
+                .ok()
+                .and_then(|s| {
+                    s.split_whitespace()
+                        .next()
+                        .and_then(|v| v.parse::<u64>().ok())
+                })
+        })
+        .sum()
+}
+
 impl OscFrameReport {
+    /// The OSC receive thread's CPU time over the loaded wall time (share of one core).
+    #[must_use]
+    pub fn receiver_share(&self) -> f64 {
+        self.receiver_cpu_ms / self.loaded_wall_ms.max(1e-9)
+    }
+
     /// The sender's CPU time over the loaded wall time: the share of one core the benchmark's
     /// own sender took from the machine while the loaded frames were measured.
     #[must_use]
@@ -411,6 +444,12 @@ impl fmt::Display for OscFrameReport {
             self.loaded_wall_ms,
             self.sender_share() * 100.0,
             std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        )?;
+        write!(
+            f,
+            "\n  hypna's OSC receive thread used {:.1} ms of CPU in the same time: {:.1} % of one core",
+            self.receiver_cpu_ms,
+            self.receiver_share() * 100.0
         )
     }
 }
@@ -541,6 +580,7 @@ pub fn run_frames(
     // Load: quiet and loaded phases alternate.
     let (mut quiet, mut loaded) = (Vec::new(), Vec::new());
     let (mut sender_cpu_ns, mut loaded_wall) = (0u64, Duration::ZERO);
+    let mut receiver_cpu_ns = 0u64;
     let flood = encode(param.min);
     for _ in 0..rounds {
         for _ in 0..frames {
@@ -571,10 +611,13 @@ pub fn run_frames(
             })
         };
         let phase = Instant::now();
+        let receiver_start = named_threads_cpu_ns(crate::osc::RX_THREAD);
         for _ in 0..frames {
             loaded.push(frame(&mut runtime));
         }
         loaded_wall += phase.elapsed();
+        receiver_cpu_ns +=
+            named_threads_cpu_ns(crate::osc::RX_THREAD).saturating_sub(receiver_start);
         stop.store(true, Ordering::Relaxed);
         match sender.join() {
             Ok(ns) => sender_cpu_ns += ns,
@@ -594,6 +637,7 @@ pub fn run_frames(
         latency_ms,
         received,
         sender_cpu_ms: sender_cpu_ns as f64 / 1e6,
+        receiver_cpu_ms: receiver_cpu_ns as f64 / 1e6,
         loaded_wall_ms: loaded_wall.as_secs_f64() * 1e3,
     })
 }

@@ -380,6 +380,7 @@ mod tests {
             file: "dream.onnx".into(),
             at: Location::default(),
             size: Some([384, 216]),
+            size_at: None,
             every: 1,
             max_rate_hz: None,
             deadline: None,

@@ -35,7 +35,7 @@ pub use crate::scene::osc::{
 pub use counters::{Counter, CounterSnapshot};
 pub use feedback::{AudioEcho, StatusInfo};
 pub use route::{OscEvent, ParamRoute, RouteTable, SceneRequest};
-pub use server::{OscHandle, OscThread, start, start_or_log};
+pub use server::{OscHandle, OscThread, RX_THREAD, start, start_or_log};
 pub use wire::{ntp_delta, ntp_from_system_time, system_time_from_ntp};
 
 use std::net::SocketAddr;

@@ -50,9 +50,10 @@ pub enum OscThread {
     Send,
 }
 
-/// Names of the server's threads (also used in logs).
-const RX_THREAD: &str = "hypna-osc-rx";
-/// See [`RX_THREAD`].
+/// Name of the server's receive thread (also used in logs, and by `hypna bench --osc` to
+/// find its CPU time).
+pub const RX_THREAD: &str = "hypna-osc-rx";
+/// Name of the server's send thread.
 const TX_THREAD: &str = "hypna-osc-tx";
 
 /// Starts the OSC server: binds `config.listen` and spawns the socket and sender threads.

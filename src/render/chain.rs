@@ -239,11 +239,12 @@ impl PassChain {
         // Whatever the checks above missed: a validation error while creating the chain
         // fails the load, so the last good scene keeps playing.
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let chain = Self::create(gpu, scene, shaders, scene_size, model_sizes)?;
+        let chain = Self::create(gpu, scene, shaders, scene_size, model_sizes);
+        // Popped whatever `create` returned: a scope left pushed would swallow later errors.
         if let Some(error) = pollster::block_on(scope.pop()) {
             return Err(ChainError::Gpu(error.to_string()));
         }
-        Ok(chain)
+        chain
     }
 
     fn create(

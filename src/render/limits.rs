@@ -99,10 +99,7 @@ pub fn check(
     limits: &wgpu::Limits,
 ) -> Result<(), Diagnostics> {
     let mut errors = Vec::new();
-    let at = |loc: Option<Location>, message: String| match loc {
-        Some(l) => Diagnostic::at(&scene.path, l.line, l.col, message),
-        None => Diagnostic::file(&scene.path, message),
-    };
+    let at = |loc: Option<Location>, message: String| self::at(scene, loc, message);
     let size_at = match source {
         SizeSource::Scene => scene.size_at,
         SizeSource::CommandLine => None,
@@ -201,15 +198,66 @@ pub fn check(
         }
     }
 
+    errors.extend(model_image_errors(scene, models, limits));
+
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Diagnostics(errors))
+    }
+}
+
+/// Every limit the model images `models` cross on a device with `limits` (each located at
+/// its model).
+///
+/// # Errors
+/// Every crossing: a side larger than the largest texture, an input whose read-back buffer
+/// is larger than the largest buffer.
+pub fn check_model_images(
+    scene: &Scene,
+    models: &[ModelImage],
+    limits: &wgpu::Limits,
+) -> Result<(), Diagnostics> {
+    let errors = model_image_errors(scene, models, limits);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Diagnostics(errors))
+    }
+}
+
+fn model_image_errors(
+    scene: &Scene,
+    models: &[ModelImage],
+    limits: &wgpu::Limits,
+) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    let max_side = limits.max_texture_dimension_2d;
     for image in models {
         let Some(model) = scene.models.get(image.model) else {
             continue;
         };
-        let loc = Some(model.at);
+        // At the model's `size` when that set this size, else at the binding, else the model.
+        let binding_at = if image.input {
+            model
+                .inputs
+                .iter()
+                .find(|b| b.name == image.binding)
+                .map(|b| b.at)
+        } else {
+            model
+                .outputs
+                .iter()
+                .find(|b| b.name == image.binding)
+                .map(|b| b.at)
+        };
+        let size_at = model.size_at.filter(|_| model.size == Some(image.size));
+        let loc = size_at.or(binding_at).or(Some(model.at));
         let [w, h] = image.size;
         let role = if image.input { "input" } else { "output" };
         if w > max_side || h > max_side {
             errors.push(at(
+                scene,
                 loc,
                 format!(
                     "model `{}`: image {role} `{}` is {w}x{h}, larger than this GPU's largest texture ({max_side} pixels a side)",
@@ -221,6 +269,7 @@ pub fn check(
             if bytes > limits.max_buffer_size {
                 errors.push(
                     at(
+                        scene,
                         loc,
                         format!(
                             "model `{}`: image input `{}` at {w}x{h} is read back as {} MiB; this GPU's largest buffer is {} MiB",
@@ -236,10 +285,14 @@ pub fn check(
         }
     }
 
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Diagnostics(errors))
+    errors
+}
+
+/// A diagnostic in `scene`'s file, at `loc` when known.
+fn at(scene: &Scene, loc: Option<Location>, message: String) -> Diagnostic {
+    match loc {
+        Some(l) => Diagnostic::at(&scene.path, l.line, l.col, message),
+        None => Diagnostic::file(&scene.path, message),
     }
 }
 

@@ -26,6 +26,7 @@ use crate::params::{ParamError, ParamStore};
 use crate::render::blit::Blitter;
 use crate::render::chain::{ChainError, FrameInputs, MODEL_TEXTURE_FORMAT, PassChain};
 use crate::render::context::Gpu;
+use crate::render::limits::ModelImage;
 use crate::render::shader::{PassShader, load_pass_shader};
 use crate::scene::{ModelDef, Scene, SceneError};
 
@@ -170,6 +171,13 @@ pub fn check_models(scene: &Scene, ort_lib: Option<PathBuf>) -> Result<Option<St
         ..RuntimeOptions::default()
     };
     let models = load_models(scene, &options, scene.size, None)?;
+    // The images the models read and write, against the limits every device grants.
+    crate::render::limits::check_model_images(
+        scene,
+        &model_images(scene, &models),
+        &crate::render::limits::portable(),
+    )
+    .map_err(|d| LoadError::Chain(ChainError::Limits(d)))?;
     Ok(Some(format!(
         "model bindings checked: {} model{} against each one's inputs and outputs",
         models.len(),
@@ -319,6 +327,41 @@ impl Built {
     }
 }
 
+/// The images the freshly loaded models of `scene` read (inputs) and write (outputs); reused
+/// models were checked when they loaded.
+fn model_images(scene: &Scene, models: &[PreparedModel]) -> Vec<ModelImage> {
+    let mut images = Vec::new();
+    for (m, model) in models.iter().enumerate() {
+        let (PreparedModel::Fresh(fresh), Some(def)) = (model, scene.models.get(m)) else {
+            continue;
+        };
+        let plan = &fresh.0;
+        images.extend(plan.inputs.iter().filter_map(|i| {
+            i.image_size.map(|size| ModelImage {
+                model: m,
+                binding: def
+                    .inputs
+                    .get(i.binding)
+                    .map_or_else(|| i.binding.to_string(), |b| b.name.clone()),
+                size,
+                input: true,
+            })
+        }));
+        images.extend(plan.outputs.iter().filter_map(|o| {
+            o.image.map(|(size, _)| ModelImage {
+                model: m,
+                binding: def
+                    .outputs
+                    .get(o.binding)
+                    .map_or_else(|| o.binding.to_string(), |b| b.name.clone()),
+                size,
+                input: false,
+            })
+        }));
+    }
+    images
+}
+
 /// Builds `prepared` on the GPU at the size `options` ask for (default: the scene's).
 ///
 /// # Errors
@@ -369,6 +412,14 @@ impl Instance {
             };
             model_sizes.extend(outputs);
         }
+        // Model input images are read back every run: their textures and buffers must fit
+        // the device (outputs are checked with the chain, which creates their textures).
+        let inputs: Vec<ModelImage> = model_images(&scene, &models)
+            .into_iter()
+            .filter(|i| i.input)
+            .collect();
+        crate::render::limits::check_model_images(&scene, &inputs, &gpu.device.limits())
+            .map_err(|d| LoadError::Chain(ChainError::Limits(d)))?;
         let mut chain = PassChain::new(gpu, &scene, &shaders, size, &model_sizes)?;
         let mut nodes = Vec::new();
         let mut stamps = Vec::new();
@@ -378,8 +429,16 @@ impl Instance {
                 PreparedModel::Fresh(fresh) => {
                     let (plan, model, stamp) = *fresh;
                     let def = &scene.models[m];
-                    let node =
-                        ModelNode::new(gpu, m, def, plan, model).map_err(LoadError::Infer)?;
+                    // Whatever the checks above missed fails the load, not every frame.
+                    let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
+                    let node = ModelNode::new(gpu, m, def, plan, model);
+                    if let Some(error) = pollster::block_on(scope.pop()) {
+                        return Err(LoadError::Chain(ChainError::Gpu(format!(
+                            "model `{}`: {error}",
+                            def.name
+                        ))));
+                    }
+                    let node = node.map_err(LoadError::Infer)?;
                     nodes.push(Some(node));
                     stamps.push(stamp);
                 }

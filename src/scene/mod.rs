@@ -149,6 +149,8 @@ pub struct ModelDef {
     pub at: Location,
     /// Inference size for image tensors with free height and width.
     pub size: Option<[u32; 2]>,
+    /// Where `size` stands in the scene file, when given.
+    pub size_at: Option<Location>,
     /// Start a run at most every N frames.
     pub every: u32,
     /// Start at most this many runs per second.

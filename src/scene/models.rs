@@ -18,6 +18,19 @@ use super::{
 /// The largest `batch`: 256 samples a run (a 16x16 atlas).
 pub const MAX_BATCH: usize = 256;
 
+/// The largest `every`: a run every 100,000 frames (half an hour at 60 frames a second).
+const MAX_EVERY: u32 = 100_000;
+
+/// The lowest `max_rate_hz`: a run every 1,000 seconds.
+const MIN_RATE_HZ: f32 = 0.001;
+
+/// The highest `max_rate_hz`: more than any frame rate (a model runs at most once a frame).
+const MAX_RATE_HZ: f32 = 1000.0;
+
+/// The sharpest `softmax`: beyond it the scaled values overflow (and 1000 is already a
+/// hard one-hot choice for values a thousandth apart).
+const MAX_SOFTMAX: f32 = 1000.0;
+
 /// The longest `deadline_ms`: an hour (a run that long is a batch job, not a show).
 const MAX_DEADLINE_MS: u64 = 3_600_000;
 
@@ -59,6 +72,7 @@ pub(super) fn validate_model(
             ));
         }
     }
+    let size_at = model.size.as_ref().map(|s| location(ctx, &s.span()));
     let size = model.size.map(|s| {
         let span = s.span();
         let v = s.into_inner();
@@ -75,23 +89,31 @@ pub(super) fn validate_model(
     });
     let every = model.every.map_or(1, |e| {
         let v = *e.get_ref();
-        if v == 0 {
+        if !(1..=MAX_EVERY).contains(&v) {
             ctx.error(
                 &e.span(),
-                format!("model `{name}`: every must be at least 1 (frames)"),
+                format!("model `{name}`: every {v} must be 1..={MAX_EVERY} (frames)"),
             );
         }
-        v.max(1)
+        v.clamp(1, MAX_EVERY)
     });
     let max_rate_hz = model.max_rate_hz.map(|r| {
         let v = *r.get_ref();
-        if !v.is_finite() || v <= 0.0 {
+        if !(MIN_RATE_HZ..=MAX_RATE_HZ).contains(&v) {
             ctx.error(
                 &r.span(),
-                format!("model `{name}`: max_rate_hz {v} must be a positive number"),
-            );
+                format!(
+                    "model `{name}`: max_rate_hz {v} must be {MIN_RATE_HZ}..={MAX_RATE_HZ} (runs per second)"
+                ),
+            )
+            .notes
+            .push("leave it out for no limit".into());
         }
-        v
+        if v.is_finite() {
+            v.clamp(MIN_RATE_HZ, MAX_RATE_HZ)
+        } else {
+            MAX_RATE_HZ
+        }
     });
     let deadline = model.deadline_ms.map(|d| {
         let v = *d.get_ref();
@@ -166,6 +188,7 @@ pub(super) fn validate_model(
         file,
         at: location(ctx, &model_span),
         size,
+        size_at,
         every,
         max_rate_hz,
         deadline,
@@ -329,10 +352,12 @@ fn validate_binding(
                 &span,
                 format!("{what}: softmax applies only to vector sources, not textures"),
             );
-        } else if !t.is_finite() || t <= 0.0 {
+        } else if !(t > 0.0 && t <= MAX_SOFTMAX) {
             ctx.error(
                 &span,
-                format!("{what}: softmax {t} must be a positive number (the sharpness)"),
+                format!(
+                    "{what}: softmax {t} must be a positive number up to {MAX_SOFTMAX} (the sharpness)"
+                ),
             );
         }
     }

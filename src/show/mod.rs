@@ -481,12 +481,12 @@ impl Show {
         let Some(loading) = self.loading.take() else {
             return ShowEvent::Idle;
         };
+        // A newer request that came in meanwhile loads next. This scene is shown all the same
+        // (dropping it for the newer one would starve switching while requests keep coming:
+        // a spammed `next` would never land): under a flood the show switches as fast as
+        // scenes load, and the requests in between are skipped.
         if let Some(next) = self.queued.take() {
-            // A newer request came in meanwhile: this scene is dropped unseen (and freed
-            // here), the newest one loads.
-            drop(result);
             self.start_loading(gpu, runtime, next.idle, next.path, next.fade, next.sets);
-            return ShowEvent::Idle;
         }
         match result {
             Ok((built, effect)) => {

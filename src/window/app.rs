@@ -3,8 +3,13 @@
 //! - Hot reload ([`crate::show::reload`]) swaps in changed scenes, shaders and models; a bad
 //!   change keeps the last good version and shows its errors on screen until fixed.
 //! - Surface `Outdated`/`Lost` is reconfigured, not fatal; a lost device is rebuilt (retried
-//!   every second); a minimised or hidden window renders nothing and sleeps instead of
-//!   spinning.
+//!   every second).
+//! - The show never depends on the window being seen: while it is hidden (covered,
+//!   minimised, occluded) the event loop plays the show offscreen every
+//!   [`OFFSCREEN_INTERVAL`], and so it does when a visible window got no redraw for
+//!   [`REDRAW_STALL`] (a compositor that stops asking for frames). An offscreen frame is the
+//!   whole frame (OSC, `/hypna/status`, models, playlist clock, hot reload, the hook's health
+//!   line) without a surface image: nothing is acquired, blitted or presented.
 //! - The overlay is drawn on the presented image only: screenshots (S) and headless renders
 //!   come from the internal render and never contain it.
 
@@ -33,6 +38,43 @@ use crate::runtime::{Runtime, Submit};
 use crate::show::reload::{HotReload, ReloadEvent};
 use crate::show::{Show, ShowEvent};
 
+/// While nothing can be presented the show plays on offscreen, one frame per interval
+/// (20 frames a second): time, OSC, status replies, models, playlists and hot reload go on
+/// (as a media player keeps playing when its window is covered), at a fraction of the cost
+/// of full-rate frames nobody sees (as browsers throttle hidden tabs).
+pub const OFFSCREEN_INTERVAL: Duration = Duration::from_millis(50);
+
+/// A window that looks visible but got no redraw for this long (a compositor that stopped
+/// asking for frames without saying the window is hidden) plays one frame offscreen, and
+/// another each time this passes again without a redraw. Long enough that a busy machine
+/// never mistakes a slow frame for it.
+pub const REDRAW_STALL: Duration = Duration::from_secs(1);
+
+/// What the window system said about the window's visibility.
+#[derive(Debug, Clone, Copy, Default)]
+struct Visibility {
+    /// Fully covered (`Occluded`).
+    occluded: bool,
+    /// No area (minimised on some platforms).
+    zero_size: bool,
+}
+
+impl Visibility {
+    /// Nothing of the window can be seen.
+    fn hidden(self) -> bool {
+        self.occluded || self.zero_size
+    }
+}
+
+/// Why [`Live::draw`] has no surface image this frame.
+enum NoImage {
+    /// The surface was reconfigured (outdated, lost, a validation error): try again next
+    /// frame.
+    Reconfigured,
+    /// The surface cannot give an image now (timed out, occluded).
+    Unpresentable,
+}
+
 /// The open window and everything that plays in it; what a [`FrameHook`] gets.
 pub struct Live {
     window: Arc<Window>,
@@ -54,8 +96,11 @@ pub struct Live {
     thumbnails: Thumbnails,
     /// A thumbnail of this width was asked for: copied with the next frame.
     thumbnail_width: Option<u32>,
-    /// Minimised or fully hidden: render nothing.
-    hidden: bool,
+    /// Whether the window can be seen (hidden: nothing is presented, the show plays on
+    /// offscreen).
+    visibility: Visibility,
+    /// The next [`Live::draw`] plays offscreen (no frame was asked for in time).
+    offscreen: bool,
     /// Surface textures can be copied (window capture).
     can_capture: bool,
     last_frame: Option<Instant>,
@@ -83,6 +128,8 @@ fn errors_on_show<'a>(
 struct App<'h> {
     options: RunOptions,
     live: Option<Live>,
+    /// When the hook last played a frame (presented or offscreen).
+    last_played: Option<Instant>,
     error: Option<WindowError>,
     hook: &'h mut dyn FrameHook,
 }
@@ -94,6 +141,7 @@ pub(super) fn run(options: RunOptions, hook: &mut dyn FrameHook) -> Result<(), W
     let mut app = App {
         options,
         live: None,
+        last_played: None,
         error: None,
         hook,
     };
@@ -110,6 +158,29 @@ pub(super) fn run(options: RunOptions, hook: &mut dyn FrameHook) -> Result<(), W
 }
 
 impl App<'_> {
+    /// One frame through the hook (presented, or offscreen when the window is hidden or
+    /// `live.offscreen` is set); ends the loop when the hook or `--frames` says so.
+    fn play(&mut self, event_loop: &ActiveEventLoop) {
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
+        match self.hook.redraw(live) {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Exit) => event_loop.exit(),
+            Err(e) => {
+                self.error = Some(e);
+                event_loop.exit();
+            }
+        }
+        // A hook that did not draw leaves the request for the next frame: drop it.
+        live.offscreen = false;
+        self.last_played = Some(Instant::now());
+        if self.options.frames.is_some_and(|n| live.presented >= n) {
+            tracing::info!("presented {} frames: quitting", live.presented);
+            event_loop.exit();
+        }
+    }
+
     fn start(&mut self, event_loop: &ActiveEventLoop) -> Result<Live, WindowError> {
         let options = &self.options;
         // The window opens at the first scene's size (a playlist: its first entry's).
@@ -253,7 +324,8 @@ impl App<'_> {
             shot_requested: false,
             thumbnails: Thumbnails::default(),
             thumbnail_width: None,
-            hidden: false,
+            visibility: Visibility::default(),
+            offscreen: false,
             can_capture,
             last_frame: None,
             overlay,
@@ -394,12 +466,29 @@ impl Live {
         )
     }
 
+    /// Sets the visibility, logging when the window is hidden or visible again.
+    fn set_visibility(&mut self, visibility: Visibility) {
+        if visibility.hidden() != self.visibility.hidden() {
+            if visibility.hidden() {
+                tracing::info!(
+                    "window hidden: the show plays on offscreen, {} frames a second",
+                    1000 / OFFSCREEN_INTERVAL.as_millis()
+                );
+            } else {
+                tracing::info!("window visible again");
+            }
+        }
+        self.visibility = visibility;
+    }
+
     fn resize(&mut self, width: u32, height: u32) {
-        if width == 0 || height == 0 {
-            self.hidden = true;
+        self.set_visibility(Visibility {
+            zero_size: width == 0 || height == 0,
+            ..self.visibility
+        });
+        if self.visibility.zero_size {
             return;
         }
-        self.hidden = false;
         self.config.width = width;
         self.config.height = height;
         self.surface.configure(&self.gpu.device, &self.config);
@@ -486,21 +575,22 @@ impl Live {
         tracing::info!("GPU recovered: {}", self.gpu.describe());
     }
 
-    /// The surface texture to draw this frame into, or `None` when this frame is skipped
-    /// (the surface was reconfigured, is occluded, or keeps failing).
-    fn acquire(&mut self) -> Option<wgpu::SurfaceTexture> {
+    /// The surface texture to draw this frame into, or why there is none.
+    fn acquire(&mut self) -> Result<wgpu::SurfaceTexture, NoImage> {
         match self.surface.get_current_texture() {
             wgpu::CurrentSurfaceTexture::Success(t)
             | wgpu::CurrentSurfaceTexture::Suboptimal(t) => {
                 self.surface_errors = 0;
-                Some(t)
+                Ok(t)
             }
             wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
                 tracing::info!("surface outdated or lost: reconfiguring");
                 self.surface.configure(&self.gpu.device, &self.config);
-                None
+                Err(NoImage::Reconfigured)
             }
-            wgpu::CurrentSurfaceTexture::Timeout | wgpu::CurrentSurfaceTexture::Occluded => None,
+            wgpu::CurrentSurfaceTexture::Timeout | wgpu::CurrentSurfaceTexture::Occluded => {
+                Err(NoImage::Unpresentable)
+            }
             wgpu::CurrentSurfaceTexture::Validation => {
                 // Device-lost callbacks run from polls: make sure one runs now.
                 self.gpu.poll();
@@ -518,12 +608,45 @@ impl Live {
                         .store(true, std::sync::atomic::Ordering::Release);
                 }
                 self.surface.configure(&self.gpu.device, &self.config);
-                None
+                Err(NoImage::Reconfigured)
             }
         }
     }
 
-    /// Renders and presents one frame of the show. Returns false when the frame was skipped.
+    /// Whether the window is minimised or fully hidden (nothing is presented then; the show
+    /// plays on offscreen).
+    #[must_use]
+    pub fn hidden(&self) -> bool {
+        self.visibility.hidden()
+    }
+
+    /// The clock's next time, and the show's move to it (playlist durations, OSC scene
+    /// requests, the schedule, a loaded scene switched in).
+    fn advance(&mut self) -> crate::clock::FrameTime {
+        let t = self.clock.tick();
+        if let ShowEvent::Switched(path) = self.show.before_frame(&self.gpu, &mut self.runtime, t) {
+            self.window
+                .set_title(&format!("hypna — {}", self.runtime.scene().name));
+            if let Some(reload) = &mut self.reload {
+                reload.retarget(&path, &self.runtime);
+            }
+        }
+        t
+    }
+
+    /// One frame of the show without a surface image (hidden window, nothing to present):
+    /// everything [`Self::draw`] does except the blit, the overlay and the present.
+    fn play_offscreen(&mut self) {
+        // The HUD's frame times are of presented frames: restart after the gap.
+        self.last_frame = None;
+        let t = self.advance();
+        self.runtime
+            .frame(&self.gpu, t, "window.offscreen", Submit::Go, |_, _| {});
+    }
+
+    /// Renders and presents one frame of the show. Returns false when nothing was presented:
+    /// the frame was skipped (a device or surface being rebuilt), or played offscreen (the
+    /// window is hidden, or the surface has no image to give).
     pub fn draw(&mut self) -> bool {
         if self.gpu.is_lost() {
             self.recover_device();
@@ -546,8 +669,19 @@ impl Live {
                 .set_title(&format!("hypna — {}", self.runtime.scene().name));
         }
         self.capture.collect();
-        let Some(frame) = self.acquire() else {
+        if self.hidden() || std::mem::take(&mut self.offscreen) {
+            self.play_offscreen();
             return false;
+        }
+        let frame = match self.acquire() {
+            Ok(frame) => frame,
+            Err(NoImage::Unpresentable) => {
+                // The compositor has no image for us now (an acquire timeout): the show
+                // goes on without one.
+                self.play_offscreen();
+                return false;
+            }
+            Err(NoImage::Reconfigured) => return false,
         };
         let now = Instant::now();
         if let Some(last) = self.last_frame {
@@ -567,14 +701,7 @@ impl Live {
                 self.runtime.disable_timing();
             }
         }
-        let t = self.clock.tick();
-        if let ShowEvent::Switched(path) = self.show.before_frame(&self.gpu, &mut self.runtime, t) {
-            self.window
-                .set_title(&format!("hypna — {}", self.runtime.scene().name));
-            if let Some(reload) = &mut self.reload {
-                reload.retarget(&path, &self.runtime);
-            }
-        }
+        let t = self.advance();
         let errors = errors_on_show(self.reload.as_ref(), &self.show);
         let surface_size = [self.config.width, self.config.height];
         let surface_format = self.config.format;
@@ -696,6 +823,7 @@ impl ApplicationHandler for App<'_> {
             Ok(live) => {
                 live.window.request_redraw();
                 self.live = Some(live);
+                self.last_played = Some(Instant::now());
             }
             Err(e) => {
                 self.error = Some(e);
@@ -733,24 +861,11 @@ impl ApplicationHandler for App<'_> {
                 ..
             } => self.key(event_loop, &logical_key),
             WindowEvent::Resized(size) => live.resize(size.width, size.height),
-            WindowEvent::Occluded(hidden) => live.hidden = hidden,
-            WindowEvent::RedrawRequested => {
-                if live.hidden {
-                    return;
-                }
-                match self.hook.redraw(live) {
-                    Ok(Flow::Continue) => {}
-                    Ok(Flow::Exit) => event_loop.exit(),
-                    Err(e) => {
-                        self.error = Some(e);
-                        event_loop.exit();
-                    }
-                }
-                if self.options.frames.is_some_and(|n| live.presented >= n) {
-                    tracing::info!("presented {} frames: quitting", live.presented);
-                    event_loop.exit();
-                }
-            }
+            WindowEvent::Occluded(occluded) => live.set_visibility(Visibility {
+                occluded,
+                ..live.visibility
+            }),
+            WindowEvent::RedrawRequested if !live.hidden() => self.play(event_loop),
             _ => {}
         }
     }
@@ -775,19 +890,35 @@ impl ApplicationHandler for App<'_> {
         {
             live.reload_now("SIGHUP");
         }
+        // No frame in time (a hidden window, or a compositor that stopped sending redraws
+        // to a visible one): play one offscreen, so OSC, status, health and playlists go on.
+        let now = Instant::now();
+        let due = |live: &Live, last: Instant| {
+            last + if live.hidden() {
+                OFFSCREEN_INTERVAL
+            } else {
+                REDRAW_STALL
+            }
+        };
+        if let Some(live) = &mut self.live
+            && let Some(last) = self.last_played
+            && now >= due(live, last)
+        {
+            live.offscreen = true;
+            self.play(event_loop);
+        }
         if let Some(live) = &self.live {
-            if live.show.dark(&live.runtime) && !live.hidden {
+            let next_offscreen = due(live, self.last_played.unwrap_or(now));
+            if live.hidden() {
+                // Nothing is visible: the show plays offscreen at its interval (and notices a
+                // restore) instead of spinning.
+                event_loop.set_control_flow(ControlFlow::WaitUntil(next_offscreen));
+            } else if live.show.dark(&live.runtime) {
                 // Closed hours, output black: a few cheap frames a second notice the opening.
                 event_loop.set_control_flow(ControlFlow::WaitUntil(
                     Instant::now() + Duration::from_millis(100),
                 ));
                 live.window.request_redraw();
-            } else if live.hidden {
-                // Nothing is visible: wake up now and then (to notice a restore) instead of
-                // spinning.
-                event_loop.set_control_flow(ControlFlow::WaitUntil(
-                    Instant::now() + Duration::from_millis(100),
-                ));
             } else {
                 event_loop.set_control_flow(ControlFlow::Poll);
                 live.window.request_redraw();

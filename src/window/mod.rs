@@ -23,7 +23,7 @@ mod thumbnail;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use app::Live;
+pub use app::{Live, OFFSCREEN_INTERVAL, REDRAW_STALL};
 pub use hud::model_state;
 pub use monitors::{MonitorInfo, choose_monitor, list_monitors};
 
@@ -195,8 +195,9 @@ pub trait FrameHook {
         Ok(())
     }
 
-    /// On each redraw of a visible window. The default draws and presents one frame of the
-    /// show ([`Live::draw`]).
+    /// On each frame: a redraw of a visible window, or an offscreen frame while it is hidden
+    /// (every [`OFFSCREEN_INTERVAL`]; [`Live::draw`] then plays without presenting). The
+    /// default draws and presents one frame of the show ([`Live::draw`]).
     ///
     /// # Errors
     /// An error ends the run with it.

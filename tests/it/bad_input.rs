@@ -342,6 +342,36 @@ const SCENE_CASES: &[SceneCase] = &[
         words: &["`main`", "missing.wgsl", "not found"],
         note: None,
     },
+    SceneCase {
+        what: "a model `every` beyond its range (issue #13: every number has a range)",
+        replace: ("", ""),
+        append: "\n[[model]]\nname = \"m\"\nfile = \"m.onnx\"\nevery = 200000\n",
+        files: &[("m.onnx", "")],
+        marker: "every = 200000",
+        inner: "200000",
+        words: &["model `m`", "every 200000", "1..=100000"],
+        note: None,
+    },
+    SceneCase {
+        what: "a model `max_rate_hz` beyond its range",
+        replace: ("", ""),
+        append: "\n[[model]]\nname = \"m\"\nfile = \"m.onnx\"\nmax_rate_hz = 1e9\n",
+        files: &[("m.onnx", "")],
+        marker: "max_rate_hz = 1e9",
+        inner: "1e9",
+        words: &["model `m`", "max_rate_hz", "0.001..=1000"],
+        note: Some("no limit"),
+    },
+    SceneCase {
+        what: "a softmax sharpness that would overflow",
+        replace: ("", ""),
+        append: "\n[[model]]\nname = \"m\"\nfile = \"m.onnx\"\n[model.inputs]\nx = { param = \"speed\", softmax = 1e30 }\n",
+        files: &[("m.onnx", "")],
+        marker: "{ param = \"speed\", softmax = 1e30 }",
+        inner: "{ param = \"speed\", softmax = 1e30 }",
+        words: &["model `m` input `x`", "softmax", "up to 1000"],
+        note: None,
+    },
 ];
 
 #[test]

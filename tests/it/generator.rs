@@ -235,7 +235,10 @@ fn batch_softmax_and_latent_keys_are_checked_and_located() {
         "{e}"
     );
     let e = read_error("[model.inputs]\nz = { params = [\"go\"], softmax = -1.0 }");
-    assert!(e.contains("softmax -1 must be a positive number"), "{e}");
+    assert!(
+        e.contains("softmax -1 must be a positive number up to 1000"),
+        "{e}"
+    );
     let e = read_error("[model.inputs]\nz = { latent = { dim = 4, path = \"spiral\" } }");
     assert!(
         e.contains("latent path `spiral` is not \"waves\" or \"keyframes\""),

@@ -126,6 +126,59 @@ fn limits_the_gpu_cannot_meet_fail_check_with_a_location() {
 }
 
 #[test]
+fn model_images_beyond_the_device_limits_are_located_errors() {
+    let test = "model_images_beyond_the_device_limits_are_located_errors";
+    if !crate::dream_support::ort(test) {
+        return;
+    }
+    // The patterns scene with its dream model at 8192x8192: the image input is read back as
+    // 1 GiB every run, more than the 256 MiB buffers every device grants.
+    let root = crate::common::root();
+    let dir = tempfile::tempdir().unwrap();
+    let toml = std::fs::read_to_string(root.join("scenes/patterns.toml"))
+        .unwrap()
+        .replace("size = [384, 216]", "size = [8192, 8192]")
+        .replace(
+            "\"../models/dream.onnx\"",
+            &format!("{:?}", root.join("models/dream.onnx")),
+        )
+        .replace(
+            "\"dream/",
+            &format!("\"{}/", root.join("scenes/dream").display()),
+        );
+    let line = toml
+        .lines()
+        .position(|l| l == "size = [8192, 8192]")
+        .unwrap()
+        + 1;
+    let path = dir.path().join("big.toml");
+    std::fs::write(&path, &toml).unwrap();
+    let expected = "model `dreamer`: image input `image` at 8192x8192 is read back as 1024 MiB";
+
+    let out = hypna().arg("check").arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!("big.toml:{line}:8: {expected}")),
+        "{stdout}{stderr}"
+    );
+
+    // Loading it on the device: the same located error, before any GPU object is made.
+    let Some(gpu) = crate::common::gpu(test) else {
+        return;
+    };
+    let e = hypna::runtime::Runtime::load(&gpu, &path, &hypna::runtime::RuntimeOptions::default())
+        .err()
+        .expect("a model input larger than the device's buffers must not load");
+    let located = e.located(&path).to_string();
+    assert!(
+        located.contains(&format!("big.toml:{line}:8: {expected}")),
+        "{located}"
+    );
+}
+
+#[test]
 fn a_render_that_cannot_write_its_frames_fails() {
     let Some(_gpu) = crate::common::gpu("a_render_that_cannot_write_its_frames_fails") else {
         return;
@@ -282,13 +335,20 @@ fn no_desktop_session_prints_no_wayland_error() {
     let Some(_gpu) = crate::common::gpu("no_desktop_session_prints_no_wayland_error") else {
         return;
     };
-    let out = hypna()
-        .arg("devices")
-        .env_remove("XDG_RUNTIME_DIR")
-        .env_remove("NODEVICE_SELECT")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
+    // Unset, and set to what libwayland calls invalid (not an absolute path).
+    for runtime_dir in [None, Some("run/user/0")] {
+        let mut command = hypna();
+        command.arg("devices").env_remove("NODEVICE_SELECT");
+        match runtime_dir {
+            Some(dir) => command.env("XDG_RUNTIME_DIR", dir),
+            None => command.env_remove("XDG_RUNTIME_DIR"),
+        };
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{runtime_dir:?}: {stderr}");
+        assert!(
+            !stderr.contains("XDG_RUNTIME_DIR"),
+            "{runtime_dir:?}: {stderr}"
+        );
+    }
 }

@@ -179,3 +179,62 @@ pub fn feedback_to(socket: &UdpSocket) -> hypna::osc::FeedbackTarget {
 pub fn peer_available(test: &str, tool: &str, present: bool, install: &str) -> bool {
     crate::common::prerequisite(test, tool, present, install)
 }
+
+/// A `/hypna/status` reply: the scene on show, its frame number, and the counters.
+pub struct OscStatus {
+    pub scene: String,
+    pub frame: i64,
+    pub counters: Vec<(String, i64)>,
+}
+
+/// Sends `/hypna/status` to a running `hypna` on `port` and collects the reply (asking again while none comes, for up to
+/// 20 s).
+pub fn osc_status(port: u16) -> OscStatus {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let request = rosc::encoder::encode(&OscPacket::Message(OscMessage {
+        addr: "/hypna/status".into(),
+        args: vec![],
+    }))
+    .unwrap();
+    socket.send_to(&request, ("127.0.0.1", port)).unwrap();
+    let mut status = OscStatus {
+        scene: String::new(),
+        frame: -1,
+        counters: Vec::new(),
+    };
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let Ok(n) = socket.recv(&mut buf) else {
+            socket.send_to(&request, ("127.0.0.1", port)).unwrap();
+            continue;
+        };
+        let Ok((_, OscPacket::Message(m))) = rosc::decoder::decode_udp(&buf[..n]) else {
+            continue;
+        };
+        match (m.addr.as_str(), m.args.as_slice()) {
+            ("/hypna/reply/status", [OscType::String(scene), _, OscType::Int(frame)]) => {
+                status.scene.clone_from(scene);
+                status.frame = i64::from(*frame);
+            }
+            ("/hypna/reply/status/counter", [OscType::String(name), value]) => {
+                let v = match value {
+                    OscType::Int(i) => i64::from(*i),
+                    OscType::Long(l) => *l,
+                    OscType::Float(f) => *f as i64,
+                    _ => -1,
+                };
+                status.counters.push((name.clone(), v));
+            }
+            ("/hypna/reply/status/done", _) => return status,
+            _ => {}
+        }
+    }
+    panic!(
+        "no complete /hypna/status reply; counters so far: {:?}",
+        status.counters
+    );
+}

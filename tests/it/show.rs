@@ -18,8 +18,8 @@ use hypna::runtime::{RenderSettings, Runtime, RuntimeOptions, render_frames_with
 use hypna::show::{Show, ShowEvent};
 use jiff::civil::{DateTime, date};
 
-const SIZE: [u32; 2] = [64, 36];
-const FPS: f64 = 30.0;
+pub(crate) const SIZE: [u32; 2] = [64, 36];
+pub(crate) const FPS: f64 = 30.0;
 
 const RED: [u8; 3] = [255, 0, 0];
 const GREEN: [u8; 3] = [0, 255, 0];

@@ -4,6 +4,7 @@
 
 use crate::audio_support;
 use crate::common;
+use crate::osc_support::osc_status;
 
 use common::save;
 
@@ -86,9 +87,9 @@ impl Drop for XServer {
 
 /// A running `hypna run` whose log lines arrive on a channel.
 pub(crate) struct Hypna {
-    child: Child,
+    pub(crate) child: Child,
     lines: Receiver<String>,
-    log: Vec<String>,
+    pub(crate) log: Vec<String>,
 }
 
 impl Hypna {
@@ -582,47 +583,6 @@ shader = "out.wgsl"
 inputs = ["painted"]
 "#;
 
-/// Sends `/hypna/status` and collects the counters of the reply.
-fn osc_status(port: u16) -> Vec<(String, i64)> {
-    use rosc::{OscMessage, OscPacket, OscType};
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let request = rosc::encoder::encode(&OscPacket::Message(OscMessage {
-        addr: "/hypna/status".into(),
-        args: vec![],
-    }))
-    .unwrap();
-    socket.send_to(&request, ("127.0.0.1", port)).unwrap();
-    let mut counters = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let Ok(n) = socket.recv(&mut buf) else {
-            socket.send_to(&request, ("127.0.0.1", port)).unwrap();
-            continue;
-        };
-        let Ok((_, OscPacket::Message(m))) = rosc::decoder::decode_udp(&buf[..n]) else {
-            continue;
-        };
-        match (m.addr.as_str(), m.args.as_slice()) {
-            ("/hypna/reply/status/counter", [OscType::String(name), value]) => {
-                let v = match value {
-                    OscType::Int(i) => i64::from(*i),
-                    OscType::Long(l) => *l,
-                    OscType::Float(f) => *f as i64,
-                    _ => -1,
-                };
-                counters.push((name.clone(), v));
-            }
-            ("/hypna/reply/status/done", _) => return counters,
-            _ => {}
-        }
-    }
-    panic!("no complete /hypna/status reply; counters so far: {counters:?}");
-}
-
 /// Frames must keep coming and must not be flat (a black or frozen screen is a failure).
 fn assert_alive(hypna: &mut Hypna, after: &str) {
     let a = next_capture(hypna);
@@ -747,7 +707,7 @@ fn faults_while_running_never_stop_the_show() {
         drop(sender.send_to(packet, ("127.0.0.1", port)));
     }
     assert_alive(&mut hypna, "an OSC flood");
-    let counters = osc_status(port);
+    let counters = osc_status(port).counters;
     let malformed = counters
         .iter()
         .find(|(n, _)| n == "osc.malformed")
