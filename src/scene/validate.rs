@@ -122,6 +122,15 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
             }
         }
     }
+    // Media textures share the namespace of passes and model textures.
+    let mut media = Vec::new();
+    for raw_media in raw.media {
+        let mut taken: Vec<String> = names.clone();
+        taken.extend(textures.iter().map(|(t, _)| t.clone()));
+        let def = super::media::validate_media(ctx, dir, &params, &taken, size, raw_media);
+        textures.push((def.name.clone(), TextureSource::Media(media.len())));
+        media.push(def);
+    }
     let mut passes: Vec<PassDef> = Vec::new();
     for (pass, plan) in raw.passes.into_iter().zip(plans) {
         let index = passes.len();
@@ -196,6 +205,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
         params,
         passes,
         models,
+        media,
         runtime,
         osc,
         audio,
