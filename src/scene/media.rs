@@ -461,7 +461,7 @@ fn playback(ctx: &mut Ctx<'_>, name: &str, raw: &RawMedia, params: &[ParamDef]) 
     }
     if let Some(s) = &raw.start {
         let v = *s.get_ref();
-        if !(v.is_finite() && v >= 0.0) {
+        if !v.is_finite() || v < 0.0 {
             ctx.error(
                 &s.span(),
                 format!("media `{name}`: start {v} must be 0 or more seconds"),
@@ -472,7 +472,7 @@ fn playback(ctx: &mut Ctx<'_>, name: &str, raw: &RawMedia, params: &[ParamDef]) 
     }
     if let Some(e) = &raw.end {
         let v = *e.get_ref();
-        if !(v.is_finite() && v > play.start_secs) {
+        if !v.is_finite() || v <= play.start_secs {
             ctx.error(
                 &e.span(),
                 format!(
@@ -486,7 +486,7 @@ fn playback(ctx: &mut Ctx<'_>, name: &str, raw: &RawMedia, params: &[ParamDef]) 
     }
     if let Some(f) = &raw.fps {
         let v = *f.get_ref();
-        if !(v.is_finite() && v > 0.0 && v <= MAX_FPS) {
+        if !v.is_finite() || v <= 0.0 || v > MAX_FPS {
             ctx.error(
                 &f.span(),
                 format!("media `{name}`: fps {v} must be above 0 and at most {MAX_FPS}"),
