@@ -13,7 +13,7 @@ fn main(in: VertexOutput) -> @location(0) vec4<f32> {
     let segment = 6.283185 / 6.0;
     var a = atan2(p.y, p.x) + 0.05 * globals.time;
     a = abs(a - segment * floor(a / segment + 0.5));
-    let zoom = 0.9 - 0.25 * params.react * bass;
+    let zoom = 1.3 - 0.4 * params.react * bass;
     let q = vec2<f32>(cos(a), sin(a)) * r * zoom;
     let uv = vec2<f32>(q.x / aspect, q.y) + 0.5;
     let split = 0.004 + 0.02 * params.react * globals.onset;
