@@ -428,7 +428,10 @@ impl PassChain {
             }
             TextureSource::Pass(_) | TextureSource::Audio { .. } | TextureSource::Media(_) => None,
         };
-        let media_textures = super::media::MediaTexture::for_scene(device, scene);
+        let media_textures =
+            super::media::MediaTexture::for_scene(device, scene, &|label, filter, wrap| {
+                create_sampler(device, label, filter, wrap)
+            });
         // The audio images of ISF `audio` (waveform) and `audioFFT` (spectrum) inputs.
         let audio_images = [false, true].map(|spectrum| {
             let texture = crate::render::texture_2d(

@@ -2,7 +2,7 @@
 //! chain and written from the source's newest frame (`queue.write_texture` straight from the
 //! mailbox's buffer: no per-frame allocation on our side).
 
-use crate::scene::{MediaDef, Scene};
+use crate::scene::{Filter, MediaDef, Scene, Wrap};
 
 /// Format of media textures: the file's 8-bit values as they are (filterable).
 pub const MEDIA_TEXTURE_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
@@ -17,8 +17,11 @@ pub struct MediaTexture {
     sampler: wgpu::Sampler,
 }
 
+/// Makes a sampler: label, filter, wrap (the chain's, so media sample like passes).
+pub type MakeSampler<'a> = &'a dyn Fn(&str, Filter, Wrap) -> wgpu::Sampler;
+
 impl MediaTexture {
-    fn new(device: &wgpu::Device, def: &MediaDef) -> Self {
+    fn new(device: &wgpu::Device, def: &MediaDef, make_sampler: MakeSampler<'_>) -> Self {
         let texture = super::texture_2d(
             device,
             &format!("media.{}", def.name),
@@ -29,12 +32,7 @@ impl MediaTexture {
                 | wgpu::TextureUsages::COPY_SRC,
         );
         let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
-        let sampler = super::chain::create_sampler(
-            device,
-            &format!("media.{}.sampler", def.name),
-            def.filter,
-            def.wrap,
-        );
+        let sampler = make_sampler(&format!("media.{}.sampler", def.name), def.filter, def.wrap);
         Self {
             size: def.size,
             texture,
@@ -45,11 +43,15 @@ impl MediaTexture {
 
     /// Every media texture of `scene`, in scene order.
     #[must_use]
-    pub fn for_scene(device: &wgpu::Device, scene: &Scene) -> Vec<Self> {
+    pub fn for_scene(
+        device: &wgpu::Device,
+        scene: &Scene,
+        make_sampler: MakeSampler<'_>,
+    ) -> Vec<Self> {
         scene
             .media
             .iter()
-            .map(|def| Self::new(device, def))
+            .map(|def| Self::new(device, def, make_sampler))
             .collect()
     }
 

@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::raw::{Filter, MediaFit, RawCamera, RawMedia, RawSpeed, Wrap};
-use super::rules::{Ctx, check_identifier, location};
-use super::validate::MAX_SIDE_PX;
+use super::rules::{Ctx, MAX_SIDE_PX, check_identifier, location};
 use super::{Location, ParamDef};
 
 /// Largest `|speed|` of a video.

@@ -12,8 +12,7 @@ use crate::diag::{Collector, Diagnostics};
 
 /// Default internal size when `[scene] size` is absent.
 pub const DEFAULT_SIZE: [u32; 2] = [1280, 720];
-/// Largest texture side we accept (the WebGPU default limit is 8192; most GPUs do 16384).
-pub const MAX_SIDE_PX: u32 = 16384;
+pub use super::rules::MAX_SIDE_PX;
 /// Most ONNX Runtime threads per model (`[runtime] threads`, `--threads`).
 pub const MAX_THREADS: u32 = 64;
 
