@@ -70,6 +70,8 @@ struct Shared {
     /// Signalled when a frame is put in, the state changes, `want` changes, or on stop.
     changed: Condvar,
     want: AtomicU64,
+    /// The frame side waits for exact frames (offline): hand over only the wanted one.
+    exact: AtomicBool,
     stop: AtomicBool,
     counters: SourceCounters,
     /// Kills the running `ffmpeg` (on drop, and for tests of a crashed capture).
@@ -222,6 +224,7 @@ impl Source {
             }),
             changed: Condvar::new(),
             want: AtomicU64::new(0),
+            exact: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             counters: SourceCounters::default(),
             running: Mutex::new(None),
@@ -326,6 +329,7 @@ impl Source {
     /// `timeout` for the frame [`Self::advance`] asked for. Never allocates.
     pub fn take(&mut self, exact: bool, timeout: Duration) -> Option<&[u8]> {
         let mut m = if exact && !self.live {
+            self.shared.exact.store(true, Ordering::Relaxed);
             let want = self.shared.want.load(Ordering::Relaxed);
             let deadline = Instant::now() + timeout;
             let mut m = self.shared.lock();
@@ -539,6 +543,10 @@ fn decode_file(shared: &Shared, def: &MediaDef, buf: &mut Vec<u8>) {
                     shared.publish(buf, Some(want_abs));
                     have = Some(index);
                     backoff = Duration::from_millis(250);
+                } else if !shared.exact.load(Ordering::Relaxed) {
+                    // Live and behind: show each frame on the way rather than none.
+                    shared.publish(buf, None);
+                    have = Some(index);
                 }
             }
             Ok(false) => {

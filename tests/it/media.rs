@@ -255,6 +255,19 @@ fn an_offline_render_shows_the_video_frame_of_each_frame_time_byte_identically()
             "frame {n}: grey {got}, want {want}"
         );
     }
+    // The clip is watched for hot reload, and counted (not stalled) in the status.
+    let runtime =
+        hypna::runtime::Runtime::load(&gpu, &path, &hypna::runtime::RuntimeOptions::default())
+            .unwrap();
+    assert!(
+        runtime
+            .watched_files()
+            .contains(&dir.path().join("clip.mkv")),
+        "{:?}",
+        runtime.watched_files()
+    );
+    assert_eq!(runtime.media_status(), (1, 0));
+    assert_eq!(runtime.status().media, (1, 0));
 }
 
 #[test]
