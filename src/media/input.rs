@@ -23,7 +23,8 @@ impl InputArgs {
     /// fitted to `size`: the seam cameras and tests share.
     #[must_use]
     pub fn live(format: Option<&str>, input: &str, size: [u32; 2], fit: MediaFit) -> Self {
-        let mut args: Vec<OsString> = Vec::new();
+        // At `info`, FFmpeg names the stream it opened: the negotiated mode, logged.
+        let mut args: Vec<OsString> = vec!["-loglevel".into(), "info".into()];
         if let Some(f) = format {
             args.extend(["-f".into(), f.into()]);
         }
@@ -115,12 +116,26 @@ pub fn live_args(def: &MediaDef) -> Result<Option<InputArgs>, String> {
         MediaInput::Camera(select) => {
             let device = camera_device(select)?;
             let (format, input) = camera_input(&device);
-            Ok(Some(InputArgs::live(
-                Some(format),
-                &input,
-                def.size,
-                def.fit,
-            )))
+            let mut args = InputArgs::live(Some(format), &input, def.size, def.fit);
+            // The mode asked for goes just before `-f`: options of the input that follows.
+            let mut mode: Vec<OsString> = Vec::new();
+            if let Some([w, h]) = def.mode.size {
+                mode.extend(["-video_size".into(), format!("{w}x{h}").into()]);
+            }
+            if let Some(fps) = def.mode.fps {
+                mode.extend(["-framerate".into(), format!("{fps}").into()]);
+            }
+            if let Some(f) = &def.mode.format {
+                let key = if format == "v4l2" {
+                    "-input_format"
+                } else {
+                    "-pixel_format"
+                };
+                mode.extend([key.into(), f.into()]);
+            }
+            let at = args.input.len().saturating_sub(4);
+            args.input.splice(at..at, mode);
+            Ok(Some(args))
         }
         MediaInput::Url(url) => {
             let mut args = InputArgs::live(None, url, def.size, def.fit);

@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 /// Environment variable naming the `ffmpeg` program (default: `ffmpeg` on the `PATH`).
 pub const PROGRAM_ENV: &str = "HYPNA_FFMPEG";
 /// Lines of stderr kept for error messages.
-const TAIL_LINES: usize = 12;
+const TAIL_LINES: usize = 24;
 /// Longest stderr line kept (characters); the rest is cut.
 const TAIL_LINE_CHARS: usize = 400;
 
@@ -383,14 +383,14 @@ mod tests {
     #[test]
     fn the_tail_keeps_the_last_lines_cut_to_length() {
         let mut tail = Tail::default();
-        for i in 0..20 {
+        for i in 0..40 {
             tail.push(&format!("line {i}\n"));
         }
         tail.push("\n");
         tail.push(&"x".repeat(1000));
         let text = tail.text();
-        assert!(text.starts_with("line 9 |"), "{text}");
-        assert!(!text.contains("line 8 "), "{text}");
+        assert!(text.starts_with("line 17 |"), "{text}");
+        assert!(!text.contains("line 16 "), "{text}");
         assert!(text.ends_with(&"x".repeat(TAIL_LINE_CHARS)), "{text}");
         assert_eq!(tail.lines.len(), TAIL_LINES);
     }

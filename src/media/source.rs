@@ -76,6 +76,8 @@ struct Shared {
     counters: SourceCounters,
     /// Kills the running `ffmpeg` (on drop, and for tests of a crashed capture).
     running: Mutex<Option<KillSwitch>>,
+    /// What a live source opened, as FFmpeg describes its stream (the negotiated mode).
+    mode: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -196,7 +198,7 @@ impl Source {
                 Err(e) => Err(e),
             }))
         } else {
-            Job::File(def.clone())
+            Job::File(Box::new(def.clone()))
         };
         Self::spawn(def, job)
     }
@@ -228,6 +230,7 @@ impl Source {
             stop: AtomicBool::new(false),
             counters: SourceCounters::default(),
             running: Mutex::new(None),
+            mode: Mutex::new(None),
         });
         let thread = {
             let shared = Arc::clone(&shared);
@@ -410,6 +413,17 @@ impl Source {
         &self.shared.counters
     }
 
+    /// What a live source opened (FFmpeg's description of the stream: size, pixel format,
+    /// frame rate), once known.
+    #[must_use]
+    pub fn mode(&self) -> Option<String> {
+        self.shared
+            .mode
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Kills the running `ffmpeg`, as a codec crash or an unplugged camera would: a live
     /// source reconnects, a file source starts again where it was.
     pub fn kill_ffmpeg(&self) {
@@ -452,7 +466,7 @@ fn frame_index(position_secs: f64, fps: f64) -> u64 {
 type Resolve = Box<dyn Fn() -> Result<InputArgs, String> + Send>;
 
 enum Job {
-    File(MediaDef),
+    File(Box<MediaDef>),
     Live(Resolve),
 }
 
@@ -583,6 +597,30 @@ fn decode_file(shared: &Shared, def: &MediaDef, buf: &mut Vec<u8>) {
     }
 }
 
+/// Frames of a capture during which its stderr is searched for the stream it opened.
+const MODE_LOOKS: u64 = 30;
+
+/// Logs (once per capture) the stream a live source opened, from FFmpeg's `Stream #` line.
+fn note_mode(shared: &Shared, p: &Ffmpeg, last: bool) {
+    let tail = p.stderr_tail();
+    let found = tail
+        .split(" | ")
+        .find(|l| l.contains("Stream #") && l.contains("Video:"))
+        .and_then(|l| l.split_once("Video:"))
+        .map(|(_, m)| m.trim().to_string());
+    let mut mode = shared.mode.lock().unwrap_or_else(PoisonError::into_inner);
+    match found {
+        Some(m) if mode.as_deref() != Some(m.as_str()) => {
+            tracing::info!("media capture opened: {m}");
+            *mode = Some(m);
+        }
+        None if last && mode.is_none() => {
+            tracing::info!("media capture: FFmpeg did not describe the stream");
+        }
+        _ => {}
+    }
+}
+
 fn capture_live(
     shared: &Shared,
     resolve: &(dyn Fn() -> Result<InputArgs, String> + Send),
@@ -607,6 +645,9 @@ fn capture_live(
                             frames += 1;
                             shared.counters.decoded.fetch_add(1, Ordering::Relaxed);
                             shared.publish(buf, None);
+                            if frames <= MODE_LOOKS {
+                                note_mode(shared, &p, frames == MODE_LOOKS);
+                            }
                         }
                         Ok(false) => break Some("the capture ended".to_string()),
                         Err(e) => break Some(e.to_string()),

@@ -44,6 +44,19 @@ pub struct MediaDef {
     pub play: Playback,
     /// For a camera: the file shown when it is not there at start.
     pub fallback: Option<MediaInput>,
+    /// For a camera: the mode asked of the device.
+    pub mode: CameraMode,
+}
+
+/// The mode asked of a camera (each part optional: the device's own otherwise).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CameraMode {
+    /// Capture size in pixels.
+    pub size: Option<[u32; 2]>,
+    /// Frames per second.
+    pub fps: Option<f64>,
+    /// Pixel format or codec, as FFmpeg names it.
+    pub format: Option<String>,
 }
 
 impl MediaDef {
@@ -54,6 +67,7 @@ impl MediaDef {
             input: input.clone(),
             play: Playback::default(),
             fallback: None,
+            mode: CameraMode::default(),
             ..self.clone()
         })
     }
@@ -233,6 +247,27 @@ pub(super) fn validate_media(
         }
         file_input(path)
     });
+    let mode = raw.mode.as_ref().map_or_else(CameraMode::default, |m| {
+        let span = m.span();
+        if !matches!(input, MediaInput::Camera(_)) {
+            ctx.error(&span, format!("media `{name}`: `mode` applies to cameras"));
+        }
+        let m = m.get_ref();
+        if m.size.is_some_and(|s| s.iter().any(|&v| v == 0 || v > MAX_SIDE_PX)) {
+            ctx.error(&span, format!("media `{name}`: mode size must be 1..={MAX_SIDE_PX} on each side"));
+        }
+        if m.fps.is_some_and(|f| !f.is_finite() || f <= 0.0 || f > MAX_FPS) {
+            ctx.error(&span, format!("media `{name}`: mode fps must be above 0 and at most {MAX_FPS}"));
+        }
+        if m.format.as_ref().is_some_and(|f| f.is_empty() || !f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {
+            ctx.error(&span, format!("media `{name}`: mode format must be an FFmpeg pixel format or codec name (`yuyv422`, `mjpeg`)"));
+        }
+        CameraMode {
+            size: m.size,
+            fps: m.fps,
+            format: m.format.clone(),
+        }
+    });
     if input.is_live() || matches!(input, MediaInput::Image(_)) {
         let timing = [
             ("loop", raw.looped.as_ref().map(Spanned::span)),
@@ -269,6 +304,7 @@ pub(super) fn validate_media(
         wrap: raw.wrap.unwrap_or(Wrap::Clamp),
         play,
         fallback,
+        mode,
     }
 }
 

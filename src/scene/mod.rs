@@ -20,7 +20,7 @@ pub use rules::is_identifier;
 
 use std::path::{Path, PathBuf};
 
-pub use media::{CameraSelect, MediaDef, MediaInput, Playback, Speed};
+pub use media::{CameraMode, CameraSelect, MediaDef, MediaInput, Playback, Speed};
 pub use raw::{Filter, Format, MediaFit, Wrap};
 
 use crate::diag::{Diagnostic, Diagnostics};

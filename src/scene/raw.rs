@@ -57,6 +57,10 @@ pub struct RawMedia {
     /// when the camera is not there at start (so `check` and `render` pass on a machine
     /// without it). Default: none.
     pub fallback: Option<Spanned<String>>,
+    /// For `camera`: the mode asked of the device, `{ size = [w, h], fps = 30, format =
+    /// "mjpeg" }` (each key optional; what the camera gives is logged). Default: the
+    /// device's own.
+    pub mode: Option<Spanned<RawCameraMode>>,
     /// Texture size `[width, height]` in pixels. Default: the scene size.
     #[serde(default, deserialize_with = "crate::untrusted::exact_spanned_opt")]
     pub size: Option<Spanned<[u32; 2]>>,
@@ -82,6 +86,20 @@ pub struct RawMedia {
     pub filter: Option<Filter>,
     /// How readers sample outside 0..1. Default: `"clamp"`.
     pub wrap: Option<Wrap>,
+}
+
+/// `mode = { ... }` of a camera.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCameraMode {
+    /// Capture size `[width, height]`. Default: the device's.
+    #[serde(default, deserialize_with = "crate::untrusted::exact_opt")]
+    pub size: Option<[u32; 2]>,
+    /// Frames per second. Default: the device's.
+    pub fps: Option<f64>,
+    /// Pixel format or codec as FFmpeg names it (`yuyv422`, `mjpeg`, `nv12`). Default: the
+    /// device's.
+    pub format: Option<String>,
 }
 
 /// `camera = "default" | "name" | index`.

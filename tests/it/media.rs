@@ -290,6 +290,10 @@ fn a_camera_through_a_virtual_source_delivers_and_reconnects_after_a_kill() {
     let px = s.take(false, Duration::ZERO).map(<[u8]>::to_vec);
     assert_eq!(px.map(|p| p.len()), Some(32 * 24 * 4));
     assert_eq!(s.state(), SourceState::Running);
+    // The mode FFmpeg opened is known (and logged): the virtual camera's 64x48.
+    common::wait_until("the mode", WAIT, || s.mode().is_some());
+    let mode = s.mode().unwrap();
+    assert!(mode.contains("64x48"), "{mode}");
     let starts = |s: &Source| {
         s.counters()
             .starts
@@ -402,6 +406,15 @@ fn bad_media_is_located_and_never_panics() {
     let path = scene_with(d, "file = \"clip.mkv\"\nspeed = \"nope\"");
     let e = Scene::read(&path).unwrap_err().to_string();
     assert!(e.contains("param `nope`"), "{e}");
+    let path = scene_with(d, "file = \"clip.mkv\"\nmode = { fps = 30.0 }");
+    let e = Scene::read(&path).unwrap_err().to_string();
+    assert!(e.contains("`mode` applies to cameras"), "{e}");
+    let path = scene_with(
+        d,
+        "camera = 0\nmode = { size = [0, 480], format = \"a b\" }",
+    );
+    let e = Scene::read(&path).unwrap_err().to_string();
+    assert!(e.contains("mode size") && e.contains("mode format"), "{e}");
     let path = scene_with(d, "file = \"clip.mkv\"\nurl = \"rtsp://h/p\"");
     let e = Scene::read(&path).unwrap_err().to_string();
     assert!(e.contains("more than one of"), "{e}");
