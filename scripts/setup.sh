@@ -17,6 +17,8 @@ if [ "$mode" = "test" ]; then
   packages+=(xvfb xauth liblo-tools xdotool)
   # glslang, the second GLSL compiler the ISF tests check (HYPNA_GLSL_COMPILER=glslang).
   packages+=(glslang-tools)
+  # Headless Chromium and its WebDriver: the browser remote's page tested in a real browser.
+  packages+=(chromium chromium-driver)
 fi
 
 say() { printf 'hypna set-up: %s\n' "$*" >&2; }
