@@ -10,6 +10,8 @@ set -euo pipefail
 mode="${1:-run}"
 # python3-venv: the project venv (.hypna/venv) in which scripts/install-models.sh converts weights.
 packages=(pkg-config libasound2-dev libvulkan1 mesa-vulkan-drivers python3-venv)
+# ffmpeg: [[media]] sources (images, video, cameras, streams) decode in an ffmpeg child process.
+packages+=(ffmpeg)
 if [ "$mode" = "test" ]; then
   # Xvfb for window tests; liblo's oscsend as an OSC peer we did not write.
   packages+=(xvfb xauth liblo-tools xdotool)

@@ -179,6 +179,8 @@ pub struct PassChain {
     passes: Vec<GpuPass>,
     /// Model output textures: ((model, output), size, texture).
     model_textures: Vec<ModelTexture>,
+    /// One texture per `[[media]]` source, in scene order.
+    media_textures: Vec<super::media::MediaTexture>,
     globals: wgpu::Buffer,
     globals_stride: u64,
     params: wgpu::Buffer,
@@ -384,9 +386,14 @@ impl PassChain {
             TextureSource::Pass(_)
             | TextureSource::Audio { .. }
             | TextureSource::AudioShadertoy
-            | TextureSource::Image(_) => None,
+            | TextureSource::Image(_)
+            | TextureSource::Media(_) => None,
         };
         let images = super::images::create(device, &gpu.queue, &scene.images, scene_size);
+        let media_textures =
+            super::media::MediaTexture::for_scene(device, scene, &|label, filter, wrap| {
+                create_sampler(device, label, filter, wrap)
+            });
         // The audio input as images (ISF `audio`/`audioFFT`, Shadertoy's music input).
         let audio_images = AudioImages::new(device, &gpu.queue);
         let mut passes = Vec::new();
@@ -401,10 +408,15 @@ impl PassChain {
                 TextureSource::Model { .. }
                 | TextureSource::Audio { .. }
                 | TextureSource::AudioShadertoy
-                | TextureSource::Image(_) => true,
+                | TextureSource::Image(_)
+                | TextureSource::Media(_) => true,
             };
             let linear = |source: TextureSource| match source {
                 TextureSource::Pass(i) => scene.passes[i].filter == Filter::Linear,
+                TextureSource::Media(m) => scene
+                    .media
+                    .get(m)
+                    .is_none_or(|d| d.filter == Filter::Linear),
                 TextureSource::Model { .. }
                 | TextureSource::Audio { .. }
                 | TextureSource::AudioShadertoy
@@ -503,6 +515,11 @@ impl PassChain {
                         TextureSource::AudioShadertoy => {
                             (audio_images.view(AudioImage::Shadertoy), &isf_sampler)
                         }
+                        // Validation made one texture per media source.
+                        TextureSource::Media(m) => match media_textures.get(m) {
+                            Some(t) => (t.view(), t.sampler()),
+                            None => continue,
+                        },
                         // Validation made the index; a bad one leaves the group short and
                         // the GPU's validation fails the load.
                         TextureSource::Image(i) => match images.get(i) {
@@ -611,6 +628,7 @@ impl PassChain {
             scene_size,
             passes,
             model_textures,
+            media_textures,
             globals,
             globals_stride,
             params,
@@ -799,6 +817,12 @@ impl PassChain {
                 &p.written(self.parity).texture
             }
         })
+    }
+
+    /// The texture of media source `index`.
+    #[must_use]
+    pub fn media_texture(&self, index: usize) -> Option<&super::media::MediaTexture> {
+        self.media_textures.get(index)
     }
 
     /// Image `index` of the scene (`TextureSource::Image`): a slot to draw into, or a file's.

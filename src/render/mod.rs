@@ -1,7 +1,7 @@
 //! Everything on the GPU: the device ([`context`]), frame globals written from the frame's
 //! inputs ([`globals`]), shader loading ([`shader`]), the one fullscreen vertex stage, pipeline
 //! and pass set-up ([`fullscreen`]), the pass chain ([`chain`]) and the images it reads besides passes
-//! ([`images`], [`audio_image`]), the final mix ([`mix`]),
+//! ([`images`], [`audio_image`], [`media`]), the final mix ([`mix`]),
 //! presenting ([`blit`]), per-pass GPU time ([`timing`]), pipelined readback ([`readback`])
 //! and the PNG writer for what is read back ([`png`]).
 
@@ -14,6 +14,7 @@ pub mod globals;
 pub mod glsl;
 pub mod images;
 pub mod limits;
+pub mod media;
 pub mod mix;
 pub mod png;
 pub mod readback;

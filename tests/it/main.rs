@@ -45,6 +45,7 @@ mod isf;
 mod isf_scene;
 mod isf_transition;
 mod layers;
+mod media;
 mod memory;
 mod models;
 mod osc_bench;

@@ -142,6 +142,8 @@ pub struct OverlayData<'a> {
     pub scene: &'a str,
     /// The internal render size.
     pub internal_size: [u32; 2],
+    /// Media sources of the scene and how many are stalled (no fresh picture).
+    pub media: (usize, usize),
     /// Current problems (failed reload, shader errors); shown in a red banner whenever
     /// non-empty, even with the HUD off.
     pub errors: &'a [Diagnostic],
@@ -165,6 +167,7 @@ impl<'a> OverlayData<'a> {
             osc: None,
             scene: "",
             internal_size: [0, 0],
+            media: (0, 0),
             errors: &[],
             params: &[],
             targets: &[],
