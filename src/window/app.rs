@@ -23,6 +23,7 @@ use super::capture::Capture;
 use super::hud::{Hud, Target};
 use super::monitors::{MonitorInfo, WindowMemory, choose_monitor, monitor_info};
 use super::overlay::Overlay;
+use super::record::Recorder;
 use super::{Flow, FrameHook, RunOptions, WindowError};
 use crate::clock::Clock;
 use crate::render::blit::Blitter;
@@ -47,6 +48,8 @@ pub struct Live {
     clock: Clock,
     presented: u64,
     capture: Capture,
+    /// Live recording and streaming.
+    recorder: Recorder,
     /// A screenshot was asked for: taken with the next frame.
     shot_requested: bool,
     /// Minimised or fully hidden: render nothing.
@@ -221,7 +224,8 @@ impl App<'_> {
             Some(fps) => Clock::fixed(fps),
             None => Clock::real(),
         };
-        Ok(Live {
+        let recorder = Recorder::new(options.record.clone(), &options.screenshot_dir);
+        let mut live = Live {
             window,
             surface,
             config,
@@ -234,6 +238,7 @@ impl App<'_> {
             clock,
             presented: 0,
             capture: Capture::new(),
+            recorder,
             shot_requested: false,
             hidden: false,
             can_capture,
@@ -243,7 +248,11 @@ impl App<'_> {
             recovery_attempt: None,
             surface_errors: 0,
             windowed: None,
-        })
+        };
+        if live.recorder.starts_at_launch() {
+            live.start_recording();
+        }
+        Ok(live)
     }
 
     fn key(&mut self, event_loop: &ActiveEventLoop, key: &Key) {
@@ -267,6 +276,7 @@ impl App<'_> {
                 "f" => live.toggle_fullscreen(),
                 "r" => live.reload_now("reload requested"),
                 "s" => live.shot_requested = true,
+                "v" => live.recorder.toggle(&live.gpu, &live.runtime),
                 "h" => live.overlay.hud = !live.overlay.hud,
                 "p" => live.overlay.panel = !live.overlay.panel,
                 "?" | "/" => live.overlay.help = !live.overlay.help,
@@ -331,6 +341,34 @@ impl Live {
     #[must_use]
     pub fn show(&self) -> &Show {
         &self.show
+    }
+
+    /// Starts recording (or streaming) the output as `run --record`/`--stream` or the V key
+    /// would; nothing when a recording runs.
+    pub fn start_recording(&mut self) {
+        self.recorder.start(&self.gpu, &self.runtime);
+    }
+
+    /// Stops the recording (the file is closed on a thread of its own).
+    pub fn stop_recording(&mut self) {
+        self.recorder.stop();
+    }
+
+    /// Stops the recording and waits until its file is closed (benchmarks, tests).
+    pub fn finish_recording(&mut self) {
+        self.recorder.finish(&self.gpu);
+    }
+
+    /// Whether a recording runs.
+    #[must_use]
+    pub fn recording(&self) -> bool {
+        self.recorder.recording()
+    }
+
+    /// Frames the running recording dropped (readback busy, encoder behind).
+    #[must_use]
+    pub fn recording_dropped(&self) -> u64 {
+        self.recorder.dropped()
     }
 
     /// Frames presented so far.
@@ -433,6 +471,7 @@ impl Live {
         self.overlay
             .rebuild(&gpu.device, self.config.format, &self.window);
         self.capture.reset();
+        self.recorder.reset(&gpu);
         self.gpu = gpu;
         self.show.cancel_loading();
         self.recovery_attempt = None;
@@ -499,6 +538,12 @@ impl Live {
                 .set_title(&format!("hypna — {}", self.runtime.scene().name));
         }
         self.capture.collect();
+        self.recorder.collect();
+        match self.runtime.take_record_request() {
+            Some(true) => self.recorder.start(&self.gpu, &self.runtime),
+            Some(false) => self.recorder.stop(),
+            None => {}
+        }
         let Some(frame) = self.acquire() else {
             return false;
         };
@@ -542,10 +587,11 @@ impl Live {
                 .then(|| c.dir.join(format!("window_{presented:05}.png")))
         });
         let pixels_per_point = self.window.scale_factor() as f32;
-        let (gpu, blitter, capture, overlay, hud, options) = (
+        let (gpu, blitter, capture, recorder, overlay, hud, options) = (
             &self.gpu,
             &mut self.blitter,
             &mut self.capture,
+            &mut self.recorder,
             &mut self.overlay,
             &mut self.hud,
             &self.options,
@@ -576,6 +622,7 @@ impl Live {
                             t.frame,
                         );
                     }
+                    recorder.record_copy(gpu, encoder, blitter, runtime, now);
                 }
                 if !options.kiosk {
                     let mut target = Target {
@@ -585,7 +632,7 @@ impl Live {
                         size: surface_size,
                         pixels_per_point,
                     };
-                    hud.draw(overlay, &mut target, runtime, errors);
+                    hud.draw(overlay, &mut target, runtime, errors, recorder.status());
                 }
                 if let Some(path) = capture_path {
                     let bgra = matches!(
@@ -608,6 +655,7 @@ impl Live {
             self.runtime.queue_param(&change.name, change.value);
         }
         self.capture.after_submit();
+        self.recorder.after_submit();
         self.window.pre_present_notify();
         self.gpu.queue.present(frame);
         self.presented += 1;
@@ -617,6 +665,7 @@ impl Live {
     /// At exit: the last screenshots and captures written, the window placement saved.
     fn finish(&mut self) {
         self.capture.finish(&self.gpu);
+        self.recorder.finish(&self.gpu);
         if self.options.remember_window {
             let size = self.window.inner_size();
             let position = self

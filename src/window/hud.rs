@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::overlay::{
     AudioStatus, FrameTimes, ModelStatus, OscStatus, Overlay, OverlayData, ParamChange,
+    RecordStatus,
 };
 use crate::diag::Diagnostic;
 use crate::infer::WorkerState;
@@ -62,6 +63,7 @@ impl Hud {
         target: &mut Target<'_>,
         runtime: &Runtime,
         errors: &[Diagnostic],
+        record: Option<RecordStatus<'_>>,
     ) {
         let probe = OverlayData {
             errors,
@@ -133,6 +135,7 @@ impl Hud {
             models: &models,
             audio,
             osc,
+            record,
             scene: &runtime.scene().name,
             internal_size: runtime.chain().scene_size(),
             errors,

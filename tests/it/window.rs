@@ -17,20 +17,20 @@ use common::Frame;
 
 /// Whether xdotool (which drives the window like a user) is there; else a skip, or a failure
 /// under `HYPNA_REQUIRE_GPU=1`.
-fn has_xdotool(test: &str) -> bool {
+pub(crate) fn has_xdotool(test: &str) -> bool {
     let present = Command::new("xdotool").arg("--version").output().is_ok();
     common::prerequisite(test, "xdotool", present, "scripts/setup.sh test")
 }
 
 /// A private Xvfb server, killed on drop.
-struct XServer {
+pub(crate) struct XServer {
     child: Child,
-    display: String,
+    pub(crate) display: String,
 }
 
 impl XServer {
     /// Starts Xvfb on a free display, or skips (fails under `HYPNA_REQUIRE_GPU=1`).
-    fn start(test: &str) -> Option<Self> {
+    pub(crate) fn start(test: &str) -> Option<Self> {
         common::take_turn(common::Turn::Render);
         let present = Command::new("Xvfb").arg("-help").output().is_ok();
         if !common::prerequisite(test, "Xvfb", present, "apt-get install xvfb") {
@@ -85,14 +85,14 @@ impl Drop for XServer {
 }
 
 /// A running `hypna run` whose log lines arrive on a channel.
-struct Hypna {
+pub(crate) struct Hypna {
     child: Child,
     lines: Receiver<String>,
     log: Vec<String>,
 }
 
 impl Hypna {
-    fn start(x: &XServer, args: &[&str]) -> Self {
+    pub(crate) fn start(x: &XServer, args: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_hypna"));
         command.arg("run").args(args);
         Self::spawn(x, command)
@@ -125,7 +125,7 @@ impl Hypna {
     }
 
     /// Waits for a log line containing `needle`.
-    fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
+    pub(crate) fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -148,7 +148,7 @@ impl Hypna {
     }
 
     /// Waits for the process to end successfully and returns the whole log.
-    fn finish(mut self) -> String {
+    pub(crate) fn finish(mut self) -> String {
         let deadline = Instant::now() + Duration::from_mins(2);
         loop {
             while let Ok(line) = self.lines.try_recv() {
