@@ -10,7 +10,7 @@ use super::{BenchError, Stats, percentile};
 use crate::window::{Flow, FrameHook, Live, RunOptions, WindowError};
 
 /// Frames left out after a recording starts or stops (ffmpeg starting, the ring filling).
-const SETTLE_FRAMES: u32 = 5;
+const SETTLE_FRAMES: u32 = 15;
 
 /// `hypna bench --record`: what live recording costs the frame.
 #[derive(Debug, Clone)]

@@ -295,6 +295,8 @@ pub fn plan(
     }
     let size = format!("{width}x{height}");
     let fps = format!("{}", settings.fps);
+    // Raw frames need no probing: ffmpeg opens the next input (live sound) at once.
+    put(&mut a, &["-probesize", "32", "-analyzeduration", "0"]);
     put(&mut a, &["-f", "rawvideo", "-pix_fmt", "rgba", "-video_size", &size]);
     put(&mut a, &["-framerate", &fps, "-i", "pipe:0"]);
     let audio = match &settings.audio {
@@ -309,6 +311,7 @@ pub fn plan(
         }
         AudioTrack::Live { rate_hz } => {
             let port = audio_port.unwrap_or(0);
+            put(&mut a, &["-probesize", "32", "-analyzeduration", "0"]);
             put(&mut a, &["-f", "f32le", "-ar", &rate_hz.to_string(), "-ac", "1"]);
             put(&mut a, &["-i", &format!("tcp://127.0.0.1:{port}")]);
             true
@@ -328,7 +331,7 @@ pub fn plan(
         _ => "yuv420p",
     };
     let mut filter = String::new();
-    if codec != Codec::Prores && (width % 2 == 1 || height % 2 == 1) {
+    if width % 2 == 1 || height % 2 == 1 {
         filter.push_str("pad=ceil(iw/2)*2:ceil(ih/2)*2,");
     }
     filter.push_str("scale=out_color_matrix=bt709:out_range=tv,format=");
@@ -344,6 +347,7 @@ pub fn plan(
     put(&mut a, &["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"]);
     if live {
         // A keyframe every second: a receiver joining a stream, or a cut file, starts soon.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let gop = (settings.fps.round().max(1.0) as u64).to_string();
         put(&mut a, &["-g", &gop]);
         if codec != Codec::Prores {
@@ -363,6 +367,10 @@ pub fn plan(
     }
     match (&settings.target, format) {
         (Target::File(_), "mp4" | "mov") if !live => put(&mut a, &["-movflags", "+faststart"]),
+        // Live: fragments, so a recording cut short (power, kill) still plays.
+        (Target::File(_), "mp4" | "mov") => {
+            put(&mut a, &["-movflags", "+frag_keyframe+empty_moov+default_base_moof"]);
+        }
         (Target::Stream(_), "mpegts" | "rtp_mpegts") => {
             put(&mut a, &["-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0"]);
         }
@@ -588,7 +596,7 @@ mod tests {
         let p = plan(&s, &debian(), None).unwrap();
         assert_eq!((p.encoder.as_str(), p.codec), ("libx264", Codec::H264));
         let a = args(&p);
-        assert!(a.contains("-f rawvideo -pix_fmt rgba -video_size 640x360 -framerate 30 -i pipe:0"), "{a}");
+        assert!(a.contains("-analyzeduration 0 -f rawvideo -pix_fmt rgba -video_size 640x360 -framerate 30 -i pipe:0"), "{a}");
         assert!(a.contains("-t 2.000000 -i song.wav -map 0:v:0 -map 1:a:0"), "{a}");
         assert!(a.contains("-c:v libx264 -preset medium -crf 18 -pix_fmt yuv420p"), "{a}");
         assert!(a.contains("-c:a aac"), "{a}");

@@ -12,14 +12,14 @@ use std::io::Write as _;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::ChildStdin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::codec::{AudioTrack, EncodeSettings, Plan, PlanError, Target, plan};
-use super::encoders::encoders;
+use super::encoders::{EncoderInfo, encoders};
 use super::process::{Ffmpeg, ProcessError, Stdin, program};
 
 /// How long ffmpeg has to open the live audio connection before the track is given up.
@@ -97,6 +97,16 @@ struct Frame {
     shown: Option<Instant>,
 }
 
+/// The live sound of a recording: mono f32 samples at the [`AudioTrack::Live`] rate, as a
+/// ring the audio input fills from `since` on. The samples before the first frame are left
+/// out, so the sound starts with the picture.
+pub struct LiveAudio {
+    /// The samples.
+    pub samples: rtrb::Consumer<f32>,
+    /// When the first sample in the ring was captured (about).
+    pub since: Instant,
+}
+
 /// A running encode; see the module doc.
 pub struct Encoder {
     tx: Option<SyncSender<Frame>>,
@@ -119,13 +129,10 @@ impl Encoder {
     pub fn start(
         settings: &EncodeSettings,
         queue: usize,
-        live_audio: Option<rtrb::Consumer<f32>>,
+        live_audio: Option<LiveAudio>,
     ) -> Result<Self, EncodeError> {
         let program = program()?;
-        let available = encoders(&program).map_err(|source| EncodeError::Encoders {
-            program: program.clone(),
-            source,
-        })?;
+        let available = cached_encoders(&program)?;
         let listener = match (&settings.audio, &live_audio) {
             (AudioTrack::Live { .. }, Some(_)) => {
                 Some(TcpListener::bind("127.0.0.1:0").map_err(EncodeError::Setup)?)
@@ -179,18 +186,25 @@ impl Encoder {
         let (tx, rx) = sync_channel(queue.max(1));
         let fps = settings.fps;
         let writer_counters = Arc::clone(&counters);
+        let first_frame = Arc::new(OnceLock::new());
+        let first = Arc::clone(&first_frame);
         encoder.writer = Some(
             std::thread::Builder::new()
                 .name("hypna-encode".into())
-                .spawn(move || write_frames(stdin, &rx, fps, &writer_counters))
+                .spawn(move || write_frames(stdin, &rx, fps, &writer_counters, &first))
                 .map_err(EncodeError::Setup)?,
         );
         encoder.tx = Some(tx);
-        if let (Some(listener), Some(samples)) = (listener, live_audio) {
+        if let (Some(listener), Some(audio), AudioTrack::Live { rate_hz }) =
+            (listener, live_audio, &settings.audio)
+        {
+            let rate_hz = *rate_hz;
             encoder.audio = Some(
                 std::thread::Builder::new()
                     .name("hypna-encode-audio".into())
-                    .spawn(move || feed_audio(&listener, samples, &stop_audio))
+                    .spawn(move || {
+                        feed_audio(&listener, audio, rate_hz, &first_frame, &stop_audio);
+                    })
                     .map_err(EncodeError::Setup)?,
             );
         }
@@ -270,6 +284,7 @@ impl Encoder {
     /// waiting); the result is logged.
     pub fn finish_in_background(self) {
         let target = self.target.clone();
+        let label = target.clone();
         let spawned = std::thread::Builder::new()
             .name("hypna-encode-finish".into())
             .spawn(move || match self.finish() {
@@ -282,7 +297,7 @@ impl Encoder {
                 Err(e) => tracing::error!("{e}"),
             });
         if let Err(e) = spawned {
-            tracing::error!("cannot close the recording of {target}: {e}");
+            tracing::error!("cannot close the recording of {label}: {e}");
         }
     }
 
@@ -340,25 +355,53 @@ impl Drop for Encoder {
     }
 }
 
-/// The writer thread: frames to ffmpeg's stdin, live ones laid on the time grid.
+/// The encoders of `program`, asked once per process (`ffmpeg -encoders` takes a while).
+fn cached_encoders(program: &std::path::Path) -> Result<Vec<EncoderInfo>, EncodeError> {
+    static CACHE: OnceLock<std::sync::Mutex<Vec<(PathBuf, Vec<EncoderInfo>)>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let known = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .find(|(p, _)| p == program)
+        .map(|(_, e)| e.clone());
+    if let Some(e) = known {
+        return Ok(e);
+    }
+    let listed = encoders(program).map_err(|source| EncodeError::Encoders {
+        program: program.to_path_buf(),
+        source,
+    })?;
+    cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push((program.to_path_buf(), listed.clone()));
+    Ok(listed)
+}
+
+/// The writer thread: frames to ffmpeg's stdin, live ones laid on the time grid (the first
+/// one's time is published in `first`).
 fn write_frames(
     mut stdin: ChildStdin,
     rx: &Receiver<Frame>,
     fps: f64,
     counters: &EncodeCounters,
+    first: &OnceLock<Instant>,
 ) -> Result<(), std::io::Error> {
     let mut grid = Grid::new(fps);
     let mut last: Option<Vec<u8>> = None;
     for frame in rx {
         let repeats = match frame.shown {
             None => 0,
-            Some(shown) => match grid.place(shown) {
-                Some(r) => r,
-                None => {
+            Some(shown) => {
+                // Set once; later frames find it set.
+                let _ = first.set(shown);
+                let Some(repeats) = grid.place(shown) else {
                     EncodeCounters::add(&counters.skipped, 1);
                     continue;
-                }
-            },
+                };
+                repeats
+            }
         };
         if let Some(prev) = &last {
             for _ in 0..repeats {
@@ -413,15 +456,42 @@ impl Grid {
     }
 }
 
-/// The live audio thread: waits for ffmpeg to connect, then hands it every sample.
+/// The live audio thread: waits for ffmpeg to connect and for the first frame, leaves out
+/// the samples from before that frame, then hands ffmpeg every sample.
 fn feed_audio(
     listener: &TcpListener,
-    mut samples: rtrb::Consumer<f32>,
+    audio: LiveAudio,
+    rate_hz: u32,
+    first_frame: &OnceLock<Instant>,
     stop: &AtomicBool,
 ) {
+    let LiveAudio { mut samples, since } = audio;
     let Some(mut stream) = accept(listener, stop) else {
         return;
     };
+    let first = loop {
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(first) = first_frame.get() {
+            break *first;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let mut early =
+        (first.saturating_duration_since(since).as_secs_f64() * f64::from(rate_hz)) as usize;
+    while early > 0 && !stop.load(Ordering::Acquire) {
+        let n = samples.slots().min(early);
+        if n == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        if let Ok(chunk) = samples.read_chunk(n) {
+            chunk.commit_all();
+        }
+        early -= n;
+    }
     let mut bytes: Vec<u8> = Vec::with_capacity(4096 * 4);
     while !stop.load(Ordering::Acquire) {
         let n = samples.slots().min(4096);

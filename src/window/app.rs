@@ -276,7 +276,7 @@ impl App<'_> {
                 "f" => live.toggle_fullscreen(),
                 "r" => live.reload_now("reload requested"),
                 "s" => live.shot_requested = true,
-                "v" => live.recorder.toggle(&live.gpu, &live.runtime),
+                "v" => live.recorder.toggle(&live.runtime),
                 "h" => live.overlay.hud = !live.overlay.hud,
                 "p" => live.overlay.panel = !live.overlay.panel,
                 "?" | "/" => live.overlay.help = !live.overlay.help,
@@ -346,7 +346,7 @@ impl Live {
     /// Starts recording (or streaming) the output as `run --record`/`--stream` or the V key
     /// would; nothing when a recording runs.
     pub fn start_recording(&mut self) {
-        self.recorder.start(&self.gpu, &self.runtime);
+        self.recorder.start(&self.runtime);
     }
 
     /// Stops the recording (the file is closed on a thread of its own).
@@ -538,9 +538,9 @@ impl Live {
                 .set_title(&format!("hypna — {}", self.runtime.scene().name));
         }
         self.capture.collect();
-        self.recorder.collect();
+        self.recorder.collect(&self.gpu);
         match self.runtime.take_record_request() {
-            Some(true) => self.recorder.start(&self.gpu, &self.runtime),
+            Some(true) => self.recorder.start(&self.runtime),
             Some(false) => self.recorder.stop(),
             None => {}
         }

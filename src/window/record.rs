@@ -2,9 +2,9 @@
 //! `/hypna/record start|stop`): the internal render (never the overlay) is blitted into an
 //! RGBA8 target, copied into a pipelined readback ring, and handed to the encoder
 //! ([`crate::media::encode`]) with the time it was shown, with the live audio input as its
-//! sound. The frame never waits: a copy with no free staging buffer, or a frame the encoder's
-//! queue cannot take, is dropped and counted (HUD). Stopping closes the file on a thread of
-//! its own.
+//! sound. The frame never waits: ffmpeg starts on a job thread (frames are recorded once it
+//! runs), a copy with no free staging buffer or a frame the encoder's queue cannot take is
+//! dropped and counted (HUD), and stopping closes the file on a thread of its own.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use super::overlay::RecordStatus;
 use crate::media::codec::{AudioTrack, EncodeSettings, Target};
-use crate::media::encode::{EncodeCounters, Encoder};
+use crate::media::encode::{EncodeCounters, EncodeError, Encoder, LiveAudio};
 use crate::render::blit::{Blitter, Fit};
 use crate::render::context::Gpu;
 use crate::render::readback::Readback;
 use crate::runtime::Runtime;
+use crate::show::job::{Job, Priority};
 
 /// Staging buffers in flight (frames between the copy and the encoder).
 const READBACK_DEPTH: usize = 4;
@@ -65,6 +66,14 @@ impl RecordOptions {
     }
 }
 
+/// A recording whose ffmpeg is starting.
+struct Starting {
+    job: Job<Result<Encoder, EncodeError>>,
+    size: [u32; 2],
+    fps: f64,
+    sound: bool,
+}
+
 struct Active {
     encoder: Encoder,
     counters: Arc<EncodeCounters>,
@@ -84,6 +93,7 @@ pub(super) struct Recorder {
     options: Option<RecordOptions>,
     dir: PathBuf,
     active: Option<Active>,
+    starting: Option<Starting>,
     /// Recordings started so far (names the next file).
     count: u32,
     /// Frame numbers of copies (own numbering: the show's frames may repeat after a switch).
@@ -97,6 +107,7 @@ impl Recorder {
             options,
             dir: dir.to_path_buf(),
             active: None,
+            starting: None,
             count: 0,
             copies: 0,
         }
@@ -107,15 +118,15 @@ impl Recorder {
         self.options.as_ref().is_some_and(|o| o.start)
     }
 
-    /// Whether a recording runs.
+    /// Whether a recording runs (or its ffmpeg is starting).
     pub(super) fn recording(&self) -> bool {
-        self.active.is_some()
+        self.active.is_some() || self.starting.is_some()
     }
 
-    /// Starts a recording of `runtime`'s output (logged; a failure is logged and the show
-    /// goes on).
-    pub(super) fn start(&mut self, gpu: &Gpu, runtime: &Runtime) {
-        if self.active.is_some() {
+    /// Starts a recording of `runtime`'s output: ffmpeg starts on a job thread, frames are
+    /// recorded from the frame after it runs (a failure is logged and the show goes on).
+    pub(super) fn start(&mut self, runtime: &Runtime) {
+        if self.recording() {
             return;
         }
         let Some((size, _)) = runtime.output_info() else {
@@ -138,35 +149,66 @@ impl Recorder {
         } else {
             None
         };
-        let samples = match live_audio {
+        let audio = match live_audio {
             Some((samples, rate_hz)) => {
                 options.settings.audio = AudioTrack::Live { rate_hz };
-                Some(samples)
+                Some(LiveAudio {
+                    samples,
+                    since: Instant::now(),
+                })
             }
             None => {
                 options.settings.audio = AudioTrack::None;
                 None
             }
         };
-        let encoder = match Encoder::start(&options.settings, ENCODER_QUEUE, samples) {
-            Ok(e) => e,
-            Err(e) => {
+        let sound = audio.is_some();
+        let fps = options.settings.fps;
+        let settings = options.settings;
+        match Job::spawn("hypna-record-start", Priority::Normal, move || {
+            Encoder::start(&settings, ENCODER_QUEUE, audio)
+        }) {
+            Ok(job) => {
+                self.starting = Some(Starting {
+                    job,
+                    size,
+                    fps,
+                    sound,
+                });
+            }
+            Err(e) => tracing::error!("cannot record: {e}"),
+        }
+    }
+
+    /// The recording whose ffmpeg started, made active (or its error logged).
+    fn started(&mut self, gpu: &Gpu) {
+        let Some(result) = self.starting.as_ref().and_then(|s| s.job.try_take()) else {
+            return;
+        };
+        let Some(Starting {
+            size, fps, sound, ..
+        }) = self.starting.take()
+        else {
+            return;
+        };
+        let encoder = match result {
+            Ok(Ok(e)) => e,
+            Ok(Err(e)) => {
                 tracing::error!("cannot record: {e}");
+                return;
+            }
+            Err(e) => {
+                tracing::error!("cannot record: starting ffmpeg {e}");
                 return;
             }
         };
         let label = encoder.target().to_string();
         tracing::info!(
-            "recording {label} ({}x{}, {} frames/s, {}{})",
+            "recording {label} ({}x{}, {fps} frames/s, {}{})",
             size[0],
             size[1],
-            options.settings.fps,
             encoder.encoder_name(),
-            if options.settings.audio == AudioTrack::None {
-                ", no sound"
-            } else {
-                ", live audio"
-            }
+            if sound { ", live audio" } else { ", no sound" }
         );
         let target = crate::render::texture_2d(
             &gpu.device,
@@ -190,6 +232,10 @@ impl Recorder {
 
     /// Stops the recording; the file is closed on a thread of its own.
     pub(super) fn stop(&mut self) {
+        if self.starting.take().is_some() {
+            // The job's encoder, when it comes, is dropped with its channel: closed then.
+            tracing::info!("recording stopped before ffmpeg had started");
+        }
         if let Some(active) = self.active.take() {
             tracing::info!(
                 "recording of {} stopped ({} frames, {} dropped)",
@@ -202,11 +248,11 @@ impl Recorder {
     }
 
     /// Starts when stopped, stops when recording (the V key).
-    pub(super) fn toggle(&mut self, gpu: &Gpu, runtime: &Runtime) {
+    pub(super) fn toggle(&mut self, runtime: &Runtime) {
         if self.recording() {
             self.stop();
         } else {
-            self.start(gpu, runtime);
+            self.start(runtime);
         }
     }
 
@@ -258,9 +304,11 @@ impl Recorder {
         }
     }
 
-    /// Hands every frame read back so far to the encoder (never waits). An encoder that
-    /// stopped (ffmpeg failed) ends the recording.
-    pub(super) fn collect(&mut self) {
+    /// Hands every frame read back so far to the encoder (never waits); a recording whose
+    /// ffmpeg has started becomes active. An encoder that stopped (ffmpeg failed) ends the
+    /// recording.
+    pub(super) fn collect(&mut self, gpu: &Gpu) {
+        self.started(gpu);
         let Some(active) = &mut self.active else {
             return;
         };
@@ -295,6 +343,22 @@ impl Recorder {
     /// At exit: the frames in flight read back (at most 2 s), then the file closed (waits
     /// for ffmpeg, so the file is complete when `hypna run` returns).
     pub(super) fn finish(&mut self, gpu: &Gpu) {
+        if let Some(starting) = self.starting.take() {
+            // Starting: wait for it (at most 10 s), so a short run still leaves its file.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Some(result) = starting.job.try_take() {
+                    if let Ok(Ok(encoder)) = result {
+                        drop(encoder.finish());
+                    }
+                    break;
+                }
+                if Instant::now() > deadline {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
         let Some(mut active) = self.active.take() else {
             return;
         };

@@ -262,8 +262,8 @@ fn codecs_land_in_their_containers_and_bad_choices_are_clear_errors() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // Odd sides: padded for 4:2:0 by the encoder's filter.
-    let s = scene(dir.path(), [63, 35], MOVING);
+    // Odd sides: padded to even ones by the encoder's filter (SVT-AV1 wants 64 at least).
+    let s = scene(dir.path(), [127, 71], MOVING);
     for (file, codec, expect) in [
         ("a.mkv", "hevc", "hevc"),
         ("a.webm", "av1", "av1"),
@@ -300,7 +300,8 @@ fn codecs_land_in_their_containers_and_bad_choices_are_clear_errors() {
         args.extend_from_slice(extra);
         let o = hypna(&args);
         let t = text(&o);
-        assert_eq!(o.status.code(), Some(1), "{args:?} should fail cleanly: {t}");
+        // 1: hypna's error; 2: the command line's (clap). Never a panic (101).
+        assert!(matches!(o.status.code(), Some(1 | 2)), "{args:?} should fail cleanly: {t}");
         for e in expect {
             assert!(t.contains(e), "`{e}` missing from: {t}");
         }
