@@ -42,7 +42,9 @@ pub enum PlanError {
         tried: String,
     },
     /// `--encoder` names an encoder this ffmpeg does not have, or not a video one.
-    #[error("this ffmpeg has no video encoder `{name}`; its hardware encoders: {hardware}")]
+    #[error(
+        "this ffmpeg has no video encoder `{name}`; its hardware encoders of H.264, HEVC, AV1 and ProRes: {hardware}"
+    )]
     UnknownEncoder {
         /// The name asked for.
         name: String,
@@ -399,7 +401,7 @@ fn choose_encoder(
         let Some(info) = has(name) else {
             let hardware: Vec<&str> = available
                 .iter()
-                .filter(|e| e.video && e.is_hardware())
+                .filter(|e| e.video && e.is_hardware() && Codec::from_ffmpeg(&e.codec).is_some())
                 .map(|e| e.name.as_str())
                 .collect();
             return Err(PlanError::UnknownEncoder {

@@ -67,8 +67,12 @@ pub enum EncodeError {
 pub struct EncodeCounters {
     /// Frames handed to ffmpeg (each once).
     pub written: AtomicU64,
-    /// Frames dropped: the queue was full, or ffmpeg had stopped.
+    /// Frames dropped once ffmpeg ran: the queue was full, or ffmpeg had stopped.
     pub dropped: AtomicU64,
+    /// Frames dropped while ffmpeg started (before it had taken the first frame).
+    pub startup_dropped: AtomicU64,
+    /// ffmpeg has taken the first frame.
+    pub running: AtomicBool,
     /// Live: frames written again to bridge a late frame (kept on the time grid).
     pub repeated: AtomicU64,
     /// Live: frames left out because two arrived within one frame of the video.
@@ -86,8 +90,10 @@ impl EncodeCounters {
 pub struct EncodeSummary {
     /// Frames encoded once.
     pub written: u64,
-    /// Frames dropped (queue full, or ffmpeg gone).
+    /// Frames dropped once ffmpeg ran (queue full, or ffmpeg gone).
     pub dropped: u64,
+    /// Frames dropped while ffmpeg started.
+    pub startup_dropped: u64,
     /// Frames repeated to keep live timing.
     pub repeated: u64,
 }
@@ -261,7 +267,11 @@ impl Encoder {
                 }
             });
         if !sent {
-            EncodeCounters::add(&self.counters.dropped, 1);
+            if self.counters.running.load(Ordering::Acquire) {
+                EncodeCounters::add(&self.counters.dropped, 1);
+            } else {
+                EncodeCounters::add(&self.counters.startup_dropped, 1);
+            }
         }
         sent
     }
@@ -289,10 +299,11 @@ impl Encoder {
             .name("hypna-encode-finish".into())
             .spawn(move || match self.finish() {
                 Ok(s) => tracing::info!(
-                    "recorded {target}: {} frames ({} repeated to keep time, {} dropped)",
+                    "recorded {target}: {} frames ({} repeated to keep time, {} dropped, {} while ffmpeg started)",
                     s.written,
                     s.repeated,
-                    s.dropped
+                    s.dropped,
+                    s.startup_dropped
                 ),
                 Err(e) => tracing::error!("{e}"),
             });
@@ -330,6 +341,7 @@ impl Encoder {
         Ok(EncodeSummary {
             written: self.counters.written.load(Ordering::Relaxed),
             dropped: self.counters.dropped.load(Ordering::Relaxed),
+            startup_dropped: self.counters.startup_dropped.load(Ordering::Relaxed),
             repeated: self.counters.repeated.load(Ordering::Relaxed),
         })
     }
@@ -415,6 +427,7 @@ fn write_frames(
             return Err(e);
         }
         EncodeCounters::add(&counters.written, 1);
+        counters.running.store(true, Ordering::Release);
         if frame.shown.is_some() {
             last = Some(frame.rgba);
         }

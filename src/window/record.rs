@@ -375,11 +375,12 @@ impl Recorder {
         let busy = active.busy;
         match active.encoder.finish() {
             Ok(s) => tracing::info!(
-                "recorded {}: {} frames ({} repeated to keep time, {} dropped)",
+                "recorded {}: {} frames ({} repeated to keep time; dropped: {} by the encoder, {busy} with the readback busy, {} while ffmpeg started)",
                 active.label,
                 s.written,
                 s.repeated,
-                s.dropped + busy
+                s.dropped,
+                s.startup_dropped
             ),
             Err(e) => tracing::error!("{e}"),
         }

@@ -312,7 +312,7 @@ fn codecs_land_in_their_containers_and_bad_choices_are_clear_errors() {
     bad(
         &["--encoder", "h264_nonesuch"],
         "e.mp4",
-        &["no video encoder `h264_nonesuch`", "hardware encoders:"],
+        &["no video encoder `h264_nonesuch`", "hardware encoders of H.264"],
     );
     bad(&["--last-only"], "l.mp4", &["--last-only"]);
     // A hardware encoder ffmpeg lists but this machine may lack: a clean error naming it
