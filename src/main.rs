@@ -391,7 +391,7 @@ struct EncodeArgs {
     /// Video codec: h264 (default; av1 for .webm), hevc, av1 or prores.
     #[arg(long, value_parser = parse_codec)]
     codec: Option<hypna::media::codec::Codec>,
-    /// An ffmpeg encoder by name, e.g. a hardware one: h264_nvenc, hevc_vaapi, h264_qsv
+    /// An ffmpeg encoder by name, e.g. a hardware one: `h264_nvenc`, `hevc_vaapi`, `h264_qsv`
     /// (`ffmpeg -encoders` lists what this ffmpeg has). Default: the codec's software encoder.
     #[arg(long, value_name = "NAME")]
     encoder: Option<String>,
@@ -405,7 +405,11 @@ struct EncodeArgs {
 }
 
 impl EncodeArgs {
-    fn settings(&self, target: hypna::media::codec::Target, fps: f64) -> hypna::media::codec::EncodeSettings {
+    fn settings(
+        &self,
+        target: hypna::media::codec::Target,
+        fps: f64,
+    ) -> hypna::media::codec::EncodeSettings {
         let mut s = hypna::media::codec::EncodeSettings::new(target, [0, 0], fps);
         s.codec = self.codec;
         s.encoder.clone_from(&self.encoder);
@@ -415,12 +419,16 @@ impl EncodeArgs {
     }
 
     fn given(&self) -> bool {
-        self.codec.is_some() || self.encoder.is_some() || self.crf.is_some() || self.bitrate.is_some()
+        self.codec.is_some()
+            || self.encoder.is_some()
+            || self.crf.is_some()
+            || self.bitrate.is_some()
     }
 }
 
 fn parse_codec(s: &str) -> Result<hypna::media::codec::Codec, String> {
-    s.parse().map_err(|e: hypna::media::codec::PlanError| e.to_string())
+    s.parse()
+        .map_err(|e: hypna::media::codec::PlanError| e.to_string())
 }
 
 /// `8000`, `8000k` or `8M` as kbit/s.
@@ -431,11 +439,14 @@ fn parse_bitrate(s: &str) -> Result<u32, String> {
         None => (t.strip_suffix('k').unwrap_or(&t), 1.0),
     };
     match digits.parse::<f64>() {
-        Ok(v) if v.is_finite() && v * scale >= 1.0 && v * scale <= 1_000_000.0 => {
+        Ok(v) if v.is_finite() && v * scale >= 1.0 && v * scale <= 1_000_000.0 =>
+        {
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             Ok((v * scale).round() as u32)
         }
-        _ => Err(format!("`{s}` is not a bitrate from 1k to 1000M (e.g. 8000, 8000k or 8M)")),
+        _ => Err(format!(
+            "`{s}` is not a bitrate from 1k to 1000M (e.g. 8000, 8000k or 8M)"
+        )),
     }
 }
 
@@ -749,7 +760,10 @@ fn dispatch(command: Command) -> Result<()> {
             let target = match (&window.record, &window.stream) {
                 (Some(path), _) => {
                     if !hypna::media::codec::Target::is_video_file(path) {
-                        bail!("--record {}: use a video file name (.mp4, .mov, .mkv or .webm)", path.display());
+                        bail!(
+                            "--record {}: use a video file name (.mp4, .mov, .mkv or .webm)",
+                            path.display()
+                        );
                     }
                     Some(hypna::media::codec::Target::File(path.clone()))
                 }

@@ -53,7 +53,11 @@ impl std::fmt::Display for RecordBenchReport {
             "recording:  {}  p99 {:.2} ms",
             self.recording, self.recording_p99_ms
         )?;
-        writeln!(f, "plain:      {}  p99 {:.2} ms", self.plain, self.plain_p99_ms)?;
+        writeln!(
+            f,
+            "plain:      {}  p99 {:.2} ms",
+            self.plain, self.plain_p99_ms
+        )?;
         writeln!(
             f,
             "dropped:    {} of {} frames shown while recording",
@@ -218,7 +222,8 @@ fn tempfile_dir() -> Result<std::path::PathBuf, BenchError> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let dir = std::env::temp_dir().join(format!("hypna-bench-record-{}-{stamp}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("hypna-bench-record-{}-{stamp}", std::process::id()));
     std::fs::create_dir_all(&dir)
         .map_err(|e| BenchError::Setup(format!("cannot create {}: {e}", dir.display())))?;
     Ok(dir)

@@ -34,7 +34,9 @@ pub enum PlanError {
         hint: &'static str,
     },
     /// None of the software encoders of the codec is in this ffmpeg.
-    #[error("this ffmpeg has no {codec} encoder (looked for {tried}); `ffmpeg -encoders` lists what it has")]
+    #[error(
+        "this ffmpeg has no {codec} encoder (looked for {tried}); `ffmpeg -encoders` lists what it has"
+    )]
     NoEncoder {
         /// The codec.
         codec: &'static str,
@@ -299,7 +301,10 @@ pub fn plan(
     let fps = format!("{}", settings.fps);
     // Raw frames need no probing: ffmpeg opens the next input (live sound) at once.
     put(&mut a, &["-probesize", "32", "-analyzeduration", "0"]);
-    put(&mut a, &["-f", "rawvideo", "-pix_fmt", "rgba", "-video_size", &size]);
+    put(
+        &mut a,
+        &["-f", "rawvideo", "-pix_fmt", "rgba", "-video_size", &size],
+    );
     put(&mut a, &["-framerate", &fps, "-i", "pipe:0"]);
     let audio = match &settings.audio {
         AudioTrack::None => false,
@@ -314,7 +319,10 @@ pub fn plan(
         AudioTrack::Live { rate_hz } => {
             let port = audio_port.unwrap_or(0);
             put(&mut a, &["-probesize", "32", "-analyzeduration", "0"]);
-            put(&mut a, &["-f", "f32le", "-ar", &rate_hz.to_string(), "-ac", "1"]);
+            put(
+                &mut a,
+                &["-f", "f32le", "-ar", &rate_hz.to_string(), "-ac", "1"],
+            );
             put(&mut a, &["-i", &format!("tcp://127.0.0.1:{port}")]);
             true
         }
@@ -342,11 +350,25 @@ pub fn plan(
         filter.push_str(",hwupload");
     }
     put(&mut a, &["-vf", &filter, "-c:v", &encoder]);
-    a.extend(quality_args(&encoder, codec, settings, live)?.into_iter().map(OsString::from));
+    a.extend(
+        quality_args(&encoder, codec, settings, live)?
+            .into_iter()
+            .map(OsString::from),
+    );
     if !vaapi {
         put(&mut a, &["-pix_fmt", pixel_format]);
     }
-    put(&mut a, &["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"]);
+    put(
+        &mut a,
+        &[
+            "-color_primaries",
+            "bt709",
+            "-color_trc",
+            "bt709",
+            "-colorspace",
+            "bt709",
+        ],
+    );
     if live {
         // A keyframe every second: a receiver joining a stream, or a cut file, starts soon.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -371,10 +393,16 @@ pub fn plan(
         (Target::File(_), "mp4" | "mov") if !live => put(&mut a, &["-movflags", "+faststart"]),
         // Live: fragments, so a recording cut short (power, kill) still plays.
         (Target::File(_), "mp4" | "mov") => {
-            put(&mut a, &["-movflags", "+frag_keyframe+empty_moov+default_base_moof"]);
+            put(
+                &mut a,
+                &["-movflags", "+frag_keyframe+empty_moov+default_base_moof"],
+            );
         }
         (Target::Stream(_), "mpegts" | "rtp_mpegts") => {
-            put(&mut a, &["-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0"]);
+            put(
+                &mut a,
+                &["-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0"],
+            );
         }
         _ => {}
     }
@@ -428,9 +456,11 @@ fn choose_encoder(
             }),
         };
     }
-    let codec = settings
-        .codec
-        .unwrap_or(if format == "webm" { Codec::Av1 } else { Codec::H264 });
+    let codec = settings.codec.unwrap_or(if format == "webm" {
+        Codec::Av1
+    } else {
+        Codec::H264
+    });
     codec
         .software()
         .iter()
@@ -457,7 +487,10 @@ fn check_container(format: &'static str, codec: Codec) -> Result<(), PlanError> 
     let (container, hint) = match format {
         "mp4" => ("MP4", "ProRes goes in .mov or .mkv"),
         "mov" => ("QuickTime (.mov)", "AV1 goes in .mp4, .mkv or .webm"),
-        "webm" => ("WebM", "WebM holds AV1 here; H.264 and HEVC go in .mp4 or .mkv"),
+        "webm" => (
+            "WebM",
+            "WebM holds AV1 here; H.264 and HEVC go in .mp4 or .mkv",
+        ),
         "flv" => ("RTMP (FLV)", "RTMP carries H.264"),
         _ => ("an MPEG-TS stream", "streams carry H.264 or HEVC"),
     };
@@ -488,7 +521,6 @@ fn quality_args(
         return Ok(v);
     }
     let max_crf = match encoder {
-        "libx264" | "libx265" => 51,
         "libsvtav1" | "libaom-av1" => 63,
         "librav1e" => 255,
         _ => 51,
@@ -599,8 +631,14 @@ mod tests {
         assert_eq!((p.encoder.as_str(), p.codec), ("libx264", Codec::H264));
         let a = args(&p);
         assert!(a.contains("-analyzeduration 0 -f rawvideo -pix_fmt rgba -video_size 640x360 -framerate 30 -i pipe:0"), "{a}");
-        assert!(a.contains("-t 2.000000 -i song.wav -map 0:v:0 -map 1:a:0"), "{a}");
-        assert!(a.contains("-c:v libx264 -preset medium -crf 18 -pix_fmt yuv420p"), "{a}");
+        assert!(
+            a.contains("-t 2.000000 -i song.wav -map 0:v:0 -map 1:a:0"),
+            "{a}"
+        );
+        assert!(
+            a.contains("-c:v libx264 -preset medium -crf 18 -pix_fmt yuv420p"),
+            "{a}"
+        );
         assert!(a.contains("-c:a aac"), "{a}");
         assert!(a.ends_with("-movflags +faststart -f mp4 film.mp4"), "{a}");
     }
@@ -644,7 +682,10 @@ mod tests {
         s.crf = Some(23);
         assert!(args(&plan(&s, &debian(), None).unwrap()).contains("-crf 23"));
         s.crf = Some(60);
-        assert!(matches!(plan(&s, &debian(), None), Err(PlanError::Quality(_))));
+        assert!(matches!(
+            plan(&s, &debian(), None),
+            Err(PlanError::Quality(_))
+        ));
         s.crf = None;
         s.bitrate_kbps = Some(4000);
         let a = args(&plan(&s, &debian(), None).unwrap());
@@ -652,7 +693,10 @@ mod tests {
         let mut s = settings("a.mov");
         s.codec = Some(Codec::Prores);
         s.crf = Some(10);
-        assert!(matches!(plan(&s, &debian(), None), Err(PlanError::Quality(_))));
+        assert!(matches!(
+            plan(&s, &debian(), None),
+            Err(PlanError::Quality(_))
+        ));
     }
 
     #[test]
@@ -666,10 +710,16 @@ mod tests {
         s.encoder = Some("hevc_vaapi".into());
         let a = args(&plan(&s, &debian(), None).unwrap());
         assert!(a.starts_with("-y -vaapi_device"), "{a}");
-        assert!(a.contains("format=nv12,hwupload") && a.contains("-qp 20"), "{a}");
+        assert!(
+            a.contains("format=nv12,hwupload") && a.contains("-qp 20"),
+            "{a}"
+        );
         s.encoder = Some("h264_amf".into());
         let e = plan(&s, &debian(), None).unwrap_err().to_string();
-        assert!(e.contains("h264_amf") && e.contains("h264_nvenc, hevc_vaapi"), "{e}");
+        assert!(
+            e.contains("h264_amf") && e.contains("h264_nvenc, hevc_vaapi"),
+            "{e}"
+        );
         s.encoder = Some("h264_nvenc".into());
         s.codec = Some(Codec::Hevc);
         assert!(matches!(
@@ -684,11 +734,16 @@ mod tests {
         let a = args(&p);
         assert!(a.contains("-preset ultrafast -tune zerolatency"), "{a}");
         assert!(a.contains("-g 30 -bf 0"), "{a}");
-        assert!(a.ends_with("-f mpegts udp://127.0.0.1:5000?pkt_size=1316"), "{a}");
+        assert!(
+            a.ends_with("-f mpegts udp://127.0.0.1:5000?pkt_size=1316"),
+            "{a}"
+        );
         let a = args(&plan(&settings("rtmp://host/live/key"), &debian(), None).unwrap());
         assert!(a.ends_with("-f flv rtmp://host/live/key"), "{a}");
-        assert!(args(&plan(&settings("srt://host:9000"), &debian(), None).unwrap())
-            .ends_with("-f mpegts srt://host:9000"));
+        assert!(
+            args(&plan(&settings("srt://host:9000"), &debian(), None).unwrap())
+                .ends_with("-f mpegts srt://host:9000")
+        );
         assert!(matches!(
             plan(&settings("http://host/x"), &debian(), None),
             Err(PlanError::Scheme(_))
@@ -701,8 +756,14 @@ mod tests {
         s.audio = AudioTrack::Live { rate_hz: 48_000 };
         s.live = true;
         let a = args(&plan(&s, &debian(), Some(4321)).unwrap());
-        assert!(a.contains("-f f32le -ar 48000 -ac 1 -i tcp://127.0.0.1:4321"), "{a}");
-        assert!(a.contains("-vf pad=ceil(iw/2)*2:ceil(ih/2)*2,scale="), "{a}");
+        assert!(
+            a.contains("-f f32le -ar 48000 -ac 1 -i tcp://127.0.0.1:4321"),
+            "{a}"
+        );
+        assert!(
+            a.contains("-vf pad=ceil(iw/2)*2:ceil(ih/2)*2,scale="),
+            "{a}"
+        );
         assert!(a.ends_with("-f matroska show.mkv"), "{a}");
     }
 }

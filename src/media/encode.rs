@@ -13,8 +13,8 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::ChildStdin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -186,7 +186,9 @@ impl Encoder {
             plan,
         };
         let Some(stdin) = ffmpeg.take_stdin() else {
-            return Err(EncodeError::Setup(std::io::Error::other("no pipe to ffmpeg")));
+            return Err(EncodeError::Setup(std::io::Error::other(
+                "no pipe to ffmpeg",
+            )));
         };
         encoder.ffmpeg = Some(ffmpeg);
         let (tx, rx) = sync_channel(queue.max(1));
@@ -253,9 +255,9 @@ impl Encoder {
             .map_err(|_| EncodeError::Stopped)
     }
 
-    /// Queues a frame shown at `shown` without waiting: the live window. Returns false when
-    /// it was dropped (queue full, ffmpeg stopped, wrong size), counted.
-    pub fn try_send(&self, rgba: Vec<u8>, shown: Instant) -> bool {
+    /// Queues a frame shown at `shown` without waiting: the live window. A frame the queue
+    /// cannot take (full, ffmpeg stopped, wrong size) is dropped and counted.
+    pub fn try_send(&self, rgba: Vec<u8>, shown: Instant) {
         let sent = rgba.len() == self.frame_bytes
             && self.tx.as_ref().is_some_and(|tx| {
                 match tx.try_send(Frame {
@@ -273,7 +275,6 @@ impl Encoder {
                 EncodeCounters::add(&self.counters.startup_dropped, 1);
             }
         }
-        sent
     }
 
     /// Whether ffmpeg is still taking frames.
@@ -314,7 +315,7 @@ impl Encoder {
 
     fn stop(&mut self) -> Result<EncodeSummary, EncodeError> {
         self.tx = None;
-        let written = self.writer.take().map(|w| w.join());
+        let written = self.writer.take().map(JoinHandle::join);
         self.stop_audio.store(true, Ordering::Release);
         if let Some(audio) = self.audio.take() {
             drop(audio.join());
@@ -369,7 +370,8 @@ impl Drop for Encoder {
 
 /// The encoders of `program`, asked once per process (`ffmpeg -encoders` takes a while).
 fn cached_encoders(program: &std::path::Path) -> Result<Vec<EncoderInfo>, EncodeError> {
-    static CACHE: OnceLock<std::sync::Mutex<Vec<(PathBuf, Vec<EncoderInfo>)>>> = OnceLock::new();
+    type Cache = std::sync::Mutex<Vec<(PathBuf, Vec<EncoderInfo>)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let known = cache
         .lock()
@@ -407,7 +409,7 @@ fn write_frames(
             None => 0,
             Some(shown) => {
                 // Set once; later frames find it set.
-                let _ = first.set(shown);
+                first.get_or_init(|| shown);
                 let Some(repeats) = grid.place(shown) else {
                     EncodeCounters::add(&counters.skipped, 1);
                     continue;
@@ -514,7 +516,7 @@ fn feed_audio(
         }
         bytes.clear();
         if let Ok(chunk) = samples.read_chunk(n) {
-            for s in chunk.into_iter() {
+            for s in chunk {
                 bytes.extend_from_slice(&s.to_le_bytes());
             }
         }
@@ -568,7 +570,15 @@ mod tests {
         assert_eq!(grid.place(at(0)), Some(0));
         assert_eq!(grid.place(at(100)), Some(0), "on time");
         assert_eq!(grid.place(at(130)), None, "slot 1 is taken");
-        assert_eq!(grid.place(at(420)), Some(2), "slot 4: slots 2 and 3 repeat the last frame");
-        assert_eq!(grid.place(at(60_000)), Some(50), "a long stall bridged at most 5 s");
+        assert_eq!(
+            grid.place(at(420)),
+            Some(2),
+            "slot 4: slots 2 and 3 repeat the last frame"
+        );
+        assert_eq!(
+            grid.place(at(60_000)),
+            Some(50),
+            "a long stall bridged at most 5 s"
+        );
     }
 }

@@ -17,7 +17,7 @@ pub struct EncoderInfo {
 
 impl EncoderInfo {
     /// A hardware encoder (NVENC, VA-API, Quick Sync, V4L2 mem2mem, AMF, `VideoToolbox`,
-    /// OpenMAX, Media Foundation), by the suffix ffmpeg names them with.
+    /// `OpenMAX`, Media Foundation), by the suffix ffmpeg names them with.
     #[must_use]
     pub fn is_hardware(&self) -> bool {
         is_hardware_name(&self.name)

@@ -149,18 +149,15 @@ impl Recorder {
         } else {
             None
         };
-        let audio = match live_audio {
-            Some((samples, rate_hz)) => {
-                options.settings.audio = AudioTrack::Live { rate_hz };
-                Some(LiveAudio {
-                    samples,
-                    since: Instant::now(),
-                })
-            }
-            None => {
-                options.settings.audio = AudioTrack::None;
-                None
-            }
+        let audio = if let Some((samples, rate_hz)) = live_audio {
+            options.settings.audio = AudioTrack::Live { rate_hz };
+            Some(LiveAudio {
+                samples,
+                since: Instant::now(),
+            })
+        } else {
+            options.settings.audio = AudioTrack::None;
+            None
         };
         let sound = audio.is_some();
         let fps = options.settings.fps;

@@ -4,6 +4,8 @@
 //! V key) and `--stream` under Xvfb. Files are checked with ffprobe and decoded with ffmpeg,
 //! programs we did not write.
 
+#![allow(clippy::float_cmp)] // frame counts and sample rates are whole numbers
+
 use crate::common;
 use crate::window::{Hypna, XServer, has_xdotool};
 
@@ -14,7 +16,7 @@ use std::time::Duration;
 const RATE: u32 = 48_000;
 const FPS: f64 = 30.0;
 
-/// Whether ffmpeg and ffprobe are there; else a skip (a failure under HYPNA_REQUIRE_GPU=1).
+/// Whether ffmpeg and ffprobe are there; else a skip (a failure under `HYPNA_REQUIRE_GPU=1`).
 fn has_ffmpeg(test: &str) -> bool {
     let present = ["ffmpeg", "ffprobe"].iter().all(|p| {
         Command::new(p)
@@ -73,10 +75,12 @@ fn scene(dir: &Path, size: [u32; 2], body: &str) -> PathBuf {
 }
 
 /// A moving gradient (so the encoder has something to do).
-const MOVING: &str = "    let x = fract(in.uv.x + globals.time * 0.5);\n    return vec4<f32>(x, in.uv.y, 0.5, 1.0);";
+const MOVING: &str =
+    "    let x = fract(in.uv.x + globals.time * 0.5);\n    return vec4<f32>(x, in.uv.y, 0.5, 1.0);";
 
 /// White while an onset pulse is on, else black.
-const FLASH: &str = "    let v = select(0.0, 1.0, globals.onset > 0.5);\n    return vec4<f32>(v, v, v, 1.0);";
+const FLASH: &str =
+    "    let v = select(0.0, 1.0, globals.onset > 0.5);\n    return vec4<f32>(v, v, v, 1.0);";
 
 fn hypna(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hypna"))
@@ -111,7 +115,12 @@ fn probe(path: &Path) -> serde_json::Value {
         .arg(path)
         .output()
         .unwrap();
-    assert!(o.status.success(), "ffprobe {}: {}", path.display(), text(&o));
+    assert!(
+        o.status.success(),
+        "ffprobe {}: {}",
+        path.display(),
+        text(&o)
+    );
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
@@ -150,14 +159,14 @@ fn a_rendered_mp4_has_its_frames_size_duration_and_sound() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let s = scene(dir.path(), [96, 54], MOVING);
+    let scene_path = scene(dir.path(), [96, 54], MOVING);
     let song = dir.path().join("song.wav");
     // The song is longer than the video: the file is cut to the picture.
     write_clicks(&song, 3.0, &[0.5, 1.0]);
     let film = dir.path().join("film.mp4");
     let o = hypna(&[
         "render",
-        s.to_str().unwrap(),
+        scene_path.to_str().unwrap(),
         "--frames",
         "45",
         "--fps",
@@ -168,16 +177,27 @@ fn a_rendered_mp4_has_its_frames_size_duration_and_sound() {
         song.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("rendered 45 frames (45 written)"), "{}", text(&o));
+    assert!(
+        text(&o).contains("rendered 45 frames (45 written)"),
+        "{}",
+        text(&o)
+    );
     let p = probe(&film);
     let v = stream(&p, "video").unwrap_or_else(|| panic!("no video: {p}"));
     assert_eq!(v["codec_name"], "h264", "{p}");
-    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(96), Some(54)), "{p}");
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(96), Some(54)),
+        "{p}"
+    );
     assert_eq!(number(&v["nb_read_frames"]), 45.0, "{p}");
     assert!((number(&v["duration"]) - 1.5).abs() < 0.01, "{p}");
     let a = stream(&p, "audio").unwrap_or_else(|| panic!("no audio stream: {p}"));
     assert_eq!(a["codec_name"], "aac", "{p}");
-    assert!((number(&a["duration"]) - 1.5).abs() < 0.05, "audio cut to the video: {p}");
+    assert!(
+        (number(&a["duration"]) - 1.5).abs() < 0.05,
+        "audio cut to the video: {p}"
+    );
     assert!((number(&p["format"]["duration"]) - 1.5).abs() < 0.05, "{p}");
     // The picture moves: the first and the last frame differ.
     let gray = decode(&film, &["-f", "rawvideo", "-pix_fmt", "gray"]);
@@ -243,9 +263,16 @@ fn a_click_and_its_flash_are_within_one_frame_in_the_file() {
     }
     assert_eq!(heard.len(), clicks.len(), "clicks in the file: {heard:?}");
     for (h, c) in heard.iter().zip(clicks) {
-        assert!((h - c).abs() < 0.005, "the click at {c} s is at {h} s in the file");
+        assert!(
+            (h - c).abs() < 0.005,
+            "the click at {c} s is at {h} s in the file"
+        );
     }
-    assert_eq!(flashes.len(), clicks.len(), "flashes at {flashes:?}, clicks at {heard:?}");
+    assert_eq!(
+        flashes.len(),
+        clicks.len(),
+        "flashes at {flashes:?}, clicks at {heard:?}"
+    );
     for (flash, click) in flashes.iter().zip(&heard) {
         assert!(
             (flash - click).abs() <= 1.0 / FPS,
@@ -301,18 +328,32 @@ fn codecs_land_in_their_containers_and_bad_choices_are_clear_errors() {
         let o = hypna(&args);
         let t = text(&o);
         // 1: hypna's error; 2: the command line's (clap). Never a panic (101).
-        assert!(matches!(o.status.code(), Some(1 | 2)), "{args:?} should fail cleanly: {t}");
+        assert!(
+            matches!(o.status.code(), Some(1 | 2)),
+            "{args:?} should fail cleanly: {t}"
+        );
         for e in expect {
             assert!(t.contains(e), "`{e}` missing from: {t}");
         }
     };
-    bad(&["--codec", "prores"], "p.mp4", &["MP4 cannot hold prores", ".mov or .mkv"]);
+    bad(
+        &["--codec", "prores"],
+        "p.mp4",
+        &["MP4 cannot hold prores", ".mov or .mkv"],
+    );
     bad(&["--codec", "vp8"], "v.mkv", &["unknown codec `vp8`"]);
-    bad(&["--crf", "70"], "c.mp4", &["--crf 70 is out of range for libx264"]);
+    bad(
+        &["--crf", "70"],
+        "c.mp4",
+        &["--crf 70 is out of range for libx264"],
+    );
     bad(
         &["--encoder", "h264_nonesuch"],
         "e.mp4",
-        &["no video encoder `h264_nonesuch`", "hardware encoders of H.264"],
+        &[
+            "no video encoder `h264_nonesuch`",
+            "hardware encoders of H.264",
+        ],
     );
     bad(&["--last-only"], "l.mp4", &["--last-only"]);
     // A hardware encoder ffmpeg lists but this machine may lack: a clean error naming it
@@ -333,7 +374,10 @@ fn codecs_land_in_their_containers_and_bad_choices_are_clear_errors() {
     } else {
         let t = text(&o);
         assert_eq!(o.status.code(), Some(1), "{t}");
-        assert!(t.contains("ffmpeg failed writing") && t.contains("hw.mp4"), "{t}");
+        assert!(
+            t.contains("ffmpeg failed writing") && t.contains("hw.mp4"),
+            "{t}"
+        );
     }
 }
 
@@ -376,11 +420,21 @@ fn run_records_the_show_with_live_audio_started_and_stopped_by_osc_and_the_v_key
         ],
     );
     let log = hypna.finish();
-    assert!(log.contains("recording ") && log.contains("live audio"), "{log}");
-    assert!(log.contains(&format!("recorded {}", film.display())), "{log}");
+    assert!(
+        log.contains("recording ") && log.contains("live audio"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("recorded {}", film.display())),
+        "{log}"
+    );
     let p = probe(&film);
     let v = stream(&p, "video").unwrap_or_else(|| panic!("no video: {p}"));
-    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(160), Some(90)), "{p}");
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(160), Some(90)),
+        "{p}"
+    );
     assert!(number(&v["nb_read_frames"]) >= 10.0, "{p}");
     let a = stream(&p, "audio").unwrap_or_else(|| panic!("the live audio is missing: {p}"));
     assert_eq!(number(&a["sample_rate"]), f64::from(RATE), "{p}");
@@ -416,7 +470,15 @@ fn run_records_the_show_with_live_audio_started_and_stopped_by_osc_and_the_v_key
             .any(|e| e.metadata().is_ok_and(|m| m.len() > 2000))
     });
     let status = Command::new("xdotool")
-        .args(["search", "--name", "hypna", "windowfocus", "--sync", "key", "v"])
+        .args([
+            "search",
+            "--name",
+            "hypna",
+            "windowfocus",
+            "--sync",
+            "key",
+            "v",
+        ])
         .env("DISPLAY", &x.display)
         .status()
         .unwrap();
@@ -431,7 +493,10 @@ fn run_records_the_show_with_live_audio_started_and_stopped_by_osc_and_the_v_key
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     let p = probe(&files[0]);
-    assert!(number(&stream(&p, "video").unwrap()["nb_read_frames"]) >= 1.0, "{p}");
+    assert!(
+        number(&stream(&p, "video").unwrap()["nb_read_frames"]) >= 1.0,
+        "{p}"
+    );
     assert!(stream(&p, "audio").is_none(), "--record-no-audio: {p}");
 }
 
@@ -452,7 +517,7 @@ fn run_streams_over_udp_to_a_receiver() {
         .port();
     let received = dir.path().join("received.ts");
     // The receiver listens first: 20 frames of whatever arrives, copied as they are.
-    let mut receiver = Command::new("ffmpeg")
+    let mut ffmpeg_rx = Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-i"])
         .arg(format!("udp://127.0.0.1:{port}?timeout=60000000"))
         .args(["-frames:v", "20", "-c", "copy"])
@@ -474,15 +539,21 @@ fn run_streams_over_udp_to_a_receiver() {
         ],
     );
     hypna.wait_for("recording udp://", Duration::from_mins(1));
-    common::wait_until("the receiver to get 20 frames", Duration::from_mins(2), || {
-        receiver.try_wait().unwrap().is_some()
-    });
-    let status = receiver.wait().unwrap();
+    common::wait_until(
+        "the receiver to get 20 frames",
+        Duration::from_mins(2),
+        || ffmpeg_rx.try_wait().unwrap().is_some(),
+    );
+    let status = ffmpeg_rx.wait().unwrap();
     assert!(status.success(), "the receiver failed");
     drop(hypna);
     let p = probe(&received);
     let v = stream(&p, "video").unwrap_or_else(|| panic!("nothing received: {p}"));
     assert_eq!(v["codec_name"], "h264", "{p}");
-    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(160), Some(90)), "{p}");
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64()),
+        (Some(160), Some(90)),
+        "{p}"
+    );
     assert!(number(&v["nb_read_frames"]) >= 19.0, "{p}");
 }
