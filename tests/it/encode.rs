@@ -401,16 +401,15 @@ fn run_records_the_show_with_live_audio_started_and_stopped_by_osc_and_the_v_key
     let osc = format!("127.0.0.1:{port}");
     let shots = dir.path().join("shots");
     std::fs::create_dir(&shots).unwrap();
-    // First: --record from the start, with the WAV file as live input, for 90 frames.
+    // First: --record from the start, with the WAV file as live input, until the file has
+    // a few dozen frames in it (ffmpeg writes in 32 KiB blocks), then SIGTERM: a clean stop.
     let film = dir.path().join("show.mkv");
-    let hypna = Hypna::start(
+    let mut hypna = Hypna::start(
         &x,
         &[
             "scenes/flow.toml",
             "--size",
             "160x90",
-            "--frames",
-            "90",
             "--no-osc",
             "--no-watch",
             "--record",
@@ -419,11 +418,20 @@ fn run_records_the_show_with_live_audio_started_and_stopped_by_osc_and_the_v_key
             song.to_str().unwrap(),
         ],
     );
-    let log = hypna.finish();
+    let line = hypna.wait_for("recording ", Duration::from_mins(1));
+    assert!(line.contains("live audio"), "{line}");
+    common::wait_until("frames in the file", Duration::from_mins(2), || {
+        std::fs::metadata(&film).is_ok_and(|m| m.len() > 40_000)
+    });
+    let pid = hypna.child.id().to_string();
     assert!(
-        log.contains("recording ") && log.contains("live audio"),
-        "{log}"
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
     );
+    let log = hypna.finish();
     assert!(
         log.contains(&format!("recorded {}", film.display())),
         "{log}"

@@ -86,7 +86,7 @@ impl Drop for XServer {
 
 /// A running `hypna run` whose log lines arrive on a channel.
 pub(crate) struct Hypna {
-    child: Child,
+    pub(crate) child: Child,
     lines: Receiver<String>,
     log: Vec<String>,
 }
