@@ -151,7 +151,8 @@ enum Command {
         #[arg(long, hide = true)]
         worker: bool,
     },
-    /// List GPU adapters and the ONNX Runtime found.
+    /// List GPU adapters, the ONNX Runtime found, monitors, audio inputs and cameras (with
+    /// their modes).
     Devices {
         /// ONNX Runtime library file or folder to report on (default: searched).
         #[arg(long, value_name = "PATH")]
@@ -228,6 +229,10 @@ enum Command {
         /// scene of similar cost).
         #[arg(long, conflicts_with_all = ["models", "osc", "audio", "window"])]
         transition: bool,
+        /// Measure media instead: a 1280x720 video source against the same scene with a
+        /// still image (frame times and their ratio, in one run; needs ffmpeg).
+        #[arg(long, conflicts_with_all = ["models", "osc", "audio", "window", "transition"])]
+        media: bool,
         /// With --transition: the scene switched to.
         #[arg(long, value_name = "SCENE")]
         to: Option<PathBuf>,
@@ -965,6 +970,21 @@ fn dispatch(command: Command) -> Result<()> {
                 }
                 Err(e) => println!("  cannot list audio inputs: {e}"),
             }
+            println!("Cameras ([[media]] camera = index or name):");
+            let cameras = hypna::media::list_cameras();
+            if cameras.is_empty() {
+                println!("  none found");
+            }
+            for c in &cameras {
+                println!("  [{}] {} ({})", c.index, c.name, c.device);
+                for mode in hypna::media::camera_modes(c) {
+                    println!("      {mode}");
+                }
+            }
+            match hypna::media::process::program() {
+                Ok(p) => println!("FFmpeg (media sources):\n  {}", p.display()),
+                Err(e) => println!("FFmpeg (media sources): {e}"),
+            }
             Ok(())
         }
         Command::Bench {
@@ -985,6 +1005,7 @@ fn dispatch(command: Command) -> Result<()> {
             beats_dump,
             window,
             transition,
+            media,
             to,
             record,
             encode,
@@ -1051,6 +1072,15 @@ fn dispatch(command: Command) -> Result<()> {
                 return Ok(());
             }
             let gpu = Gpu::new_headless()?;
+            if media {
+                let options = hypna::bench::media::MediaBenchOptions {
+                    size,
+                    frames: frames.unwrap_or(30),
+                    rounds,
+                };
+                println!("{}", hypna::bench::media::run(&gpu, &options)?);
+                return Ok(());
+            }
             if transition {
                 let from = scene.unwrap_or_else(|| PathBuf::from("scenes/flow.toml"));
                 let to = to.unwrap_or_else(|| PathBuf::from("scenes/dream.toml"));

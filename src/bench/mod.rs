@@ -9,6 +9,7 @@
 //! - [`audio`]: analysis cost and capture-to-features latency (`--audio`).
 //! - [`beats`]: beat tracking scored on annotated clips, hypna's two trackers and aubio
 //!   (`--beats DIR`), with the metrics in [`beat_metrics`].
+//! - [`media`]: a playing 1280x720 video source against a still image (`--media`).
 //! - [`transition`]: frame times around a pre-warmed playlist switch (`--transition`).
 //! - [`window`]: `hypna run`'s frame against the same scene headless (`--window`), driving
 //!   the window through its frame hook.
@@ -21,6 +22,7 @@ pub mod beat_metrics;
 pub mod beats;
 pub mod dream;
 pub mod frame;
+pub mod media;
 pub mod models;
 pub mod osc;
 pub mod record;

@@ -142,7 +142,8 @@ pub enum Stdin {
 /// A running `ffmpeg` process. Dropping it kills and reaps the process.
 #[derive(Debug)]
 pub struct Ffmpeg {
-    child: Child,
+    child: Arc<Mutex<Child>>,
+    id: u32,
     stdout: Option<ChildStdout>,
     stdin: Option<ChildStdin>,
     tail: Arc<Mutex<Tail>>,
@@ -206,7 +207,8 @@ impl Ffmpeg {
         Ok(Self {
             stdout: child.stdout.take(),
             stdin: child.stdin.take(),
-            child,
+            id: child.id(),
+            child: Arc::new(Mutex::new(child)),
             tail,
             stderr_thread,
         })
@@ -215,7 +217,14 @@ impl Ffmpeg {
     /// The operating system's id of the process.
     #[must_use]
     pub fn id(&self) -> u32 {
-        self.child.id()
+        self.id
+    }
+
+    /// A handle that kills this process from another thread (a reader blocked on a silent
+    /// camera wakes up at the end of its stream).
+    #[must_use]
+    pub fn kill_switch(&self) -> KillSwitch {
+        KillSwitch(Arc::clone(&self.child))
     }
 
     /// Its stdin, when started with [`Stdin::Piped`] (once; dropping it ends the input).
@@ -280,7 +289,11 @@ impl Ffmpeg {
     /// [`ProcessError::Io`] when waiting fails.
     pub fn wait(&mut self) -> Result<ExitStatus, ProcessError> {
         self.stdin = None;
-        let status = self.child.wait()?;
+        let status = self
+            .child
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .wait()?;
         if let Some(thread) = self.stderr_thread.take() {
             // The reader ends at the end of stderr, which the exit closed (unless a
             // grandchild holds it: then it ends when that does; never waited for here).
@@ -318,9 +331,24 @@ impl Ffmpeg {
     pub fn kill(&mut self) {
         self.stdin = None;
         self.stdout = None;
+        let mut child = self.child.lock().unwrap_or_else(PoisonError::into_inner);
         // Already ended is fine: killing is best effort, reaping is what matters.
-        drop(self.child.kill());
-        drop(self.child.wait());
+        drop(child.kill());
+        drop(child.wait());
+    }
+}
+
+/// Kills an [`Ffmpeg`] process from another thread (see [`Ffmpeg::kill_switch`]).
+#[derive(Debug, Clone)]
+pub struct KillSwitch(Arc<Mutex<Child>>);
+
+impl KillSwitch {
+    /// Kills the process if it still runs (its owner reaps it).
+    pub fn kill(&self) {
+        // A process that ended is already being waited for by its owner.
+        if let Ok(mut child) = self.0.try_lock() {
+            drop(child.kill());
+        }
     }
 }
 

@@ -332,6 +332,9 @@ impl ModelNode {
                 TextureSource::Model { model, output } => chain
                     .model_texture((model, output))
                     .map(|t| (t.view(), t.size, crate::render::chain::MODEL_TEXTURE_FORMAT)),
+                TextureSource::Media(m) => chain
+                    .media_texture(m)
+                    .map(|t| (t.view(), t.size, crate::render::media::MEDIA_TEXTURE_FORMAT)),
                 // Only ISF image inputs read the audio image; model bindings never name it.
                 TextureSource::Audio { .. } => None,
             };

@@ -223,6 +223,8 @@ pub struct PassChain {
     passes: Vec<GpuPass>,
     /// Model output textures: ((model, output), size, texture).
     model_textures: Vec<ModelTexture>,
+    /// One texture per `[[media]]` source, in scene order.
+    media_textures: Vec<super::media::MediaTexture>,
     globals: wgpu::Buffer,
     globals_stride: u64,
     params: wgpu::Buffer,
@@ -424,8 +426,12 @@ impl PassChain {
             TextureSource::Model { model, output } => {
                 model_textures.iter().find(|t| t.key == (model, output))
             }
-            TextureSource::Pass(_) | TextureSource::Audio { .. } => None,
+            TextureSource::Pass(_) | TextureSource::Audio { .. } | TextureSource::Media(_) => None,
         };
+        let media_textures =
+            super::media::MediaTexture::for_scene(device, scene, &|label, filter, wrap| {
+                create_sampler(device, label, filter, wrap)
+            });
         // The audio images of ISF `audio` (waveform) and `audioFFT` (spectrum) inputs.
         let audio_images = [false, true].map(|spectrum| {
             let texture = crate::render::texture_2d(
@@ -451,10 +457,16 @@ impl PassChain {
             // Model textures are Rgba16Float (filterable) and sampled linearly.
             let filterable = |source: TextureSource| match source {
                 TextureSource::Pass(i) => scene.passes[i].format != Format::Rgba32float,
-                TextureSource::Model { .. } | TextureSource::Audio { .. } => true,
+                TextureSource::Model { .. }
+                | TextureSource::Audio { .. }
+                | TextureSource::Media(_) => true,
             };
             let linear = |source: TextureSource| match source {
                 TextureSource::Pass(i) => scene.passes[i].filter == Filter::Linear,
+                TextureSource::Media(m) => scene
+                    .media
+                    .get(m)
+                    .is_none_or(|d| d.filter == Filter::Linear),
                 TextureSource::Model { .. } | TextureSource::Audio { .. } => true,
             };
             let mut entries = Vec::new();
@@ -542,6 +554,11 @@ impl PassChain {
                         TextureSource::Audio { spectrum } => {
                             (&audio_images[usize::from(spectrum)].1, &isf_sampler)
                         }
+                        // Validation made one texture per media source.
+                        TextureSource::Media(m) => match media_textures.get(m) {
+                            Some(t) => (t.view(), t.sampler()),
+                            None => continue,
+                        },
                     };
                     group_entries.push(wgpu::BindGroupEntry {
                         binding,
@@ -651,6 +668,7 @@ impl PassChain {
             scene_size,
             passes,
             model_textures,
+            media_textures,
             globals,
             globals_stride,
             params,
@@ -844,6 +862,12 @@ impl PassChain {
                 &p.written(self.parity).texture
             }
         })
+    }
+
+    /// The texture of media source `index`.
+    #[must_use]
+    pub fn media_texture(&self, index: usize) -> Option<&super::media::MediaTexture> {
+        self.media_textures.get(index)
     }
 
     /// The texture model output `(model, output)` is uploaded into.

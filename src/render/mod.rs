@@ -1,6 +1,6 @@
 //! Everything on the GPU: the device ([`context`]), frame globals written from the frame's
 //! inputs ([`globals`]), shader loading ([`shader`]), the one fullscreen vertex stage, pipeline
-//! and pass set-up ([`fullscreen`]), the pass chain ([`chain`]), the final mix ([`mix`]),
+//! and pass set-up ([`fullscreen`]), the pass chain ([`chain`]), media textures ([`media`]), the final mix ([`mix`]),
 //! presenting ([`blit`]), per-pass GPU time ([`timing`]), pipelined readback ([`readback`])
 //! and the PNG writer for what is read back ([`png`]).
 
@@ -11,6 +11,7 @@ pub mod fullscreen;
 pub mod globals;
 pub mod glsl;
 pub mod limits;
+pub mod media;
 pub mod mix;
 pub mod png;
 pub mod readback;

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::infer::{Ep, InferError, InitOptions, IoInfo, SessionOptions};
+use crate::media::{MediaSet, Strictness};
 use crate::model::node::ModelNode;
 use crate::model::plan::{AudioLengths, Dim, Plan, TensorSpec, plan};
 use crate::params::{ParamError, ParamStore};
@@ -64,6 +65,10 @@ pub enum LoadError {
     /// A playlist file.
     #[error("{0}")]
     Playlist(Diagnostics),
+    /// A `[[media]]` source that does not decode (or a camera that is not there, for
+    /// `check` and `render`), located at its table.
+    #[error(transparent)]
+    Media(#[from] crate::media::MediaError),
 }
 
 impl LoadError {
@@ -77,6 +82,7 @@ impl LoadError {
             | Self::Playlist(d)
             | Self::AudioFile(d)
             | Self::Chain(ChainError::Limits(d) | ChainError::Shader(d)) => d.0.clone(),
+            Self::Media(e) => e.diagnostics(),
             Self::Chain(_)
             | Self::Param(_)
             | Self::Infer(_)
@@ -145,6 +151,8 @@ pub fn read_and_check(path: &Path) -> Result<(Scene, Vec<PassShader>), LoadError
         };
         return Err(LoadError::AudioFile(Diagnostics(vec![d])));
     }
+    // Every media source decodes its first frame (and every camera is there).
+    drop(MediaSet::start(&scene, Strictness::Strict)?);
     Ok((scene, shaders))
 }
 
@@ -185,6 +193,7 @@ pub struct Prepared {
     pub scene: Scene,
     pub(super) shaders: Vec<PassShader>,
     pub(super) models: Vec<PreparedModel>,
+    pub(super) media: MediaSet,
 }
 
 pub(super) enum PreparedModel {
@@ -231,10 +240,18 @@ pub fn prepare(
     let shaders = load_shaders(&scene).map_err(LoadError::Shader)?;
     let size = options.size.unwrap_or(scene.size);
     let models = load_models(&scene, options, size, reuse)?;
+    // Offline renders need every source; a live show plays on while a camera is missing.
+    let strictness = if options.sync_models {
+        Strictness::Strict
+    } else {
+        Strictness::Live
+    };
+    let media = MediaSet::start(&scene, strictness)?;
     Ok(Prepared {
         scene,
         shaders,
         models,
+        media,
     })
 }
 
@@ -261,6 +278,8 @@ pub(super) struct Instance {
     pub(super) stamps: Vec<FileStamp>,
     /// Sizes of the model output textures: `((model, output), size)`.
     pub(super) model_sizes: Vec<((usize, usize), [u32; 2])>,
+    /// The `[[media]]` sources feeding the chain's media textures.
+    pub(super) media: MediaSet,
 }
 
 /// A scene built on the GPU, ready to be switched to (see [`build`]). Building compiles the
@@ -340,6 +359,7 @@ impl Instance {
             scene,
             shaders,
             models,
+            media,
         } = prepared;
         let mut model_sizes: Vec<((usize, usize), [u32; 2])> = Vec::new();
         for (m, model) in models.iter().enumerate() {
@@ -396,6 +416,12 @@ impl Instance {
         if let Some((old_chain, old_scene, blitter)) = previous {
             carry_over(gpu, &mut chain, old_chain, old_scene, &scene, blitter);
         }
+        // Sources that ran before (a rebuilt device) fill their new textures at once.
+        media.upload_last(|i, pixels| {
+            if let Some(texture) = chain.media_texture(i) {
+                texture.write(&gpu.queue, pixels);
+            }
+        });
         let params = ParamStore::new(&scene.params);
         Ok(Self {
             scene,
@@ -405,6 +431,7 @@ impl Instance {
             nodes: nodes.into_iter().flatten().collect(),
             stamps,
             model_sizes,
+            media,
         })
     }
 

@@ -198,6 +198,15 @@ impl Runtime {
             files.extend(s.files.iter().cloned());
         }
         files.extend(scene.models.iter().map(|m| m.file.clone()));
+        // A replaced photo or clip reloads the scene (its source starts again).
+        files.extend(
+            scene
+                .media
+                .iter()
+                .flat_map(|m| [m.input.file(), m.fallback.as_ref().and_then(|f| f.file())])
+                .flatten()
+                .map(Path::to_path_buf),
+        );
         files.sort();
         files.dedup();
         files
@@ -256,6 +265,7 @@ impl Runtime {
             params,
             chain,
             nodes,
+            media,
             ..
         } = &mut self.current;
         for node in nodes.iter_mut() {
@@ -265,13 +275,40 @@ impl Runtime {
         let rates = &self.rates;
         self.services
             .apply_events(params, self.show_time.time_secs, || {
-                rates.status_info(&scene.name, t.frame, nodes)
+                let mut info = rates.status_info(&scene.name, t.frame, nodes);
+                if !media.is_empty() {
+                    info.counters
+                        .push(("media.stalled".into(), media.stalled() as u64));
+                    for s in media.sources() {
+                        info.counters.push((
+                            format!("media.{}.failures", s.name()),
+                            s.counters()
+                                .failures
+                                .load(std::sync::atomic::Ordering::Relaxed),
+                        ));
+                    }
+                }
+                info
             });
         self.services.update_audio(t);
         self.services.modulate(scene, params);
         params.advance(t.dt_secs);
         self.params_scratch.clear();
         self.params_scratch.extend(params.iter().map(|(_, v)| v));
+        // Media: each source moves to this frame's time; new frames go to their textures
+        // (an offline render waits for the exact frame of its time).
+        let exact = self.options.sync_models.then_some(SYNC_TIMEOUT);
+        media.frame(
+            t.time_secs,
+            t.dt_secs,
+            &self.params_scratch,
+            exact,
+            |i, pixels| {
+                if let Some(texture) = chain.media_texture(i) {
+                    texture.write(&gpu.queue, pixels);
+                }
+            },
+        );
         if !self.transition.dark() {
             let inputs = FrameInputs {
                 time_secs: t.time_secs,
@@ -494,6 +531,11 @@ impl Runtime {
             &current.scene,
             &mut self.blitter,
         );
+        self.current.media.upload_last(|i, pixels| {
+            if let Some(texture) = chain.media_texture(i) {
+                texture.write(&gpu.queue, pixels);
+            }
+        });
         self.current.chain = chain;
         if self.timing {
             self.current.chain.enable_timing(gpu);
@@ -517,8 +559,21 @@ impl Runtime {
             scene: self.current.scene.clone(),
             shaders: self.current.shaders.clone(),
             models,
+            // The sources run on (their last frames fill the new textures).
+            media: std::mem::take(&mut self.current.media),
         };
-        let mut instance = Instance::build(gpu, prepared, size, None, None)?;
+        let mut instance = match Instance::build(gpu, prepared, size, None, None) {
+            Ok(i) => i,
+            Err(e) => {
+                // The sources went with the failed build: start them again for the next try.
+                self.current.media = crate::media::MediaSet::start(
+                    &self.current.scene,
+                    crate::media::Strictness::Live,
+                )
+                .unwrap_or_default();
+                return Err(e);
+            }
+        };
         // Params carry on.
         instance.params = self.current.params.clone();
         self.replace_instance(gpu, instance);
@@ -684,6 +739,21 @@ impl Runtime {
             audio_state: self.audio_state(),
             audio_level_db: self.audio_features().map(|f| f.level_db),
             osc: self.osc_status(),
+            media: self.media_status(),
         }
+    }
+
+    /// The scene's media sources, in scene order.
+    #[must_use]
+    pub fn media_sources(&self) -> &[crate::media::Source] {
+        self.current.media.sources()
+    }
+
+    /// The scene's media sources and how many of them are stalled (failed, or a camera or
+    /// stream without a new frame for a second).
+    #[must_use]
+    pub fn media_status(&self) -> (usize, usize) {
+        let media = &self.current.media;
+        (media.sources().len(), media.stalled())
     }
 }

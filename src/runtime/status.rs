@@ -117,4 +117,6 @@ pub struct Status {
     pub audio_level_db: Option<f32>,
     /// The OSC server's address and counters, while it runs.
     pub osc: Option<(SocketAddr, CounterSnapshot)>,
+    /// `[[media]]` sources of the scene, and how many are stalled.
+    pub media: (usize, usize),
 }

@@ -8,6 +8,7 @@
 
 pub mod audio;
 pub mod isf;
+pub mod media;
 mod models;
 pub mod osc;
 pub mod raw;
@@ -19,7 +20,8 @@ pub use rules::is_identifier;
 
 use std::path::{Path, PathBuf};
 
-pub use raw::{Filter, Format, Wrap};
+pub use media::{CameraSelect, MediaDef, MediaInput, Playback, Speed};
+pub use raw::{Filter, Format, MediaFit, Wrap};
 
 use crate::diag::{Diagnostic, Diagnostics};
 
@@ -71,6 +73,8 @@ pub struct Scene {
     pub passes: Vec<PassDef>,
     /// ONNX models run as scene nodes.
     pub models: Vec<ModelDef>,
+    /// `[[media]]` sources, each the texture `tex_<name>`.
+    pub media: Vec<MediaDef>,
     /// How models run (providers, threads).
     pub runtime: RuntimeDef,
     /// The `[osc]` table (defaults when absent).
@@ -217,6 +221,8 @@ pub enum TextureSource {
         /// The spectrum; else the waveform.
         spectrum: bool,
     },
+    /// Media source `index` (into [`Scene::media`]): its newest frame.
+    Media(usize),
 }
 
 /// Audio features a binding can name.

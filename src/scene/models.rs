@@ -351,7 +351,7 @@ fn validate_binding(
                 .join(", ");
             ctx.error(
                 &span,
-                format!("{what}: texture `{t}` names no pass or model output"),
+                format!("{what}: texture `{t}` names no pass, model output or media"),
             )
             .notes
             .push(format!("textures: {known}"));

@@ -21,6 +21,10 @@ pub struct RawScene {
     /// `[[model]]`: ONNX models run as scene nodes. Default: none.
     #[serde(default, rename = "model")]
     pub models: Vec<Spanned<RawModel>>,
+    /// `[[media]]`: images, video files, image sequences, cameras and network streams as
+    /// textures `tex_<name>` (docs/media.md). Default: none.
+    #[serde(default, rename = "media")]
+    pub media: Vec<Spanned<RawMedia>>,
     /// `[runtime]`: how models run. Default: CPU, one thread.
     pub runtime: Option<RawRuntime>,
     /// `[osc]`: the OSC server (listen address, allow-list, feedback targets). Default: see
@@ -29,6 +33,87 @@ pub struct RawScene {
     /// `[audio]`: live input and analysis (see docs/audio.md). Default: no audio unless the
     /// command line asks for it.
     pub audio: Option<Spanned<super::audio::AudioConfig>>,
+}
+
+/// `[[media]]`: one media source (exactly one of `file`, `sequence`, `camera`, `url`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMedia {
+    /// Unique name: passes sample `tex_<name>`, models bind `{ texture = "<name>" }`.
+    /// Required.
+    pub name: Spanned<String>,
+    /// A still image (png, jpeg, webp, bmp, tiff) or a video file (any format FFmpeg reads),
+    /// relative to the scene file. Default: none.
+    pub file: Option<Spanned<String>>,
+    /// An image sequence: a file pattern with a frame number (`frames/%04d.png`), relative
+    /// to the scene file, played at `fps`. Default: none.
+    pub sequence: Option<Spanned<String>>,
+    /// A camera: `"default"`, a device name (or part of it), or an index. Default: none.
+    pub camera: Option<Spanned<RawCamera>>,
+    /// A network stream FFmpeg reads (`rtsp://`, `srt://`, `udp://`, `http://`...).
+    /// Default: none.
+    pub url: Option<Spanned<String>>,
+    /// For `camera`: a still image or video file (relative to the scene file) shown instead
+    /// when the camera is not there at start (so `check` and `render` pass on a machine
+    /// without it). Default: none.
+    pub fallback: Option<Spanned<String>>,
+    /// Texture size `[width, height]` in pixels. Default: the scene size.
+    #[serde(default, deserialize_with = "crate::untrusted::exact_spanned_opt")]
+    pub size: Option<Spanned<[u32; 2]>>,
+    /// How the picture fits `size`: `"crop"`, `"letterbox"` or `"stretch"`. Default:
+    /// `"crop"`.
+    pub fit: Option<MediaFit>,
+    /// Video and sequences: start again at the in point after the out point. Default: true.
+    #[serde(rename = "loop")]
+    pub looped: Option<Spanned<bool>>,
+    /// Video and sequences: playback speed, a number or the name of a param. Default: 1.0.
+    pub speed: Option<Spanned<RawSpeed>>,
+    /// Video and sequences: a param giving the position in seconds after `start`; when
+    /// given, it replaces playing at `speed` (scrubbing, scratching). Default: none.
+    pub position: Option<Spanned<String>>,
+    /// Video and sequences: the in point, seconds into the file. Default: 0.
+    pub start: Option<Spanned<f64>>,
+    /// Video and sequences: the out point, seconds into the file. Default: the end.
+    pub end: Option<Spanned<f64>>,
+    /// Video and sequences: frames per second the file is sampled at (a sequence's frame
+    /// rate). Default: 30.
+    pub fps: Option<Spanned<f64>>,
+    /// How readers sample the texture. Default: `"linear"`.
+    pub filter: Option<Filter>,
+    /// How readers sample outside 0..1. Default: `"clamp"`.
+    pub wrap: Option<Wrap>,
+}
+
+/// `camera = "default" | "name" | index`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawCamera {
+    /// By index (`/dev/video<index>` on Linux).
+    Index(i64),
+    /// `"default"` or a name.
+    Name(String),
+}
+
+/// `speed = 1.5` or `speed = "param"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawSpeed {
+    /// A fixed speed.
+    Value(f64),
+    /// A param's value.
+    Param(String),
+}
+
+/// How a picture fits a media texture of another aspect ratio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaFit {
+    /// Fill the texture, cutting what overflows (centred).
+    Crop,
+    /// The whole picture, black bars where the aspect differs.
+    Letterbox,
+    /// Fill the texture, distorting the aspect.
+    Stretch,
 }
 
 /// `[runtime]`: defaults for every model of the scene (the command line overrides).

@@ -7,6 +7,9 @@ use std::ops::Range;
 use super::Location;
 use crate::diag::Collector;
 
+/// Largest texture side we accept (the WebGPU default limit is 8192; most GPUs do 16384).
+pub const MAX_SIDE_PX: u32 = 16384;
+
 /// The collector of a scene file's problems.
 pub(super) type Ctx<'a> = Collector<'a>;
 

@@ -12,8 +12,7 @@ use crate::diag::{Collector, Diagnostics};
 
 /// Default internal size when `[scene] size` is absent.
 pub const DEFAULT_SIZE: [u32; 2] = [1280, 720];
-/// Largest texture side we accept (the WebGPU default limit is 8192; most GPUs do 16384).
-pub const MAX_SIDE_PX: u32 = 16384;
+pub use super::rules::MAX_SIDE_PX;
 /// Most ONNX Runtime threads per model (`[runtime] threads`, `--threads`).
 pub const MAX_THREADS: u32 = 64;
 
@@ -122,6 +121,15 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
             }
         }
     }
+    // Media textures share the namespace of passes and model textures.
+    let mut media = Vec::new();
+    for raw_media in raw.media {
+        let mut taken: Vec<String> = names.clone();
+        taken.extend(textures.iter().map(|(t, _)| t.clone()));
+        let def = super::media::validate_media(ctx, dir, &params, &taken, size, raw_media);
+        textures.push((def.name.clone(), TextureSource::Media(media.len())));
+        media.push(def);
+    }
     let mut passes: Vec<PassDef> = Vec::new();
     for (pass, plan) in raw.passes.into_iter().zip(plans) {
         let index = passes.len();
@@ -196,6 +204,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
         params,
         passes,
         models,
+        media,
         runtime,
         osc,
         audio,

@@ -138,6 +138,7 @@ impl Hud {
             record,
             scene: &runtime.scene().name,
             internal_size: runtime.chain().scene_size(),
+            media: runtime.media_status(),
             errors,
             params: &runtime.scene().params,
             targets: &targets,

@@ -49,6 +49,11 @@ const SCENES_ON_INSTALLED_MODELS: &[(&str, &str, &str)] = &[
         "scripts/compile-dreams.sh target/debug/hypna (make test runs it)",
     ),
     (
+        "dream-camera.toml",
+        ".hypna/models/dream-lite0.onnx",
+        "scripts/compile-dreams.sh target/debug/hypna (make test runs it)",
+    ),
+    (
         "dream-class.toml",
         ".hypna/models/dream-lite0-class.onnx",
         "scripts/compile-dreams.sh target/debug/hypna (make test runs it)",

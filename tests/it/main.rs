@@ -45,6 +45,7 @@ mod infer_worker;
 mod isf;
 mod isf_scene;
 mod layers;
+mod media;
 mod memory;
 mod models;
 mod osc_bench;

@@ -295,6 +295,7 @@ fn full_overlay_over_a_scene_frame() {
         record: None,
         scene: &scene.name,
         internal_size: size,
+        media: (0, 0),
         errors: &errs,
         params: &params,
         targets: &targets,

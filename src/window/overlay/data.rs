@@ -157,6 +157,8 @@ pub struct OverlayData<'a> {
     pub scene: &'a str,
     /// The internal render size.
     pub internal_size: [u32; 2],
+    /// Media sources of the scene and how many are stalled (no fresh picture).
+    pub media: (usize, usize),
     /// Current problems (failed reload, shader errors); shown in a red banner whenever
     /// non-empty, even with the HUD off.
     pub errors: &'a [Diagnostic],
@@ -181,6 +183,7 @@ impl<'a> OverlayData<'a> {
             record: None,
             scene: "",
             internal_size: [0, 0],
+            media: (0, 0),
             errors: &[],
             params: &[],
             targets: &[],

@@ -165,6 +165,16 @@ fn hud_contents(ui: &mut Ui, data: &OverlayData<'_>) {
         ))
         .color(DIM),
     );
+    let (media, stalled) = data.media;
+    if media > 0 {
+        ui.label(
+            RichText::new(format!("media {media}, stalled {stalled}")).color(if stalled > 0 {
+                WARN
+            } else {
+                DIM
+            }),
+        );
+    }
     // Params with a `names` file: the name of each one's value (a class dream's class).
     for (i, p) in data.params.iter().enumerate() {
         let value = data.targets.get(i).copied().unwrap_or(p.default);
