@@ -238,7 +238,7 @@ enum Command {
         to: Option<PathBuf>,
         /// Measure live recording instead: `hypna run`'s frame with recording on against
         /// off (p99 ratio, dropped frames), in a window (needs a display and ffmpeg).
-        #[arg(long, conflicts_with_all = ["models", "osc", "audio", "window", "transition"])]
+        #[arg(long, conflicts_with_all = ["models", "osc", "audio", "window", "transition", "media"])]
         record: bool,
         #[command(flatten)]
         encode: EncodeArgs,
