@@ -58,8 +58,10 @@ enum Command {
         audio: AudioArgs,
         #[command(flatten)]
         remote: RemoteArgs,
+        #[command(flatten)]
+        encode: EncodeArgs,
     },
-    /// Render frames to PNG files with a fixed-step clock (deterministic).
+    /// Render frames to PNG files or a video with a fixed-step clock (deterministic).
     Render {
         /// The scene file (.toml).
         scene: PathBuf,
@@ -75,7 +77,8 @@ enum Command {
         /// Set a param: name=value (repeatable).
         #[arg(long = "set", value_name = "NAME=VALUE")]
         sets: Vec<String>,
-        /// Output folder (created if missing); files are `frame_00000.png`, ...
+        /// Output: a folder (created if missing) of `frame_00000.png`, ...; or a video file
+        /// (.mp4, .mov, .mkv, .webm) with the --audio-file (or the scene's) as its sound.
         #[arg(long)]
         out: PathBuf,
         /// Replay param changes recorded live with `run --record-params`, at their times.
@@ -90,6 +93,8 @@ enum Command {
         osc: OscArgs,
         #[command(flatten)]
         audio: AudioArgs,
+        #[command(flatten)]
+        encode: EncodeArgs,
     },
     /// Print an ONNX model's inputs and outputs (names, element types, shapes).
     Inspect {
@@ -233,6 +238,12 @@ enum Command {
         /// With --transition: the scene switched to.
         #[arg(long, value_name = "SCENE")]
         to: Option<PathBuf>,
+        /// Measure live recording instead: `hypna run`'s frame with recording on against
+        /// off (p99 ratio, dropped frames), in a window (needs a display and ffmpeg).
+        #[arg(long, conflicts_with_all = ["models", "osc", "audio", "window", "transition", "media"])]
+        record: bool,
+        #[command(flatten)]
+        encode: EncodeArgs,
     },
 }
 
@@ -379,6 +390,71 @@ struct ModelArgs {
     /// Threads per model inside ONNX Runtime, 1..=64 (default: the scene's, else 1).
     #[arg(long, value_parser = parse_threads)]
     threads: Option<usize>,
+}
+
+/// Video choices of `render --out FILE` and `run --record`/`--stream` (docs/media.md).
+#[derive(clap::Args, Clone, Default)]
+struct EncodeArgs {
+    /// Video codec: h264 (default; av1 for .webm), hevc, av1 or prores.
+    #[arg(long, value_parser = parse_codec)]
+    codec: Option<hypna::media::codec::Codec>,
+    /// An ffmpeg encoder by name, e.g. a hardware one: `h264_nvenc`, `hevc_vaapi`, `h264_qsv`
+    /// (`ffmpeg -encoders` lists what this ffmpeg has). Default: the codec's software encoder.
+    #[arg(long, value_name = "NAME")]
+    encoder: Option<String>,
+    /// Constant quality, lower is better (libx264: 0-51, default 18; libx265 default 22;
+    /// AV1: 0-63, default 32).
+    #[arg(long, conflicts_with = "bitrate")]
+    crf: Option<u32>,
+    /// Target bitrate instead of constant quality: kbit/s, or with k/M (e.g. 8M).
+    #[arg(long, value_parser = parse_bitrate, value_name = "RATE")]
+    bitrate: Option<u32>,
+}
+
+impl EncodeArgs {
+    fn settings(
+        &self,
+        target: hypna::media::codec::Target,
+        fps: f64,
+    ) -> hypna::media::codec::EncodeSettings {
+        let mut s = hypna::media::codec::EncodeSettings::new(target, [0, 0], fps);
+        s.codec = self.codec;
+        s.encoder.clone_from(&self.encoder);
+        s.crf = self.crf;
+        s.bitrate_kbps = self.bitrate;
+        s
+    }
+
+    fn given(&self) -> bool {
+        self.codec.is_some()
+            || self.encoder.is_some()
+            || self.crf.is_some()
+            || self.bitrate.is_some()
+    }
+}
+
+fn parse_codec(s: &str) -> Result<hypna::media::codec::Codec, String> {
+    s.parse()
+        .map_err(|e: hypna::media::codec::PlanError| e.to_string())
+}
+
+/// `8000`, `8000k` or `8M` as kbit/s.
+fn parse_bitrate(s: &str) -> Result<u32, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let (digits, scale) = match t.strip_suffix('m') {
+        Some(d) => (d, 1000.0),
+        None => (t.strip_suffix('k').unwrap_or(&t), 1.0),
+    };
+    match digits.parse::<f64>() {
+        Ok(v) if v.is_finite() && v * scale >= 1.0 && v * scale <= 1_000_000.0 =>
+        {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Ok((v * scale).round() as u32)
+        }
+        _ => Err(format!(
+            "`{s}` is not a bitrate from 1k to 1000M (e.g. 8000, 8000k or 8M)"
+        )),
+    }
 }
 
 /// OSC choices of `run` and `render`.
@@ -578,6 +654,21 @@ struct WindowArgs {
     /// `hypna render --replay-params FILE`.
     #[arg(long, value_name = "FILE")]
     record_params: Option<PathBuf>,
+    /// Record the output (the scene's render, never the overlay) to this video file (.mp4,
+    /// .mov, .mkv, .webm) from the start, with the live audio input as sound. V stops and
+    /// starts again (into FILE-2, ...); OSC `/hypna/record start|stop` too.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Stream the output with low-latency settings to this URL: srt://host:port,
+    /// udp://host:port, rtp://host:port or an rtmp:// URL.
+    #[arg(long, value_name = "URL", conflicts_with = "record")]
+    stream: Option<String>,
+    /// Frame rate of --record, --stream and V-key recordings.
+    #[arg(long, default_value_t = 30.0, value_name = "FPS")]
+    record_fps: f64,
+    /// Record or stream the picture only, without the live audio input.
+    #[arg(long)]
+    record_no_audio: bool,
     /// Seconds between health lines in the log (0: none).
     #[arg(long, default_value_t = 60.0, value_name = "SECS")]
     health_every: f64,
@@ -676,6 +767,7 @@ fn dispatch(command: Command) -> Result<()> {
             osc,
             audio,
             remote,
+            encode,
         } => {
             let fit = match fit {
                 FitArg::Letterbox => Fit::Letterbox,
@@ -710,6 +802,34 @@ fn dispatch(command: Command) -> Result<()> {
             options.capture = window.capture.map(|dir| hypna::window::CaptureOptions {
                 dir,
                 every: window.capture_every,
+            });
+            if !(window.record_fps.is_finite() && window.record_fps > 0.0) {
+                bail!("--record-fps must be a positive number");
+            }
+            let target = match (&window.record, &window.stream) {
+                (Some(path), _) => {
+                    if !hypna::media::codec::Target::is_video_file(path) {
+                        bail!(
+                            "--record {}: use a video file name (.mp4, .mov, .mkv or .webm)",
+                            path.display()
+                        );
+                    }
+                    Some(hypna::media::codec::Target::File(path.clone()))
+                }
+                (None, Some(url)) => Some(hypna::media::codec::Target::Stream(url.clone())),
+                (None, None) => None,
+            };
+            // Without --record/--stream, the V key records to the screenshot folder.
+            let key =
+                hypna::window::RecordOptions::key_default(&options.screenshot_dir, &options.scene);
+            let start = target.is_some();
+            let mut settings =
+                encode.settings(target.unwrap_or(key.settings.target), window.record_fps);
+            settings.live = true;
+            options.record = Some(hypna::window::RecordOptions {
+                settings,
+                start,
+                audio: !window.record_no_audio,
             });
             if window.debug_lose_device_on_usr1 {
                 let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -763,6 +883,7 @@ fn dispatch(command: Command) -> Result<()> {
             models,
             osc,
             audio,
+            encode,
         } => render(
             &scene,
             frames,
@@ -771,8 +892,11 @@ fn dispatch(command: Command) -> Result<()> {
                 audio: audio.offline(fps)?,
                 ..models.runtime(size, sets, true, &osc, false)
             },
-            &out,
-            last_only,
+            &RenderOut {
+                out: &out,
+                last_only,
+                encode: &encode,
+            },
             replay_params.as_deref(),
         ),
         Command::Check { scenes, ort_lib } => {
@@ -930,6 +1054,8 @@ fn dispatch(command: Command) -> Result<()> {
             transition,
             media,
             to,
+            record,
+            encode,
         } => {
             if let Some(dir) = beats {
                 let options = hypna::bench::beats::BeatEvalOptions {
@@ -966,6 +1092,30 @@ fn dispatch(command: Command) -> Result<()> {
                 options.watch = false;
                 let report = hypna::bench::window::run(options, frames.unwrap_or(20), rounds)?;
                 println!("bench --window:\n{report}");
+                return Ok(());
+            }
+            if record {
+                let scene = scene.unwrap_or_else(|| PathBuf::from("scenes/landscape.toml"));
+                let runtime = RuntimeOptions {
+                    size: Some(size),
+                    ..RuntimeOptions::default()
+                };
+                let mut options = hypna::window::RunOptions::new(scene, runtime);
+                options.watch = false;
+                options.present = hypna::window::PresentChoice::Immediate;
+                let mut settings = encode.settings(
+                    hypna::media::codec::Target::File(PathBuf::from("bench.mkv")),
+                    30.0,
+                );
+                settings.live = true;
+                let record = hypna::window::RecordOptions {
+                    settings,
+                    start: false,
+                    audio: false,
+                };
+                let report =
+                    hypna::bench::record::run(options, record, frames.unwrap_or(60), rounds)?;
+                println!("bench --record:\n{report}");
                 return Ok(());
             }
             let gpu = Gpu::new_headless()?;
@@ -1090,17 +1240,46 @@ fn init_logging(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
+/// Where `render` writes.
+struct RenderOut<'a> {
+    out: &'a Path,
+    last_only: bool,
+    encode: &'a EncodeArgs,
+}
+
+/// The progress bar of a render: frames done, rate, time left (drawn only when stderr is a
+/// terminal).
+fn progress_bar(frames: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(frames);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} frames  {per_sec}  {elapsed_precise} elapsed, {eta} left",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
 fn render(
     scene: &Path,
     frames: u64,
     fps: f64,
     options: &RuntimeOptions,
-    out: &Path,
-    last_only: bool,
+    to: &RenderOut<'_>,
     replay_params: Option<&Path>,
 ) -> Result<()> {
+    use hypna::media::codec::{AudioTrack, Target};
     if !(fps.is_finite() && fps > 0.0) {
         bail!("--fps must be a positive number");
+    }
+    let out = to.out;
+    let video = Target::is_video_file(out);
+    if video && to.last_only {
+        bail!("--last-only writes one PNG: give --out a folder");
+    }
+    if !video && to.encode.given() {
+        bail!(
+            "--codec, --encoder, --crf and --bitrate are for a video: give --out a file name ending in .mp4, .mov, .mkv or .webm"
+        );
     }
     let gpu = Gpu::new_headless()?;
     tracing::info!("GPU: {}", gpu.describe());
@@ -1121,10 +1300,37 @@ fn render(
     if show.set_schedule(None).is_some() {
         tracing::info!("offline render: the playlist's schedule is not applied");
     }
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create output folder {}", out.display()))?;
-    // PNG encoding runs on its own thread; the bounded queue keeps memory flat.
-    let writer = PngWriter::start(4, OnFailure::Stop)?;
+    let mut encoder = None;
+    let mut writer = None;
+    if video {
+        let Some((size, _)) = runtime.output_info() else {
+            bail!("the scene has no output to encode");
+        };
+        let mut settings = to.encode.settings(Target::File(out.to_path_buf()), fps);
+        settings.size = size;
+        #[allow(clippy::cast_precision_loss)]
+        let duration_secs = frames as f64 / fps;
+        settings.duration_secs = Some(duration_secs);
+        if let Some(file) = runtime.offline_audio_file() {
+            settings.audio = AudioTrack::File(file.to_path_buf());
+        }
+        let e = hypna::media::encode::Encoder::start(&settings, 4, None)?;
+        tracing::info!(
+            "encoding {} with {}{}",
+            out.display(),
+            e.encoder_name(),
+            match &settings.audio {
+                AudioTrack::File(f) => format!(", sound from {}", f.display()),
+                _ => String::new(),
+            }
+        );
+        encoder = Some(e);
+    } else {
+        std::fs::create_dir_all(out)
+            .with_context(|| format!("cannot create output folder {}", out.display()))?;
+        // PNG encoding runs on its own thread; the bounded queue keeps memory flat.
+        writer = Some(PngWriter::start(4, OnFailure::Stop)?);
+    }
     let start = Instant::now();
     let settings = RenderSettings {
         frames,
@@ -1132,6 +1338,7 @@ fn render(
         ..RenderSettings::default()
     };
     let last = frames.saturating_sub(1);
+    let bar = progress_bar(frames);
     let sent = hypna::runtime::render_frames_with(
         &gpu,
         &mut runtime,
@@ -1145,16 +1352,28 @@ fn render(
                 }
             }
         },
-        |image| {
-            if last_only && image.frame != last {
+        |image| -> Result<()> {
+            bar.inc(1);
+            if let Some(encoder) = &encoder {
+                return Ok(encoder.send(image.rgba)?);
+            }
+            if to.last_only && image.frame != last {
                 return Ok(());
             }
             let path = hypna::render::png::numbered(out, "frame", image.frame);
-            writer.write(image, path, Pixels::Rgba)
+            if let Some(writer) = &writer {
+                writer.write(image, path, Pixels::Rgba)?;
+            }
+            Ok(())
         },
     );
+    bar.finish_and_clear();
     // The first failed write says more than the `Stopped` that later frames met.
-    let written = writer.finish()?;
+    let written = match (writer, encoder) {
+        (Some(writer), _) => writer.finish()?,
+        (None, Some(encoder)) => encoder.finish()?.written,
+        (None, None) => 0,
+    };
     sent?;
     let elapsed_secs = start.elapsed().as_secs_f64();
     #[allow(clippy::cast_precision_loss)]
@@ -1163,7 +1382,7 @@ fn render(
         "rendered {frames} frames ({written} written) to {} in {elapsed_secs:.2} s ({frames_per_sec:.1} frames/s)",
         out.display()
     );
-    let expected = if last_only { frames.min(1) } else { frames };
+    let expected = if to.last_only { frames.min(1) } else { frames };
     let gpu_errors = gpu
         .uncaptured_errors
         .load(std::sync::atomic::Ordering::Relaxed);

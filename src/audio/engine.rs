@@ -183,6 +183,8 @@ enum Control {
     Tap(Instant),
     Resync(Instant),
     ClearTap,
+    /// Copy every analysed sample (silence bridging gaps included) into this ring, or stop.
+    Record(Option<rtrb::Producer<f32>>),
 }
 
 struct Shared {
@@ -193,6 +195,8 @@ struct Shared {
     hops: AtomicU64,
     dropped_controls: AtomicU64,
     restarts: AtomicU64,
+    /// Samples a recording's ring had no room for.
+    record_dropped: AtomicU64,
     /// Test hooks: the thread panics at its next check ([`AudioEngine::inject_panic`]).
     panic_analysis: AtomicBool,
     panic_producer: AtomicBool,
@@ -407,6 +411,7 @@ impl AudioEngine {
             hops: AtomicU64::new(0),
             dropped_controls: AtomicU64::new(0),
             restarts: AtomicU64::new(0),
+            record_dropped: AtomicU64::new(0),
             panic_analysis: AtomicBool::new(false),
             panic_producer: AtomicBool::new(false),
         });
@@ -540,6 +545,31 @@ impl AudioEngine {
     /// Drops a tapped tempo; the tempo follows the audio again. Never blocks.
     pub fn clear_tap(&self) {
         self.send(Control::ClearTap);
+    }
+
+    /// From now on, a copy of every sample the analysis reads (mono f32; silence while no
+    /// device is connected), for a recording's sound: a ring of `capacity` samples and its
+    /// sample rate (the source's now; a device reconnecting at another rate is not followed).
+    /// What the ring has no room for is dropped and counted ([`Self::record_dropped`]).
+    /// `None` when the analysis thread does not take the request (busy or stopped).
+    #[must_use]
+    pub fn record_samples(&self, capacity: usize) -> Option<(rtrb::Consumer<f32>, u32)> {
+        let rate = match self.status() {
+            CaptureStatus::Connected { sample_rate_hz, .. }
+            | CaptureStatus::File { sample_rate_hz, .. } => sample_rate_hz,
+            _ => REFERENCE_RATE_HZ,
+        };
+        let (producer, consumer) = RingBuffer::new(capacity.max(1));
+        self.control
+            .try_send(Control::Record(Some(producer)))
+            .ok()
+            .map(|()| (consumer, rate))
+    }
+
+    /// Samples the recording ring of [`Self::record_samples`] had no room for.
+    #[must_use]
+    pub fn record_dropped(&self) -> u64 {
+        self.shared.record_dropped.load(Ordering::Relaxed)
     }
 
     /// Stops the threads. A producer thread stuck in a driver call is left behind after a
@@ -762,6 +792,30 @@ fn play_file(file: &FileSource<'_>, sink: &mut CaptureSink, read: &mut usize, sh
 }
 
 /// The analysis thread's body: `source` (the ring being read) outlives a restart.
+/// Copies `samples` into a recording's ring, counting what does not fit (never waits).
+fn copy_to_record(record: &mut Option<rtrb::Producer<f32>>, samples: &[f32], shared: &Shared) {
+    let Some(ring) = record else { return };
+    if ring.is_abandoned() {
+        *record = None;
+        return;
+    }
+    let n = samples.len().min(ring.slots());
+    if n > 0
+        && let Ok(mut chunk) = ring.write_chunk(n)
+    {
+        let (a, b) = chunk.as_mut_slices();
+        let split = a.len();
+        a.copy_from_slice(&samples[..split]);
+        b.copy_from_slice(&samples[split..n]);
+        chunk.commit_all();
+    }
+    if n < samples.len() {
+        shared
+            .record_dropped
+            .fetch_add((samples.len() - n) as u64, Ordering::Relaxed);
+    }
+}
+
 fn analyse(
     mut analyzer: Analyzer,
     config: &AudioConfig,
@@ -776,6 +830,7 @@ fn analyse(
     let mut published_pos = u64::MAX;
     let mut hops_before = 0u64;
     let mut pending: Vec<Control> = Vec::with_capacity(CONTROL_CAPACITY);
+    let mut record: Option<rtrb::Producer<f32>> = None;
     loop {
         if shared.stopping() {
             return;
@@ -800,6 +855,7 @@ fn analyse(
                     last_data = Instant::now();
                     silence = None;
                 }
+                Ok(Control::Record(ring)) => record = ring,
                 // Applied after the ring is drained, when the newest analysed sample is "now".
                 Ok(c) => pending.push(c),
                 Err(TryRecvError::Empty) => break,
@@ -816,6 +872,8 @@ fn analyse(
                 let (a, b) = chunk.as_slices();
                 analyzer.process(a);
                 analyzer.process(b);
+                copy_to_record(&mut record, a, shared);
+                copy_to_record(&mut record, b, shared);
                 chunk.commit_all();
                 got = true;
                 last_data = now;
@@ -831,6 +889,7 @@ fn analyse(
             while *generated < due {
                 let k = ((due - *generated) as usize).min(zeros.len());
                 analyzer.process(&zeros[..k]);
+                copy_to_record(&mut record, &zeros[..k], shared);
                 *generated += k as u64;
             }
         }
@@ -845,7 +904,7 @@ fn analyse(
                     analyzer.resync(pos);
                 }
                 Control::ClearTap => analyzer.clear_tap(),
-                Control::Source(_) => {}
+                Control::Source(_) | Control::Record(_) => {}
             }
         }
         let f = analyzer.features();

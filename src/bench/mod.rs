@@ -13,6 +13,7 @@
 //! - [`transition`]: frame times around a pre-warmed playlist switch (`--transition`).
 //! - [`window`]: `hypna run`'s frame against the same scene headless (`--window`), driving
 //!   the window through its frame hook.
+//! - [`record`]: `hypna run`'s frame with live recording against without (`--record`).
 //!
 //! Every report prints itself (`Display`): the command line only prints it.
 
@@ -24,6 +25,7 @@ pub mod frame;
 pub mod media;
 pub mod models;
 pub mod osc;
+pub mod record;
 pub mod transition;
 pub mod window;
 

@@ -1,12 +1,21 @@
-//! Media sources: still images, video files, image sequences, cameras and network streams,
-//! decoded by FFmpeg off the frame thread into latest-frame mailboxes (docs/media.md). An
-//! input service beside `audio/`: the runtime starts a [`MediaSet`] with a scene, and each
-//! frame hands its newest frames to the textures `render/` owns.
+//! Media through FFmpeg. Sources: still images, video files, image sequences, cameras and
+//! network streams, decoded off the frame thread into latest-frame mailboxes (docs/media.md).
+//! An input service beside `audio/`: the runtime starts a [`MediaSet`] with a scene, and each
+//! frame hands its newest frames to the textures `render/` owns. Outputs: the show recorded
+//! or streamed with sound.
 //!
-//! - [`process`]: the `ffmpeg` program as a child process over pipes (shared with recording).
+//! - [`process`]: the `ffmpeg` program as a child process over pipes (sources and outputs).
 //! - [`input`]: what `ffmpeg` reads for each kind of source, the `fit` filters, cameras.
 //! - [`source`]: one source's decoding thread and mailbox.
+//! - [`codec`]: what an encode asks for, turned into ffmpeg's arguments (codec, encoder,
+//!   container, quality, sound, low latency).
+//! - [`encoders`]: the encoders this ffmpeg offers.
+//! - [`encode`]: the encoder: frames into ffmpeg's stdin from a thread of its own, behind a
+//!   bounded queue (an offline render waits; the live window drops and counts).
 
+pub mod codec;
+pub mod encode;
+pub mod encoders;
 pub mod input;
 pub mod process;
 pub mod source;

@@ -77,6 +77,8 @@ pub enum OscEvent {
     Tap,
     /// Put the beat phase back to 0 now.
     Resync,
+    /// Start (true) or stop (false) recording the output (`/hypna/record start|stop`).
+    Record(bool),
 }
 
 /// Which scene to change to.
@@ -104,6 +106,7 @@ enum Action {
     Status,
     Tap,
     Resync,
+    Record,
 }
 
 /// One param as the server sees it.
@@ -161,6 +164,7 @@ impl Default for RouteTable {
             ("/hypna/status", Action::Status),
             ("/hypna/tap", Action::Tap),
             ("/hypna/beat/resync", Action::Resync),
+            ("/hypna/record", Action::Record),
         ] {
             t.add(address, action);
         }
@@ -394,6 +398,16 @@ impl RouteTable {
             }
             Action::Tap => Ok(trigger(args.first())?.then_some(OscEvent::Tap)),
             Action::Resync => Ok(trigger(args.first())?.then_some(OscEvent::Resync)),
+            Action::Record => match args.first() {
+                Some(OscType::String(s)) if s.eq_ignore_ascii_case("start") => {
+                    Ok(Some(OscEvent::Record(true)))
+                }
+                Some(OscType::String(s)) if s.eq_ignore_ascii_case("stop") => {
+                    Ok(Some(OscEvent::Record(false)))
+                }
+                Some(OscType::String(_)) | None => Err(ArgProblem::Missing),
+                first => Ok(Some(OscEvent::Record(number(first)? != 0.0))),
+            },
             Action::Query | Action::Status => {
                 let reply_to = match args.first() {
                     Some(OscType::Int(port)) if (1024..=65535).contains(port) => {
@@ -658,6 +672,17 @@ mod tests {
             route(&t, "/hypna/tap", vec![OscType::Bool(true)]).0,
             vec![OscEvent::Tap]
         );
+        assert_eq!(
+            route(&t, "/hypna/record", vec![OscType::String("start".into())]).0,
+            vec![OscEvent::Record(true)]
+        );
+        assert_eq!(
+            route(&t, "/hypna/record", vec![OscType::Int(0)]).0,
+            vec![OscEvent::Record(false)]
+        );
+        let (events, c) = route(&t, "/hypna/record", vec![OscType::String("go".into())]);
+        assert!(events.is_empty());
+        assert_eq!(c.get(Counter::WrongArgument), 1, "start or stop");
         assert_eq!(
             route(&t, "/hypna/beat/resync", vec![OscType::Inf]).0,
             vec![OscEvent::Resync]

@@ -669,6 +669,26 @@ impl Runtime {
         self.services.take_scene_request()
     }
 
+    /// The newest OSC `/hypna/record` request (true: start, false: stop), taken: the window
+    /// acts on it.
+    pub fn take_record_request(&mut self) -> Option<bool> {
+        self.services.take_record_request()
+    }
+
+    /// From now on, a copy of the live audio input (mono f32 samples in a ring of `capacity`)
+    /// and its sample rate, for a recording's sound; `None` without live audio.
+    #[must_use]
+    pub fn record_audio(&self, capacity: usize) -> Option<(rtrb::Consumer<f32>, u32)> {
+        self.services.record_audio(capacity)
+    }
+
+    /// The WAV file an offline render analyses (`--audio-file`, or the scene's `[audio]
+    /// file`), which a rendered video carries as its sound.
+    #[must_use]
+    pub fn offline_audio_file(&self) -> Option<&std::path::Path> {
+        self.services.offline_audio_file()
+    }
+
     /// The newest audio features, when audio runs.
     #[must_use]
     pub fn audio_features(&self) -> Option<&AudioFeatures> {

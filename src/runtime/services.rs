@@ -174,6 +174,8 @@ pub(super) struct Services {
     queued: Vec<(String, f32)>,
     /// The newest scene switch request (from OSC), for whoever manages scenes.
     scene_request: Option<SceneRequest>,
+    /// The newest record start (true) or stop (false) request (from OSC), for the window.
+    record_request: Option<bool>,
     /// Where applied param changes go, if anywhere.
     sink: Option<Box<dyn ParamSink>>,
     /// Reused for audio feature values (modulation).
@@ -201,6 +203,7 @@ impl Services {
             },
             queued: Vec::new(),
             scene_request: None,
+            record_request: None,
             sink: None,
             feature_scratch: Vec::new(),
         })
@@ -275,6 +278,34 @@ impl Services {
         self.scene_request.take()
     }
 
+    /// The newest record request from OSC (true: start, false: stop), taken.
+    pub(super) fn take_record_request(&mut self) -> Option<bool> {
+        self.record_request.take()
+    }
+
+    /// A copy of the live audio input's samples for a recording (see
+    /// [`crate::audio::AudioEngine::record_samples`]); `None` without live audio.
+    pub(super) fn record_audio(&self, capacity: usize) -> Option<(rtrb::Consumer<f32>, u32)> {
+        match &self.audio {
+            Some(Audio {
+                input: AudioInput::Live { engine, .. },
+                ..
+            }) => engine.record_samples(capacity),
+            _ => None,
+        }
+    }
+
+    /// The WAV file an offline render analyses, if any.
+    pub(super) fn offline_audio_file(&self) -> Option<&std::path::Path> {
+        match &self.audio {
+            Some(Audio {
+                input: AudioInput::Offline { audio, .. },
+                ..
+            }) => Some(audio.path()),
+            _ => None,
+        }
+    }
+
     /// Applies the queued changes, then the OSC events that arrived since the last frame (in
     /// order: the latest value of a param wins), answers queries (`status` builds the status
     /// reply, only when one is asked for), and echoes param targets to feedback controllers.
@@ -317,6 +348,10 @@ impl Services {
                     // switch (rate-limited): a spammed `next` must not flood the log.
                     tracing::debug!("OSC scene request: {request:?}");
                     self.scene_request = Some(request.clone());
+                }
+                OscEvent::Record(start) => {
+                    tracing::debug!("OSC record request: {start}");
+                    self.record_request = Some(*start);
                 }
                 OscEvent::Tap | OscEvent::Resync => {
                     if let Some(Audio {

@@ -28,6 +28,7 @@ use super::capture::Capture;
 use super::hud::{Hud, Target};
 use super::monitors::{MonitorInfo, WindowMemory, choose_monitor, monitor_info};
 use super::overlay::Overlay;
+use super::record::Recorder;
 use super::thumbnail::Thumbnails;
 use super::{Flow, FrameHook, RunOptions, WindowError};
 use crate::clock::Clock;
@@ -90,6 +91,8 @@ pub struct Live {
     clock: Clock,
     presented: u64,
     capture: Capture,
+    /// Live recording and streaming.
+    recorder: Recorder,
     /// A screenshot was asked for: taken with the next frame.
     shot_requested: bool,
     /// Thumbnails of the output for the browser remote.
@@ -308,7 +311,8 @@ impl App<'_> {
             Some(fps) => Clock::fixed(fps),
             None => Clock::real(),
         };
-        Ok(Live {
+        let recorder = Recorder::new(options.record.clone(), &options.screenshot_dir);
+        let mut live = Live {
             window,
             surface,
             config,
@@ -321,6 +325,7 @@ impl App<'_> {
             clock,
             presented: 0,
             capture: Capture::new(),
+            recorder,
             shot_requested: false,
             thumbnails: Thumbnails::default(),
             thumbnail_width: None,
@@ -333,7 +338,11 @@ impl App<'_> {
             recovery_attempt: None,
             surface_errors: 0,
             windowed: None,
-        })
+        };
+        if live.recorder.starts_at_launch() {
+            live.start_recording();
+        }
+        Ok(live)
     }
 
     fn key(&mut self, event_loop: &ActiveEventLoop, key: &Key) {
@@ -357,6 +366,7 @@ impl App<'_> {
                 "f" => live.toggle_fullscreen(),
                 "r" => live.reload_now("reload requested"),
                 "s" => live.shot_requested = true,
+                "v" => live.recorder.toggle(&live.runtime),
                 "h" => live.overlay.hud = !live.overlay.hud,
                 "p" => live.overlay.panel = !live.overlay.panel,
                 "?" | "/" => live.overlay.help = !live.overlay.help,
@@ -449,6 +459,34 @@ impl Live {
     /// call.
     pub fn take_thumbnail(&mut self) -> Option<crate::render::readback::ReadImage> {
         self.thumbnails.take()
+    }
+
+    /// Starts recording (or streaming) the output as `run --record`/`--stream` or the V key
+    /// would; nothing when a recording runs.
+    pub fn start_recording(&mut self) {
+        self.recorder.start(&self.runtime);
+    }
+
+    /// Stops the recording (the file is closed on a thread of its own).
+    pub fn stop_recording(&mut self) {
+        self.recorder.stop();
+    }
+
+    /// Stops the recording and waits until its file is closed (benchmarks, tests).
+    pub fn finish_recording(&mut self) {
+        self.recorder.finish(&self.gpu);
+    }
+
+    /// Whether a recording runs.
+    #[must_use]
+    pub fn recording(&self) -> bool {
+        self.recorder.recording()
+    }
+
+    /// Frames the running recording dropped (readback busy, encoder behind).
+    #[must_use]
+    pub fn recording_dropped(&self) -> u64 {
+        self.recorder.dropped()
     }
 
     /// Frames presented so far.
@@ -569,6 +607,7 @@ impl Live {
             .rebuild(&gpu.device, self.config.format, &self.window);
         self.capture.reset();
         self.thumbnails.reset();
+        self.recorder.reset(&gpu);
         self.gpu = gpu;
         self.show.cancel_loading();
         self.recovery_attempt = None;
@@ -669,6 +708,12 @@ impl Live {
                 .set_title(&format!("hypna — {}", self.runtime.scene().name));
         }
         self.capture.collect();
+        self.recorder.collect(&self.gpu);
+        match self.runtime.take_record_request() {
+            Some(true) => self.recorder.start(&self.runtime),
+            Some(false) => self.recorder.stop(),
+            None => {}
+        }
         if self.hidden() || std::mem::take(&mut self.offscreen) {
             self.play_offscreen();
             return false;
@@ -713,11 +758,12 @@ impl Live {
                 .then(|| c.dir.join(format!("window_{presented:05}.png")))
         });
         let pixels_per_point = self.window.scale_factor() as f32;
-        let (gpu, blitter, capture, thumbnails, overlay, hud, options) = (
+        let (gpu, blitter, capture, thumbnails, recorder, overlay, hud, options) = (
             &self.gpu,
             &mut self.blitter,
             &mut self.capture,
             &mut self.thumbnails,
+            &mut self.recorder,
             &mut self.overlay,
             &mut self.hud,
             &self.options,
@@ -751,6 +797,7 @@ impl Live {
                             t.frame,
                         );
                     }
+                    recorder.record_copy(gpu, encoder, blitter, runtime, now);
                 }
                 if !options.kiosk {
                     let mut target = Target {
@@ -760,7 +807,7 @@ impl Live {
                         size: surface_size,
                         pixels_per_point,
                     };
-                    hud.draw(overlay, &mut target, runtime, errors);
+                    hud.draw(overlay, &mut target, runtime, errors, recorder.status());
                 }
                 if let Some(path) = capture_path {
                     let bgra = matches!(
@@ -784,6 +831,7 @@ impl Live {
         }
         self.capture.after_submit();
         self.thumbnails.after_submit();
+        self.recorder.after_submit();
         self.window.pre_present_notify();
         self.gpu.queue.present(frame);
         self.presented += 1;
@@ -793,6 +841,7 @@ impl Live {
     /// At exit: the last screenshots and captures written, the window placement saved.
     fn finish(&mut self) {
         self.capture.finish(&self.gpu);
+        self.recorder.finish(&self.gpu);
         if self.options.remember_window {
             let size = self.window.inner_size();
             let position = self

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::overlay::{
     AudioStatus, FrameTimes, ModelStatus, OscStatus, Overlay, OverlayData, ParamChange,
+    RecordStatus,
 };
 use crate::diag::Diagnostic;
 use crate::infer::WorkerState;
@@ -64,6 +65,7 @@ impl Hud {
         target: &mut Target<'_>,
         runtime: &Runtime,
         errors: &[Diagnostic],
+        record: Option<RecordStatus<'_>>,
     ) {
         let probe = OverlayData {
             errors,
@@ -135,6 +137,7 @@ impl Hud {
             models: &models,
             audio,
             osc,
+            record,
             scene: &runtime.scene().name,
             internal_size: runtime.chain().scene_size(),
             media: runtime.media_status(),

@@ -1,12 +1,13 @@
 //! The live window (winit): presents the show every frame, scaled to fit, on any monitor,
 //! windowed or borderless fullscreen, with the overlay (HUD, error banner, parameter panel,
 //! key help) on top. Keys: F fullscreen, H HUD, P parameter panel, R reload, S screenshot,
-//! ←/→ playlist entries, ? help, Esc quit (none of them in kiosk mode).
+//! V record, ←/→ playlist entries, ? help, Esc quit (none of them in kiosk mode).
 //!
 //! - `app`: the event loop and the frame ([`Live`]); hot reload and the show run inside it.
 //! - [`monitors`]: listing and choosing monitors, the remembered window placement.
 //! - `capture`: screenshots and captured frames, read back and written without waiting.
 //! - `thumbnail`: small read-back copies of the output for the browser remote.
+//! - `record`: live recording and streaming through the encoder, never waiting.
 //! - `hud`: what the overlay shows, gathered from the runtime each frame it is visible.
 //! - [`overlay`]: the egui overlay itself.
 //!
@@ -18,6 +19,7 @@ mod capture;
 mod hud;
 pub mod monitors;
 pub mod overlay;
+mod record;
 mod thumbnail;
 
 use std::path::PathBuf;
@@ -26,6 +28,7 @@ use std::sync::Arc;
 pub use app::{Live, OFFSCREEN_INTERVAL, REDRAW_STALL};
 pub use hud::model_state;
 pub use monitors::{MonitorInfo, choose_monitor, list_monitors};
+pub use record::RecordOptions;
 
 use crate::render::blit::Fit;
 use crate::render::context::GpuError;
@@ -117,6 +120,9 @@ pub struct RunOptions {
     pub screenshot_dir: PathBuf,
     /// Capture presented frames.
     pub capture: Option<CaptureOptions>,
+    /// Record or stream the output (`--record`, `--stream`); without it the V key records
+    /// to the screenshot folder.
+    pub record: Option<RecordOptions>,
     /// Set by SIGTERM/SIGINT (see [`stop_on_signals`]): the window closes cleanly.
     pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Testing the recovery: destroy the GPU device when this flag is set (SIGUSR1).
@@ -168,6 +174,7 @@ impl RunOptions {
             fixed_fps: None,
             screenshot_dir: PathBuf::from("."),
             capture: None,
+            record: None,
             stop: None,
             lose_device: None,
             hangup: None,

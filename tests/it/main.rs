@@ -34,6 +34,7 @@ mod dream;
 mod dream_errors;
 mod dream_ops;
 mod dream_step;
+mod encode;
 mod feedback;
 mod fuzz;
 mod generator;

@@ -292,6 +292,7 @@ fn full_overlay_over_a_scene_frame() {
             messages_per_sec: 42.0,
             dropped: 2,
         }),
+        record: None,
         scene: &scene.name,
         internal_size: size,
         media: (0, 0),

@@ -18,7 +18,7 @@ use common::Frame;
 
 /// Whether xdotool (which drives the window like a user) is there; else a skip, or a failure
 /// under `HYPNA_REQUIRE_GPU=1`.
-fn has_xdotool(test: &str) -> bool {
+pub(crate) fn has_xdotool(test: &str) -> bool {
     let present = Command::new("xdotool").arg("--version").output().is_ok();
     common::prerequisite(test, "xdotool", present, "scripts/setup.sh test")
 }
@@ -26,7 +26,7 @@ fn has_xdotool(test: &str) -> bool {
 /// A private Xvfb server, killed on drop.
 pub(crate) struct XServer {
     child: Child,
-    display: String,
+    pub(crate) display: String,
 }
 
 impl XServer {
@@ -149,7 +149,7 @@ impl Hypna {
     }
 
     /// Waits for the process to end successfully and returns the whole log.
-    fn finish(mut self) -> String {
+    pub(crate) fn finish(mut self) -> String {
         let deadline = Instant::now() + Duration::from_mins(2);
         loop {
             while let Ok(line) = self.lines.try_recv() {

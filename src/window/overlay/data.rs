@@ -123,6 +123,19 @@ pub struct OscStatus<'a> {
     pub dropped: u64,
 }
 
+/// The recording line of the HUD (`run --record`, `--stream`, key V, `/hypna/record`).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordStatus<'a> {
+    /// The file or URL written.
+    pub target: &'a str,
+    /// Seconds since the recording started.
+    pub secs: f64,
+    /// Frames encoded.
+    pub written: u64,
+    /// Frames dropped (readback busy, encoder behind or stopped).
+    pub dropped: u64,
+}
+
 /// Everything the overlay shows for one frame. The app fills it each frame; nothing is kept.
 #[derive(Debug, Clone, Copy)]
 pub struct OverlayData<'a> {
@@ -138,6 +151,8 @@ pub struct OverlayData<'a> {
     pub audio: Option<AudioStatus<'a>>,
     /// OSC server, when it runs.
     pub osc: Option<OscStatus<'a>>,
+    /// The recording, while one runs.
+    pub record: Option<RecordStatus<'a>>,
     /// The scene's name.
     pub scene: &'a str,
     /// The internal render size.
@@ -165,6 +180,7 @@ impl<'a> OverlayData<'a> {
             models: &[],
             audio: None,
             osc: None,
+            record: None,
             scene: "",
             internal_size: [0, 0],
             media: (0, 0),

@@ -18,6 +18,7 @@ mod ui;
 
 pub use data::{
     AudioStatus, FRAME_HISTORY, FrameTimes, ModelStatus, OscStatus, OverlayData, ParamChange,
+    RecordStatus,
 };
 
 use std::time::Instant;

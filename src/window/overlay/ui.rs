@@ -289,6 +289,19 @@ fn hud_contents(ui: &mut Ui, data: &OverlayData<'_>) {
             ui.label(RichText::new(format!("{} dropped", osc.dropped)).color(color));
         });
     }
+
+    if let Some(rec) = &data.record {
+        ui.separator();
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("rec").color(WARN));
+            ui.label(RichText::new(rec.target).monospace());
+            let secs = rec.secs.max(0.0) as u64;
+            ui.label(RichText::new(format!("{}:{:02}", secs / 60, secs % 60)).monospace());
+            ui.label(RichText::new(format!("{} frames", rec.written)).monospace());
+            let color = if rec.dropped > 0 { WARN } else { DIM };
+            ui.label(RichText::new(format!("{} dropped", rec.dropped)).color(color));
+        });
+    }
 }
 
 /// Frame times as a line graph with 16.7 and 33.3 ms guides.
@@ -502,6 +515,7 @@ fn help(ui: &mut Ui) {
                 ("P", "parameter panel"),
                 ("R", "reload scene"),
                 ("S", "screenshot"),
+                ("V", "record on/off"),
                 ("→ / PgDn", "next playlist entry"),
                 ("← / PgUp", "previous playlist entry"),
                 ("?", "this help"),
