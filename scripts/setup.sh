@@ -15,6 +15,9 @@ if [ "$mode" = "test" ]; then
   packages+=(xvfb xauth liblo-tools xdotool)
   # glslang, the second GLSL compiler the ISF tests check (HYPNA_GLSL_COMPILER=glslang).
   packages+=(glslang-tools)
+  # A JACK server with its dummy driver, the MIDI ports of the MIDI end-to-end test (no ALSA
+  # sequencer in containers and CI); its headers for the `midi-jack` build.
+  packages+=(jackd2 libjack-jackd2-dev)
 fi
 
 say() { printf 'hypna set-up: %s\n' "$*" >&2; }

@@ -20,6 +20,7 @@ pub mod settings;
 // Input services: each runs its own threads and hands the frame loop the newest values.
 pub mod audio;
 pub mod infer;
+pub mod midi;
 pub mod osc;
 // The GPU.
 pub mod render;

@@ -22,7 +22,7 @@ use winit::window::{Fullscreen, Window, WindowId};
 use super::capture::Capture;
 use super::hud::{Hud, Target};
 use super::monitors::{MonitorInfo, WindowMemory, choose_monitor, monitor_info};
-use super::overlay::Overlay;
+use super::overlay::{LearnRequest, Overlay};
 use super::{Flow, FrameHook, RunOptions, WindowError};
 use crate::clock::Clock;
 use crate::render::blit::Blitter;
@@ -606,6 +606,18 @@ impl Live {
             });
         for change in self.hud.take_changes() {
             self.runtime.queue_param(&change.name, change.value);
+        }
+        match self.overlay.take_learn() {
+            Some(LearnRequest::Start(i)) => {
+                let name = self.runtime.scene().params.get(i).map(|p| p.name.clone());
+                if let Some(name) = name {
+                    self.runtime.midi_learn(Some(&name));
+                }
+            }
+            Some(LearnRequest::Cancel) => {
+                self.runtime.midi_learn(None);
+            }
+            None => {}
         }
         self.capture.after_submit();
         self.window.pre_present_notify();

@@ -138,6 +138,11 @@ impl Hud {
             errors,
             params: &runtime.scene().params,
             targets: &targets,
+            midi_learning: runtime.midi_status().map(|_| {
+                runtime
+                    .midi_learning()
+                    .and_then(|n| runtime.scene().params.iter().position(|p| p.name == n))
+            }),
         };
         overlay.draw(
             &target.gpu.device,

@@ -45,6 +45,7 @@ mod isf;
 mod isf_scene;
 mod layers;
 mod memory;
+mod midi;
 mod models;
 mod osc_bench;
 mod osc_burst;

@@ -150,6 +150,9 @@ pub struct OverlayData<'a> {
     /// The target value of each param, index-aligned with `params` (a missing entry shows the
     /// default).
     pub targets: &'a [f32],
+    /// MIDI learn in the panel: `None` without MIDI (no learn buttons), `Some(None)` while
+    /// nothing is learning, `Some(Some(i))` while param `i` waits for a control to move.
+    pub midi_learning: Option<Option<usize>>,
 }
 
 impl<'a> OverlayData<'a> {
@@ -168,8 +171,18 @@ impl<'a> OverlayData<'a> {
             errors: &[],
             params: &[],
             targets: &[],
+            midi_learning: None,
         }
     }
+}
+
+/// A click on a param's MIDI learn button.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LearnRequest {
+    /// Learn for the param at this index (the next CC, note or bend moved binds to it).
+    Start(usize),
+    /// Stop waiting.
+    Cancel,
 }
 
 /// A param moved in the panel: apply it like an OSC update (smoothed, echoed as feedback).
