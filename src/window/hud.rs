@@ -6,7 +6,8 @@
 use std::time::Instant;
 
 use super::overlay::{
-    AudioStatus, FrameTimes, ModelStatus, OscStatus, Overlay, OverlayData, ParamChange,
+    AudioStatus, FrameTimes, MidiHudStatus, ModelStatus, OscStatus, Overlay, OverlayData,
+    ParamChange,
 };
 use crate::diag::Diagnostic;
 use crate::infer::WorkerState;
@@ -138,6 +139,13 @@ impl Hud {
             errors,
             params: &runtime.scene().params,
             targets: &targets,
+            midi: runtime.midi_status().map(|m| MidiHudStatus {
+                inputs: m.inputs,
+                outputs: m.outputs,
+                received: m.received,
+                dropped: m.dropped + m.out_dropped,
+                beat_source: runtime.beat_source().name(),
+            }),
             midi_learning: runtime.midi_status().map(|_| {
                 runtime
                     .midi_learning()

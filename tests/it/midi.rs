@@ -385,15 +385,16 @@ fn link_peers_share_tempo_and_beat() {
     crate::common::wait_until("the two Link peers find each other", wait, || {
         a.peers() >= 1 && b.peers() >= 1
     });
+    // Link sends tempo as microseconds per beat: 133 BPM arrives as 133.00002.
     b.set_tempo(133.0);
     crate::common::wait_until("peer a follows 133 BPM", wait, || {
         a.tempo(Instant::now())
-            .is_some_and(|t| (t.bpm - 133.0).abs() < 1e-6)
+            .is_some_and(|t| (t.bpm - 133.0).abs() < 0.01)
     });
     a.set_tempo(97.0);
     crate::common::wait_until("peer b follows 97 BPM", wait, || {
         b.tempo(Instant::now())
-            .is_some_and(|t| (t.bpm - 97.0).abs() < 1e-6)
+            .is_some_and(|t| (t.bpm - 97.0).abs() < 0.01)
     });
     let (ta, tb) = (
         a.tempo(Instant::now()).unwrap(),

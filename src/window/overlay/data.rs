@@ -123,6 +123,21 @@ pub struct OscStatus<'a> {
     pub dropped: u64,
 }
 
+/// The MIDI line of the HUD.
+#[derive(Debug, Clone, Copy)]
+pub struct MidiHudStatus {
+    /// Input ports connected.
+    pub inputs: u64,
+    /// Feedback ports connected.
+    pub outputs: u64,
+    /// Messages received so far.
+    pub received: u64,
+    /// Messages and feedback dropped so far.
+    pub dropped: u64,
+    /// The beat source's name (`audio`, `midi`, `link`, `tap`).
+    pub beat_source: &'static str,
+}
+
 /// Everything the overlay shows for one frame. The app fills it each frame; nothing is kept.
 #[derive(Debug, Clone, Copy)]
 pub struct OverlayData<'a> {
@@ -150,6 +165,8 @@ pub struct OverlayData<'a> {
     /// The target value of each param, index-aligned with `params` (a missing entry shows the
     /// default).
     pub targets: &'a [f32],
+    /// MIDI ports, when MIDI is on.
+    pub midi: Option<MidiHudStatus>,
     /// MIDI learn in the panel: `None` without MIDI (no learn buttons), `Some(None)` while
     /// nothing is learning, `Some(Some(i))` while param `i` waits for a control to move.
     pub midi_learning: Option<Option<usize>>,
@@ -171,6 +188,7 @@ impl<'a> OverlayData<'a> {
             errors: &[],
             params: &[],
             targets: &[],
+            midi: None,
             midi_learning: None,
         }
     }

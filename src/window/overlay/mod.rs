@@ -17,8 +17,8 @@ mod data;
 mod ui;
 
 pub use data::{
-    AudioStatus, FRAME_HISTORY, FrameTimes, LearnRequest, ModelStatus, OscStatus, OverlayData,
-    ParamChange,
+    AudioStatus, FRAME_HISTORY, FrameTimes, LearnRequest, MidiHudStatus, ModelStatus, OscStatus,
+    OverlayData, ParamChange,
 };
 
 use std::time::Instant;

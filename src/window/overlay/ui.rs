@@ -283,6 +283,23 @@ fn hud_contents(ui: &mut Ui, data: &OverlayData<'_>) {
             ui.label(RichText::new(format!("{} dropped", osc.dropped)).color(color));
         });
     }
+
+    if let Some(midi) = &data.midi {
+        ui.separator();
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("midi").color(DIM));
+            ui.label(
+                RichText::new(format!(
+                    "{} in, {} feedback, {} msgs",
+                    midi.inputs, midi.outputs, midi.received
+                ))
+                .monospace(),
+            );
+            let color = if midi.dropped > 0 { WARN } else { DIM };
+            ui.label(RichText::new(format!("{} dropped", midi.dropped)).color(color));
+            ui.label(RichText::new(format!("beat: {}", midi.beat_source)).color(DIM));
+        });
+    }
 }
 
 /// Frame times as a line graph with 16.7 and 33.3 ms guides.
