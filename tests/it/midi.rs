@@ -95,8 +95,8 @@ mod ports {
 
     impl Drop for Jack {
         fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
+            drop(self.0.kill());
+            drop(self.0.wait());
         }
     }
 
