@@ -31,13 +31,14 @@ i, f, g, o with separate b_ih and b_hh: the blocks are permuted here, the biases
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from convert_util import OPSET, ConvertError, Graph, make_model, sha256, tensor  # noqa: E402
-from torchload import TorchLoadError, load  # noqa: E402
+from convert_util import (  # noqa: E402
+    ConvertError, Graph, make_model, run_cli, sha256, tensor, write_model,
+)
+from torchload import load  # noqa: E402
 
 # sha256 of each state dict inside the wheel `BeatNet-1.1.3-py3-none-any.whl`.
 WEIGHTS_SHA256 = {
@@ -275,11 +276,7 @@ def convert(pth, out, run_checks=True):
         for engine, (seq, step) in check(model, state).items():
             print(f"beatnet-{n}: {engine} vs float64 forward: max abs error {seq:.1e} (40 frames in one "
                   f"call), {step:.1e} (one frame per call, state carried)")
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    tmp = out + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(model.SerializeToString())
-    os.replace(tmp, out)
+    write_model(model, out)
 
 
 def main():
@@ -288,12 +285,7 @@ def main():
     ap.add_argument("--out", required=True, help="the ONNX file to write")
     ap.add_argument("--no-check", action="store_true", help="skip the check against the float64 forward")
     args = ap.parse_args()
-    t0 = time.perf_counter()
-    try:
-        convert(args.pth, args.out, not args.no_check)
-    except (TorchLoadError, ConvertError, OSError) as e:
-        sys.exit(f"beatnet.py: error: {e}")
-    print(f"wrote {args.out} ({os.path.getsize(args.out)} bytes, {time.perf_counter() - t0:.1f} s)")
+    run_cli("beatnet.py", args.out, lambda: convert(args.pth, args.out, not args.no_check))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,20 @@
 """Shared pieces of the scripts that convert installed weights (torch state dicts) to ONNX.
 
-`efficientnet_lite0.py` and `omniart_eyes.py` use them: a small graph builder that names every
-value, BatchNorm folding, the model wrapper with our opset and metadata, and file hashing.
+`efficientnet_lite0.py`, `omniart_eyes.py` and `beatnet.py` use them: a small graph builder that
+names every value, BatchNorm folding, the model wrapper with our opset and metadata, file hashing,
+the atomic write of the result and the command-line run with its error handling.
 """
 
 import hashlib
+import os
+import sys
+import time
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
+
+from torchload import TorchLoadError
 
 OPSET = 17
 IR_VERSION = 8  # opset 17 <-> IR 8; ONNX Runtime 1.31 loads it
@@ -86,3 +92,30 @@ def sha256(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def check_sha256(path, expected, name):
+    """Refuses a state dict that is not the one the converter was written for."""
+    digest = sha256(path)
+    if digest != expected:
+        raise ConvertError(f"{path} has sha256 {digest}, expected {expected} ({name})")
+
+
+def write_model(model, out):
+    """Writes `model` to `out` atomically (a temporary file renamed), making its folder."""
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    tmp = out + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(model.SerializeToString())
+    os.replace(tmp, out)
+
+
+def run_cli(script, out, work):
+    """Runs `work()`, exits with `script: error: ...` on a conversion or file error, and says
+    what it wrote and how long it took."""
+    t0 = time.perf_counter()
+    try:
+        work()
+    except (TorchLoadError, ConvertError, OSError) as e:
+        sys.exit(f"{script}: error: {e}")
+    print(f"wrote {out} ({os.path.getsize(out)} bytes, {time.perf_counter() - t0:.1f} s)")

@@ -30,14 +30,15 @@ dream compiler can pick any of them as a layer.
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 from onnx import TensorProto, helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from convert_util import ConvertError, Graph, fold_bn, make_model, sha256, tensor  # noqa: E402
-from torchload import TorchLoadError, load  # noqa: E402
+from convert_util import (  # noqa: E402
+    ConvertError, Graph, check_sha256, fold_bn, make_model, run_cli, tensor, write_model,
+)
+from torchload import load  # noqa: E402
 
 PTH_NAME = "efficientnet-lite0-57934424.pth"
 PTH_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
@@ -149,15 +150,8 @@ def build(state):
 
 
 def convert(pth, out):
-    digest = sha256(pth)
-    if digest != PTH_SHA256:
-        raise ConvertError(f"{pth} has sha256 {digest}, expected {PTH_SHA256} ({PTH_NAME})")
-    model = build(load(pth))
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    tmp = out + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(model.SerializeToString())
-    os.replace(tmp, out)
+    check_sha256(pth, PTH_SHA256, PTH_NAME)
+    write_model(build(load(pth)), out)
 
 
 def main():
@@ -165,12 +159,7 @@ def main():
     ap.add_argument("--pth", required=True, help=f"the state dict ({PTH_NAME})")
     ap.add_argument("--out", required=True, help="the ONNX file to write")
     args = ap.parse_args()
-    t0 = time.perf_counter()
-    try:
-        convert(args.pth, args.out)
-    except (TorchLoadError, ConvertError, OSError) as e:
-        sys.exit(f"efficientnet_lite0.py: error: {e}")
-    print(f"wrote {args.out} ({os.path.getsize(args.out)} bytes, {time.perf_counter() - t0:.1f} s)")
+    run_cli("efficientnet_lite0.py", args.out, lambda: convert(args.pth, args.out))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 
 use crate::dream_support::{Builder, af, ai, aints, astr, check_gradient, fixed, free, ort};
 use hypna::dream::Options;
+use hypna::dream::onnx::AttributeProto;
 use hypna::dream::proto::{DimSpec, attr_tensor, make_f32};
 
 const RANDOM_TOL: f64 = 0.1;
@@ -47,6 +48,18 @@ fn case(
         c.random < RANDOM_TOL && c.along < ALONG_TOL && c.objective < 1e-4,
         "{label}: gradient differs from finite differences: {c:?}"
     );
+}
+
+/// A [`case`] whose graph is one `op` node with `attrs` on the first convolution's output.
+fn op_case(
+    label: &str,
+    opset: i64,
+    dims: &[DimSpec],
+    hw: (usize, usize),
+    op: &str,
+    attrs: Vec<AttributeProto>,
+) {
+    case(label, opset, dims, hw, |b, p| b.node(op, &[p], attrs));
 }
 
 fn conv_w(b: &mut Builder, dims: &[i64]) -> String {
@@ -329,142 +342,133 @@ fn batch_normalization_unfolded() {
 
 #[test]
 fn max_pool() {
-    case(
+    op_case(
         "maxpool_3x3_s2_ceil_pad",
         10,
         &fixed(15, 13),
         (15, 13),
-        |b, p| {
-            b.node(
-                "MaxPool",
-                &[p],
-                vec![
-                    aints("kernel_shape", &[3, 3]),
-                    aints("strides", &[2, 2]),
-                    aints("pads", &[1, 1, 1, 1]),
-                    ai("ceil_mode", 1),
-                ],
-            )
-        },
+        "MaxPool",
+        vec![
+            aints("kernel_shape", &[3, 3]),
+            aints("strides", &[2, 2]),
+            aints("pads", &[1, 1, 1, 1]),
+            ai("ceil_mode", 1),
+        ],
     );
-    case("maxpool_2x2_free", 9, &free(), (15, 13), |b, p| {
-        b.node(
-            "MaxPool",
-            &[p],
-            vec![aints("kernel_shape", &[2, 2]), aints("strides", &[2, 2])],
-        )
-    });
-    case("maxpool_dilated", 12, &free(), (21, 17), |b, p| {
-        b.node(
-            "MaxPool",
-            &[p],
-            vec![
-                aints("kernel_shape", &[3, 3]),
-                aints("dilations", &[2, 2]),
-                aints("pads", &[2, 1, 2, 2]),
-            ],
-        )
-    });
-    case(
+    op_case(
+        "maxpool_2x2_free",
+        9,
+        &free(),
+        (15, 13),
+        "MaxPool",
+        vec![aints("kernel_shape", &[2, 2]), aints("strides", &[2, 2])],
+    );
+    op_case(
+        "maxpool_dilated",
+        12,
+        &free(),
+        (21, 17),
+        "MaxPool",
+        vec![
+            aints("kernel_shape", &[3, 3]),
+            aints("dilations", &[2, 2]),
+            aints("pads", &[2, 1, 2, 2]),
+        ],
+    );
+    op_case(
         "maxpool_same_upper_s2_free",
         12,
         &free(),
         (15, 13),
-        |b, p| {
-            b.node(
-                "MaxPool",
-                &[p],
-                vec![
-                    aints("kernel_shape", &[3, 3]),
-                    aints("strides", &[2, 2]),
-                    astr("auto_pad", "SAME_UPPER"),
-                ],
-            )
-        },
+        "MaxPool",
+        vec![
+            aints("kernel_shape", &[3, 3]),
+            aints("strides", &[2, 2]),
+            astr("auto_pad", "SAME_UPPER"),
+        ],
     );
 }
 
 #[test]
 fn average_pool() {
-    case(
+    op_case(
         "avgpool_exclude_pad_ceil",
         10,
         &fixed(15, 13),
         (15, 13),
-        |b, p| {
-            b.node(
-                "AveragePool",
-                &[p],
-                vec![
-                    aints("kernel_shape", &[3, 3]),
-                    aints("strides", &[2, 2]),
-                    aints("pads", &[1, 1, 1, 1]),
-                    ai("ceil_mode", 1),
-                ],
-            )
-        },
+        "AveragePool",
+        vec![
+            aints("kernel_shape", &[3, 3]),
+            aints("strides", &[2, 2]),
+            aints("pads", &[1, 1, 1, 1]),
+            ai("ceil_mode", 1),
+        ],
     );
-    case("avgpool_include_pad_free", 9, &free(), (14, 11), |b, p| {
-        b.node(
-            "AveragePool",
-            &[p],
-            vec![
-                aints("kernel_shape", &[3, 3]),
-                aints("strides", &[2, 2]),
-                aints("pads", &[1, 1, 1, 1]),
-                ai("count_include_pad", 1),
-            ],
-        )
-    });
-    case("avgpool_2x2_free", 13, &free(), (14, 11), |b, p| {
-        b.node(
-            "AveragePool",
-            &[p],
-            vec![aints("kernel_shape", &[2, 2]), aints("strides", &[2, 2])],
-        )
-    });
-    case(
+    op_case(
+        "avgpool_include_pad_free",
+        9,
+        &free(),
+        (14, 11),
+        "AveragePool",
+        vec![
+            aints("kernel_shape", &[3, 3]),
+            aints("strides", &[2, 2]),
+            aints("pads", &[1, 1, 1, 1]),
+            ai("count_include_pad", 1),
+        ],
+    );
+    op_case(
+        "avgpool_2x2_free",
+        13,
+        &free(),
+        (14, 11),
+        "AveragePool",
+        vec![aints("kernel_shape", &[2, 2]), aints("strides", &[2, 2])],
+    );
+    op_case(
         "avgpool_same_upper_s2_free",
         11,
         &free(),
         (15, 13),
-        |b, p| {
-            b.node(
-                "AveragePool",
-                &[p],
-                vec![
-                    aints("kernel_shape", &[3, 3]),
-                    aints("strides", &[2, 2]),
-                    astr("auto_pad", "SAME_UPPER"),
-                ],
-            )
-        },
+        "AveragePool",
+        vec![
+            aints("kernel_shape", &[3, 3]),
+            aints("strides", &[2, 2]),
+            astr("auto_pad", "SAME_UPPER"),
+        ],
     );
-    case("avgpool_ceil_free", 11, &free(), (15, 13), |b, p| {
-        b.node(
-            "AveragePool",
-            &[p],
-            vec![
-                aints("kernel_shape", &[3, 3]),
-                aints("strides", &[2, 2]),
-                ai("ceil_mode", 1),
-            ],
-        )
-    });
+    op_case(
+        "avgpool_ceil_free",
+        11,
+        &free(),
+        (15, 13),
+        "AveragePool",
+        vec![
+            aints("kernel_shape", &[3, 3]),
+            aints("strides", &[2, 2]),
+            ai("ceil_mode", 1),
+        ],
+    );
 }
 
 #[test]
 fn global_pool_and_reductions() {
-    case("global_average_pool", 13, &free(), (12, 10), |b, p| {
-        b.node("GlobalAveragePool", &[p], vec![])
-    });
-    case("reduce_mean_attr_opset13", 13, &free(), (12, 10), |b, p| {
-        b.node(
-            "ReduceMean",
-            &[p],
-            vec![aints("axes", &[2, 3]), ai("keepdims", 0)],
-        )
-    });
+    op_case(
+        "global_average_pool",
+        13,
+        &free(),
+        (12, 10),
+        "GlobalAveragePool",
+        vec![],
+    );
+    op_case(
+        "reduce_mean_attr_opset13",
+        13,
+        &free(),
+        (12, 10),
+        "ReduceMean",
+        vec![aints("axes", &[2, 3]), ai("keepdims", 0)],
+    );
     case(
         "reduce_mean_input_opset18",
         18,
@@ -478,13 +482,14 @@ fn global_pool_and_reductions() {
             b.node("Unsqueeze", &[&r, &one], vec![])
         },
     );
-    case("reduce_sum_attr_opset11", 11, &free(), (12, 10), |b, p| {
-        b.node(
-            "ReduceSum",
-            &[p],
-            vec![aints("axes", &[1]), ai("keepdims", 1)],
-        )
-    });
+    op_case(
+        "reduce_sum_attr_opset11",
+        11,
+        &free(),
+        (12, 10),
+        "ReduceSum",
+        vec![aints("axes", &[1]), ai("keepdims", 1)],
+    );
     case("reduce_sum_input_opset13", 13, &free(), (12, 10), |b, p| {
         let a = b.ints(&[-1]);
         b.node("ReduceSum", &[p, &a], vec![ai("keepdims", 0)])
@@ -533,17 +538,18 @@ fn concat_and_split() {
 
 #[test]
 fn slice() {
-    case("slice_attrs_opset9", 9, &fixed(12, 10), (12, 10), |b, p| {
-        b.node(
-            "Slice",
-            &[p],
-            vec![
-                aints("starts", &[1, 2]),
-                aints("ends", &[-1, 100]),
-                aints("axes", &[2, 3]),
-            ],
-        )
-    });
+    op_case(
+        "slice_attrs_opset9",
+        9,
+        &fixed(12, 10),
+        (12, 10),
+        "Slice",
+        vec![
+            aints("starts", &[1, 2]),
+            aints("ends", &[-1, 100]),
+            aints("axes", &[2, 3]),
+        ],
+    );
     case("slice_inputs_free", 13, &free(), (12, 10), |b, p| {
         let s = b.ints(&[2, 1]);
         let e = b.ints(&[-1, 7]);
@@ -586,13 +592,14 @@ fn lrn() {
 
 #[test]
 fn pad() {
-    case("pad_attrs_opset9_value", 9, &free(), (12, 10), |b, p| {
-        b.node(
-            "Pad",
-            &[p],
-            vec![aints("pads", &[0, 0, 1, 2, 0, 0, 3, 0]), af("value", 0.5)],
-        )
-    });
+    op_case(
+        "pad_attrs_opset9_value",
+        9,
+        &free(),
+        (12, 10),
+        "Pad",
+        vec![aints("pads", &[0, 0, 1, 2, 0, 0, 3, 0]), af("value", 0.5)],
+    );
     case("pad_negative_crop", 13, &fixed(12, 10), (12, 10), |b, p| {
         let pads = b.ints(&[0, 0, -2, 1, 0, 0, 1, -3]);
         b.node("Pad", &[p, &pads], vec![])
@@ -765,9 +772,14 @@ fn classifier_head() {
             )
         },
     );
-    case("softmax_4d_coerced_opset9", 9, &free(), (6, 5), |b, p| {
-        b.node("Softmax", &[p], vec![ai("axis", 1)])
-    });
+    op_case(
+        "softmax_4d_coerced_opset9",
+        9,
+        &free(),
+        (6, 5),
+        "Softmax",
+        vec![ai("axis", 1)],
+    );
     case("softmax_4d_axis1_opset13", 13, &free(), (6, 5), |b, p| {
         let i = b.node("Identity", &[p], vec![]);
         b.node("Softmax", &[&i], vec![ai("axis", 1)])

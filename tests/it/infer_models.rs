@@ -182,6 +182,18 @@ fn cppn_gives_a_320x180_image_in_0_1() {
     assert!(var.sqrt() > 0.05, "a flat image: std {}", var.sqrt());
 }
 
+/// Runs the dream model on `image`, `weights` and `step`, expecting an error.
+fn dream_error(
+    model: &mut Model,
+    image: TensorRef,
+    weights: TensorRef,
+    step: TensorRef,
+) -> InferError {
+    model
+        .run(&[("image", image), ("weights", weights), ("step", step)])
+        .unwrap_err()
+}
+
 #[test]
 fn a_wrong_input_shape_names_model_input_and_both_shapes() {
     if infer_support::ort("wrong_input_shape").is_none() {
@@ -191,13 +203,7 @@ fn a_wrong_input_shape_names_model_input_and_both_shapes() {
     let img = Tensor::filled(&[1, 4, 8, 8], 0.5);
     let weights = Tensor::filled(&[32], 1.0);
     let step = Tensor::filled(&[1], 0.0);
-    let err = model
-        .run(&[
-            ("image", img.view()),
-            ("weights", weights.view()),
-            ("step", step.view()),
-        ])
-        .unwrap_err();
+    let err = dream_error(&mut model, img.view(), weights.view(), step.view());
     let msg = err.to_string();
     assert!(matches!(err, InferError::InputShape { .. }), "{msg}");
     assert_eq!(
@@ -208,25 +214,18 @@ fn a_wrong_input_shape_names_model_input_and_both_shapes() {
     // Wrong vector length, rank, data length, unknown and missing inputs: all named.
     let short = Tensor::filled(&[16], 1.0);
     let img = Tensor::filled(&[1, 3, 8, 8], 0.5);
-    let err = model
-        .run(&[
-            ("image", img.view()),
-            ("weights", short.view()),
-            ("step", step.view()),
-        ])
-        .unwrap_err();
+    let err = dream_error(&mut model, img.view(), short.view(), step.view());
     assert!(
         err.to_string()
             .contains("`weights` expects shape [32], got [16]"),
         "{err}"
     );
-    let err = model
-        .run(&[
-            ("image", TensorRef::new(&[1, 3, 8, 8], &img.data[..10])),
-            ("weights", weights.view()),
-            ("step", step.view()),
-        ])
-        .unwrap_err();
+    let err = dream_error(
+        &mut model,
+        TensorRef::new(&[1, 3, 8, 8], &img.data[..10]),
+        weights.view(),
+        step.view(),
+    );
     assert!(
         err.to_string().contains("192 values) but 10 values"),
         "{err}"
@@ -275,13 +274,7 @@ fn fixed_dims_are_checked_before_ort_and_ort_rejections_list_the_shapes() {
     let img = Tensor::filled(&[1, 3, 0, 5], 0.5);
     let weights = Tensor::filled(&[32], 1.0);
     let step = Tensor::filled(&[1], 0.1);
-    let err = dream
-        .run(&[
-            ("image", img.view()),
-            ("weights", weights.view()),
-            ("step", step.view()),
-        ])
-        .unwrap_err();
+    let err = dream_error(&mut dream, img.view(), weights.view(), step.view());
     let msg = err.to_string();
     assert!(matches!(err, InferError::Run { .. }), "{msg}");
     assert!(msg.starts_with("model dream: run failed: "), "{msg}");

@@ -1,10 +1,10 @@
 //! The house rule of `docs/architecture.md`: modules are layered in data-flow order and none
 //! imports a module of a layer above its own (nor a peer of its own layer). Every path to
 //! another module in `src/` is read (`crate::x`, `use crate::{x, y}`, `super::` climbing out
-//! of a module), outside `#[cfg(test)]` code (the test module closes each file, and tests may
-//! use `crate::testing`). Within a module's folder, files must not import each other in a
-//! cycle either (a parent and its children excepted: `mod.rs` declares them and they use its
-//! error type).
+//! of a module), outside `#[cfg(test)]` code (the test module closes each file or is a
+//! `tests.rs` of its own, and tests may use `crate::testing`). Within a module's folder, files
+//! must not import each other in a cycle either (a parent and its children excepted: `mod.rs`
+//! declares them and they use its error type).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -175,7 +175,12 @@ fn files() -> Vec<(PathBuf, Vec<String>, String)> {
                 dirs.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
                 let relative = path.strip_prefix(&src).unwrap().to_path_buf();
-                if relative == Path::new("main.rs") || relative == Path::new("lib.rs") {
+                // `tests.rs` is a module's unit tests in a file of their own
+                // (`#[cfg(test)] mod tests;`): test code, like a closing test module.
+                if relative == Path::new("main.rs")
+                    || relative == Path::new("lib.rs")
+                    || relative.file_name().is_some_and(|f| f == "tests.rs")
+                {
                     continue;
                 }
                 let code = code_of(&std::fs::read_to_string(&path).unwrap());

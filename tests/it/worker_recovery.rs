@@ -179,6 +179,27 @@ fn frame_loop(
     );
 }
 
+/// Sends one job that hangs, then jobs `x = value` until an output comes back; returns the
+/// outputs and when the hang was sent.
+fn after_a_hang(worker: &Worker, value: f32) -> (Vec<Output>, Instant) {
+    let mut sent_hang = false;
+    let t = Instant::now();
+    let outputs = frame_loop(
+        worker,
+        Duration::from_secs(5),
+        || {
+            if sent_hang {
+                named("x", value)
+            } else {
+                sent_hang = true;
+                named("hang", 0.0)
+            }
+        },
+        |_, outs| !outs.is_empty(),
+    );
+    (outputs, t)
+}
+
 fn quick_deadline(deadline_ms: u64, grace_ms: u64) -> WorkerPolicy {
     WorkerPolicy {
         deadline: Some(Duration::from_millis(deadline_ms)),
@@ -192,21 +213,7 @@ fn quick_deadline(deadline_ms: u64, grace_ms: u64) -> WorkerPolicy {
 fn a_hung_run_is_terminated_and_the_same_thread_serves_on() {
     crate::common::take_turn(crate::common::Turn::Timing);
     let (worker, loads) = fake_worker("stops", quick_deadline(100, 2000), true);
-    let mut sent_hang = false;
-    let t = Instant::now();
-    let outputs = frame_loop(
-        &worker,
-        Duration::from_secs(5),
-        || {
-            if sent_hang {
-                named("x", 1.0)
-            } else {
-                sent_hang = true;
-                named("hang", 0.0)
-            }
-        },
-        |_, outs| !outs.is_empty(),
-    );
+    let (outputs, t) = after_a_hang(&worker, 1.0);
     // The hang was cut at about 100 ms, not after its 3 s.
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     assert_eq!(outputs[0].get("x").unwrap().data, vec![1.0]);
@@ -232,21 +239,7 @@ fn a_hung_run_is_terminated_and_the_same_thread_serves_on() {
 fn a_hung_run_that_ignores_termination_is_abandoned_and_the_model_reloaded() {
     crate::common::take_turn(crate::common::Turn::Timing);
     let (worker, loads) = fake_worker("stuck", quick_deadline(100, 100), false);
-    let mut sent_hang = false;
-    let t = Instant::now();
-    let outputs = frame_loop(
-        &worker,
-        Duration::from_secs(5),
-        || {
-            if sent_hang {
-                named("x", 2.0)
-            } else {
-                sent_hang = true;
-                named("hang", 0.0)
-            }
-        },
-        |_, outs| !outs.is_empty(),
-    );
+    let (outputs, t) = after_a_hang(&worker, 2.0);
     // The stuck run would hold its thread for 3 s; a fresh thread answered long before.
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     let out = &outputs[0];
