@@ -137,13 +137,20 @@ impl Ports {
         }
     }
 
-    /// Runs until the frame side hangs up.
+    /// Runs until the frame side hangs up. While the MIDI system cannot be opened (no ALSA
+    /// sequencer, no JACK server) it is tried again at growing intervals up to a minute, so a
+    /// machine without MIDI is not asked (and the system library does not log) every second.
     pub(super) fn run(mut self, commands: &Receiver<Command>) {
         let mut next_scan = Instant::now();
+        let mut backoff = self.config.poll;
         loop {
             if Instant::now() >= next_scan {
-                self.scan();
-                next_scan = Instant::now() + self.config.poll;
+                if self.scan() {
+                    backoff = self.config.poll;
+                } else {
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                }
+                next_scan = Instant::now() + backoff;
             }
             match commands.recv_timeout(next_scan.saturating_duration_since(Instant::now())) {
                 Ok(command) => self.handle(command),
@@ -192,8 +199,9 @@ impl Ports {
         }
     }
 
-    /// Lists the ports; connects new ones, lets go of the ones that went.
-    fn scan(&mut self) {
+    /// Lists the ports; connects new ones, lets go of the ones that went. False when the MIDI
+    /// system cannot be opened.
+    fn scan(&mut self) -> bool {
         if self.scanner.is_none() {
             match MidiInput::new(CLIENT).and_then(|i| Ok((i, MidiOutput::new(CLIENT)?))) {
                 Ok(s) => {
@@ -206,17 +214,16 @@ impl Ports {
                 Err(e) => {
                     if !self.warned {
                         tracing::warn!(
-                            "MIDI: cannot open the MIDI system ({e}); trying again every {:?}",
-                            self.config.poll
+                            "MIDI: cannot open the MIDI system ({e}); trying again, then less often"
                         );
                         self.warned = true;
                     }
-                    return;
+                    return false;
                 }
             }
         }
         let Some((scan_in, scan_out)) = &self.scanner else {
-            return;
+            return false;
         };
         let ins: Vec<_> = scan_in
             .ports()
@@ -297,6 +304,7 @@ impl Ports {
         self.counters
             .outputs
             .store(self.outputs.len() as u64, Ordering::Relaxed);
+        true
     }
 
     /// An output gets feedback when it is named in `outputs`, or (without that list) when it
