@@ -22,6 +22,7 @@ pub mod audio;
 pub mod infer;
 pub mod midi;
 pub mod osc;
+pub mod remote;
 // The GPU.
 pub mod render;
 // Model nodes: inference workers bridged to textures and params; the dream compiler beside them

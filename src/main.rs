@@ -56,6 +56,8 @@ enum Command {
         osc: OscArgs,
         #[command(flatten)]
         audio: AudioArgs,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Render frames to PNG files with a fixed-step clock (deterministic).
     Render {
@@ -402,6 +404,38 @@ fn parse_beat_source(s: &str) -> Result<hypna::scene::midi::BeatSource, String> 
     hypna::scene::midi::BeatSource::parse(s).map_err(|e| e.to_string())
 }
 
+/// The browser remote and OSCQuery server of `run`.
+#[derive(clap::Args, Clone, Default)]
+struct RemoteArgs {
+    /// Serve OSCQuery and the browser remote on this address (default 127.0.0.1:9080, this
+    /// machine only; e.g. 0.0.0.0:9080 for phones on the network, with the token for control).
+    #[arg(long, value_name = "HOST:PORT")]
+    http: Option<std::net::SocketAddr>,
+    /// No HTTP server (no OSCQuery, no browser remote).
+    #[arg(long, conflicts_with = "http")]
+    no_http: bool,
+    /// Do not advertise OSCQuery over mDNS/DNS-SD.
+    #[arg(long)]
+    no_mdns: bool,
+}
+
+impl RemoteArgs {
+    /// The remote to run beside the show, from the settings file's `[http]` table and the
+    /// flags; `None` when turned off.
+    fn remote(&self, osc: &OscArgs) -> Option<hypna::ops::RemoteOps> {
+        let settings = osc.settings_file().map(|s| s.http).unwrap_or_default();
+        if self.no_http || !settings.enabled {
+            return None;
+        }
+        let mut config = hypna::remote::RemoteConfig::from_settings(&settings);
+        if let Some(listen) = self.http {
+            config.listen = listen;
+        }
+        config.mdns = config.mdns && !self.no_mdns;
+        Some(hypna::ops::RemoteOps::new(config, settings.allow.is_none()))
+    }
+}
+
 /// Audio choices of `run` and `render`.
 #[derive(clap::Args, Clone, Default)]
 struct AudioArgs {
@@ -448,9 +482,9 @@ impl AudioArgs {
 }
 
 impl OscArgs {
-    /// The settings file, if one is given or `hypna.toml` exists. A broken settings file is
-    /// reported and ignored (the show runs with the scene's settings and MIDI's defaults).
-    fn settings(&self) -> Option<hypna::settings::Settings> {
+    /// The settings file, if one is given or `hypna.toml` exists. A broken one is reported
+    /// and ignored (the show runs with the scene's settings and the defaults).
+    fn settings_file(&self) -> Option<hypna::settings::Settings> {
         let path = self
             .settings
             .clone()
@@ -458,7 +492,7 @@ impl OscArgs {
         match hypna::settings::load(&path) {
             Ok(settings) => Some(settings),
             Err(e) => {
-                tracing::error!("{e}; using the scene's [osc] settings and MIDI's defaults");
+                tracing::error!("{e}; using the scene's settings and the defaults");
                 None
             }
         }
@@ -491,7 +525,7 @@ impl ModelArgs {
         osc: &OscArgs,
         osc_by_default: bool,
     ) -> RuntimeOptions {
-        let settings = osc.settings();
+        let settings = osc.settings_file();
         let beat_source = osc
             .beat_source
             .or_else(|| {
@@ -668,6 +702,7 @@ fn dispatch(command: Command) -> Result<()> {
             models,
             osc,
             audio,
+            remote,
         } => {
             let fit = match fit {
                 FitArg::Letterbox => Fit::Letterbox,
@@ -714,6 +749,9 @@ fn dispatch(command: Command) -> Result<()> {
             options.stop = Some(hypna::window::stop_on_signals()?);
             options.hangup = Some(hypna::window::reload_on_hangup()?);
             let mut housekeeping = housekeeping;
+            if let Some(r) = remote.remote(&osc) {
+                housekeeping.set_remote(r);
+            }
             hypna::window::run(options, &mut housekeeping)?;
             Ok(())
         }

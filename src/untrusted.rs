@@ -60,6 +60,9 @@ pub enum SourceError {
         /// 1-based column, in bytes.
         col: u32,
     },
+    /// Not an image hypna decodes, or one larger than the limit (see [`read_image`]).
+    #[error("{0}")]
+    NotAnImage(String),
     /// Reading failed otherwise (permissions, I/O).
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -142,6 +145,66 @@ pub fn shown_dir(dir: &Path) -> &Path {
 /// # Errors
 /// See [`SourceError`].
 pub fn read_text(path: &Path, max_bytes: u64) -> Result<String, SourceError> {
+    let bytes = read_bytes(path, max_bytes)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        // Everything before `at` is valid UTF-8, so the line and column are exact.
+        let valid = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+        let (line, col) = line_col(valid, at);
+        SourceError::NotUtf8 {
+            byte: bytes.get(at).copied().unwrap_or(0),
+            line,
+            col,
+        }
+    })
+}
+
+/// Largest image file read ([`read_image`]), in bytes.
+pub const MAX_IMAGE_BYTES: u64 = 64 << 20;
+/// Largest side of an image read ([`read_image`]), in pixels (the largest texture side).
+pub const MAX_IMAGE_SIDE: u32 = 16384;
+
+/// A decoded image: RGBA, 8 bits a channel, top row first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// Width and height in pixels.
+    pub size: [u32; 2],
+    /// `4 * width * height` bytes.
+    pub rgba: Vec<u8>,
+}
+
+/// Reads and decodes the PNG image at `path`: at most [`MAX_IMAGE_BYTES`] on disk, at most
+/// [`MAX_IMAGE_SIDE`] pixels a side and 1 GiB decoded (the decoder stops before allocating
+/// more).
+///
+/// # Errors
+/// See [`SourceError`]; a file that does not decode is [`SourceError::NotAnImage`].
+pub fn read_image(path: &Path) -> Result<Image, SourceError> {
+    let bytes = read_bytes(path, MAX_IMAGE_BYTES)?;
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(SourceError::Io)?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(1 << 30);
+    reader.limits(limits);
+    let decoded = reader
+        .decode()
+        .map_err(|e| SourceError::NotAnImage(format!("is not an image hypna reads (PNG): {e}")))?
+        .to_rgba8();
+    Ok(Image {
+        size: [decoded.width(), decoded.height()],
+        rgba: decoded.into_raw(),
+    })
+}
+
+/// Reads `path` as bytes, at most `max_bytes` of them. Only regular files are opened.
+///
+/// # Errors
+/// See [`SourceError`].
+pub fn read_bytes(path: &Path, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
     let len = regular_file(path)?;
     if len > max_bytes {
         return Err(SourceError::TooLarge {
@@ -160,18 +223,7 @@ pub fn read_text(path: &Path, max_bytes: u64) -> Result<String, SourceError> {
             max: max_bytes,
         });
     }
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let bytes = e.as_bytes();
-        // Everything before `at` is valid UTF-8, so the line and column are exact.
-        let valid = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
-        let (line, col) = line_col(valid, at);
-        SourceError::NotUtf8 {
-            byte: bytes.get(at).copied().unwrap_or(0),
-            line,
-            col,
-        }
-    })
+    Ok(bytes)
 }
 
 /// A TOML array of exactly `N` values. serde's own `[T; N]` stops reading after `N` values,

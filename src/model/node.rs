@@ -333,7 +333,10 @@ impl ModelNode {
                     .model_texture((model, output))
                     .map(|t| (t.view(), t.size, crate::render::chain::MODEL_TEXTURE_FORMAT)),
                 // Only ISF image inputs read the audio image; model bindings never name it.
-                TextureSource::Audio { .. } => None,
+                TextureSource::Audio { .. } | TextureSource::AudioShadertoy => None,
+                TextureSource::Image(i) => chain
+                    .image(i)
+                    .map(|image| (&image.view, image.size, image.format)),
             };
             let Some(src) = src else { continue };
             blitter.copy(

@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::health::{HealthLine, HealthTimer};
 use super::memory;
 use super::paramlog::ParamLog;
+use super::remote::RemoteOps;
 use crate::runtime::Runtime;
 use crate::show::Show;
 use crate::window::{Flow, FrameHook, Live, WindowError};
@@ -48,6 +49,8 @@ pub struct Housekeeping {
     janitor: Janitor,
     /// Where to log live param changes (`--record-params`), and the scene they belong to.
     param_log: Option<(PathBuf, PathBuf)>,
+    /// The browser remote and OSCQuery server, started with the window.
+    remote: Option<RemoteOps>,
 }
 
 impl Housekeeping {
@@ -60,7 +63,19 @@ impl Housekeeping {
             started: Instant::now(),
             janitor: Janitor::start(),
             param_log: param_log.map(|path| (path, scene)),
+            remote: None,
         }
+    }
+
+    /// Serves the browser remote and OSCQuery beside the show (started with the window).
+    pub fn set_remote(&mut self, remote: RemoteOps) {
+        self.remote = Some(remote);
+    }
+
+    /// The browser remote, if it was set.
+    #[must_use]
+    pub fn remote(&self) -> Option<&RemoteOps> {
+        self.remote.as_ref()
     }
 }
 
@@ -75,6 +90,9 @@ impl FrameHook for Housekeeping {
                 Err(e) => tracing::error!("cannot record param changes: {e}"),
             }
         }
+        if let Some(remote) = &mut self.remote {
+            remote.start(live);
+        }
         Ok(())
     }
 
@@ -82,6 +100,9 @@ impl FrameHook for Housekeeping {
         live.draw();
         self.janitor.after_frame(live.runtime(), live.show());
         let uptime = self.started.elapsed().as_secs_f64();
+        if let Some(remote) = &mut self.remote {
+            remote.after_frame(live, uptime);
+        }
         if self.health.due(uptime) {
             let health = HealthLine::of(&live.runtime().status(), uptime, live.show().is_open());
             tracing::info!("{health}");

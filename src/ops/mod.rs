@@ -5,6 +5,7 @@
 //! - [`logfile`]: a size-bounded rotating log file for weeks-long runs.
 //! - [`memory`]: a janitor that gives freed heap memory back to the system after switches.
 //! - [`health`]: one grep-friendly status line (fps, models, audio, OSC, memory).
+//! - [`remote`]: the browser remote and OSCQuery server fed from the show after each frame.
 //! - [`paramlog`]: live param changes written to a file and replayed into offline renders.
 //!
 //! Nothing here reads a clock on its own where a rule depends on time: time comes in as
@@ -15,5 +16,7 @@ pub mod housekeeping;
 pub mod logfile;
 pub mod memory;
 pub mod paramlog;
+pub mod remote;
 
 pub use housekeeping::{Housekeeping, Janitor};
+pub use remote::RemoteOps;

@@ -155,6 +155,10 @@ pub fn start(config: &OscConfig, routes: RouteTable) -> Result<OscHandle, OscErr
         audio: AudioState::default(),
         outgoing: Some(outgoing),
         threads: vec![rx_thread, tx_thread],
+        injected: Vec::new(),
+        max_packet_bytes: config.max_packet_bytes,
+        max_schedule_ahead_secs: config.max_schedule_ahead_secs,
+        allow: config.allow.clone(),
     })
 }
 
@@ -340,6 +344,13 @@ pub struct OscHandle {
     audio: AudioState,
     outgoing: Option<SyncSender<Outgoing>>,
     threads: Vec<JoinHandle<()>>,
+    /// Events of packets handed in with [`OscHandle::inject`], for the next drain.
+    injected: Vec<Queued>,
+    /// `osc.max_packet_bytes` and `osc.max_schedule_ahead_secs`, for injected packets.
+    max_packet_bytes: usize,
+    max_schedule_ahead_secs: f32,
+    /// `osc.allow`, for injected packets (empty: everyone).
+    allow: Vec<crate::scene::osc::IpNet>,
 }
 
 impl OscHandle {
@@ -368,9 +379,12 @@ impl OscHandle {
     /// Consume the iterator: events left in it are discarded.
     pub fn drain(&mut self, now: Instant) -> impl Iterator<Item = OscEvent> + '_ {
         self.ready.clear();
+        let mut injected = std::mem::take(&mut self.injected).into_iter();
         // Only what is there now, so a flood cannot keep one frame draining forever.
-        for _ in 0..self.consumer.slots() {
-            let Ok(q) = self.consumer.pop() else { break };
+        for _ in 0..self.consumer.slots() + injected.len() {
+            let Some(q) = injected.next().or_else(|| self.consumer.pop().ok()) else {
+                break;
+            };
             self.seq += 1;
             match q.due {
                 Some(due) if due > now => {
@@ -405,6 +419,38 @@ impl OscHandle {
             .counters
             .add(Counter::Applied, self.ready.len() as u64);
         self.ready.drain(..).map(|(_, _, e)| e)
+    }
+
+    /// Routes an OSC packet that arrived another way (binary OSC over the OSCQuery
+    /// WebSocket) exactly as a UDP datagram from `from`: the same allow list, size limit,
+    /// checks, routes, scheduling and counters. Its events come out of the next
+    /// [`Self::drain`] (param values are clamped by `ParamStore::set` as for UDP).
+    pub fn inject(&mut self, packet: &[u8], from: SocketAddr) {
+        let counters = &self.shared.counters;
+        counters.add(Counter::Received, 1);
+        if !(self.allow.is_empty() || self.allow.iter().any(|n| n.contains(from.ip()))) {
+            counters.problem(Counter::RejectedSender, || {
+                format!("WebSocket packet from {from}, which is not in osc.allow")
+            });
+            return;
+        }
+        if packet.len() > self.max_packet_bytes {
+            counters.problem(Counter::Oversized, || {
+                format!(
+                    "WebSocket packet of more than {} bytes (osc.max_packet_bytes) from {from}",
+                    self.max_packet_bytes
+                )
+            });
+            return;
+        }
+        let mut ingest = Ingest::new(counters, self.max_schedule_ahead_secs);
+        let arrival = Arrival {
+            from,
+            at: Instant::now(),
+            wall: SystemTime::now(),
+        };
+        let injected = &mut self.injected;
+        ingest.packet(packet, arrival, &self.routes, &mut |q| injected.push(q));
     }
 
     /// Bundle messages waiting for a future time.

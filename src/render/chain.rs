@@ -7,6 +7,7 @@
 
 use std::num::NonZeroU64;
 
+use super::audio_image::{AudioImage, AudioImages};
 use super::fullscreen;
 use super::globals::Globals;
 use super::shader::{PassShader, texture_format};
@@ -129,51 +130,6 @@ fn write_audio_texture(queue: &wgpu::Queue, texture: &wgpu::Texture, data: &[f32
     );
 }
 
-/// Width of ISF's audio images (one texel per column of hypna's audio texture).
-#[allow(clippy::cast_possible_truncation)] // 512
-const AUDIO_IMAGE_WIDTH: u32 = TEXTURE_WIDTH as u32;
-/// Format of ISF's audio images: filterable, so the shared linear sampler reads them.
-const AUDIO_IMAGE_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba16Float;
-
-/// Writes ISF's audio images from `rows` (hypna's audio texture: spectrum row, waveform
-/// row): the spectrum as it is, the waveform as `0.5 + 0.5 * sample` (0.5 is silence, as
-/// in the reference hosts), grey with alpha 1.
-fn write_audio_images(
-    queue: &wgpu::Queue,
-    images: &[(wgpu::Texture, wgpu::TextureView); 2],
-    rows: &[f32],
-    scratch: &mut Vec<u16>,
-) {
-    let (spectrum, wave) = rows.split_at(TEXTURE_WIDTH.min(rows.len()));
-    for (image, values, spectrum) in [(&images[0].0, wave, false), (&images[1].0, spectrum, true)] {
-        scratch.clear();
-        for &v in values.iter().take(TEXTURE_WIDTH) {
-            let v = if spectrum { v } else { 0.5 + 0.5 * v };
-            let v = half::f16::from_f32(v).to_bits();
-            scratch.extend_from_slice(&[v, v, v, half::f16::ONE.to_bits()]);
-        }
-        queue.write_texture(
-            wgpu::TexelCopyTextureInfo {
-                texture: image,
-                mip_level: 0,
-                origin: wgpu::Origin3d::ZERO,
-                aspect: wgpu::TextureAspect::All,
-            },
-            bytemuck::cast_slice(scratch),
-            wgpu::TexelCopyBufferLayout {
-                offset: 0,
-                bytes_per_row: Some(AUDIO_IMAGE_WIDTH * 8),
-                rows_per_image: Some(1),
-            },
-            wgpu::Extent3d {
-                width: AUDIO_IMAGE_WIDTH,
-                height: 1,
-                depth_or_array_layers: 1,
-            },
-        );
-    }
-}
-
 /// Format of model output textures: filterable, float, half the bytes of f32.
 pub const MODEL_TEXTURE_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba16Float;
 
@@ -231,10 +187,10 @@ pub struct PassChain {
     audio_texture: wgpu::Texture,
     /// Reused every frame for the audio texture upload.
     audio_scratch: Vec<f32>,
-    /// ISF's audio images (waveform, spectrum), with their views.
-    audio_images: [(wgpu::Texture, wgpu::TextureView); 2],
-    /// Reused every frame for the audio images' upload (half floats, as bits).
-    audio_image_scratch: Vec<u16>,
+    /// The scene's images besides passes and models (`TextureSource::Image`).
+    images: Vec<super::images::SceneImage>,
+    /// The audio input as images (ISF's `audio`/`audioFFT`, Shadertoy's music input).
+    audio_images: AudioImages,
     parity: usize,
     /// Reused every frame for the globals upload (no per-frame allocation).
     scratch: Vec<u8>,
@@ -424,24 +380,14 @@ impl PassChain {
             TextureSource::Model { model, output } => {
                 model_textures.iter().find(|t| t.key == (model, output))
             }
-            TextureSource::Pass(_) | TextureSource::Audio { .. } => None,
+            TextureSource::Pass(_)
+            | TextureSource::Audio { .. }
+            | TextureSource::AudioShadertoy
+            | TextureSource::Image(_) => None,
         };
-        // The audio images of ISF `audio` (waveform) and `audioFFT` (spectrum) inputs.
-        let audio_images = [false, true].map(|spectrum| {
-            let texture = crate::render::texture_2d(
-                device,
-                if spectrum {
-                    "isf.audio_fft"
-                } else {
-                    "isf.audio"
-                },
-                [AUDIO_IMAGE_WIDTH, 1],
-                AUDIO_IMAGE_FORMAT,
-                wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-            );
-            let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
-            (texture, view)
-        });
+        let images = super::images::create(device, &gpu.queue, &scene.images, scene_size);
+        // The audio input as images (ISF `audio`/`audioFFT`, Shadertoy's music input).
+        let audio_images = AudioImages::new(device, &gpu.queue);
         let mut passes = Vec::new();
         let isf_sampler = create_sampler(device, "isf.sampler", Filter::Linear, Wrap::Clamp);
         for (pass, shader) in scene.passes.iter().zip(shaders) {
@@ -451,11 +397,17 @@ impl PassChain {
             // Model textures are Rgba16Float (filterable) and sampled linearly.
             let filterable = |source: TextureSource| match source {
                 TextureSource::Pass(i) => scene.passes[i].format != Format::Rgba32float,
-                TextureSource::Model { .. } | TextureSource::Audio { .. } => true,
+                TextureSource::Model { .. }
+                | TextureSource::Audio { .. }
+                | TextureSource::AudioShadertoy
+                | TextureSource::Image(_) => true,
             };
             let linear = |source: TextureSource| match source {
                 TextureSource::Pass(i) => scene.passes[i].filter == Filter::Linear,
-                TextureSource::Model { .. } | TextureSource::Audio { .. } => true,
+                TextureSource::Model { .. }
+                | TextureSource::Audio { .. }
+                | TextureSource::AudioShadertoy
+                | TextureSource::Image(_) => true,
             };
             let mut entries = Vec::new();
             // An ISF pass samples every image through one linear sampler (binding 1), so
@@ -539,9 +491,23 @@ impl PassChain {
                             Some(t) => (&t.view, &t.sampler),
                             None => continue,
                         },
-                        TextureSource::Audio { spectrum } => {
-                            (&audio_images[usize::from(spectrum)].1, &isf_sampler)
+                        TextureSource::Audio { spectrum } => (
+                            audio_images.view(if spectrum {
+                                AudioImage::Spectrum
+                            } else {
+                                AudioImage::Waveform
+                            }),
+                            &isf_sampler,
+                        ),
+                        TextureSource::AudioShadertoy => {
+                            (audio_images.view(AudioImage::Shadertoy), &isf_sampler)
                         }
+                        // Validation made the index; a bad one leaves the group short and
+                        // the GPU's validation fails the load.
+                        TextureSource::Image(i) => match images.get(i) {
+                            Some(image) => (&image.view, &isf_sampler),
+                            None => continue,
+                        },
                     };
                     group_entries.push(wgpu::BindGroupEntry {
                         binding,
@@ -640,13 +606,6 @@ impl PassChain {
         for (pass, t) in passes.iter_mut().zip(targets) {
             pass.targets = t;
         }
-        let mut audio_image_scratch = Vec::new();
-        write_audio_images(
-            &gpu.queue,
-            &audio_images,
-            &vec![0.0; TEXTURE_WIDTH * TEXTURE_HEIGHT],
-            &mut audio_image_scratch,
-        );
         Ok(Self {
             scene_size,
             passes,
@@ -657,8 +616,8 @@ impl PassChain {
             frame_group,
             audio_texture,
             audio_scratch: vec![0.0; TEXTURE_WIDTH * TEXTURE_HEIGHT],
+            images,
             audio_images,
-            audio_image_scratch,
             parity: 0,
             scratch: Vec::new(),
             params_scratch: Vec::new(),
@@ -712,12 +671,7 @@ impl PassChain {
             base.set_audio(audio);
             audio.write_texture(&mut self.audio_scratch);
             write_audio_texture(queue, &self.audio_texture, &self.audio_scratch);
-            write_audio_images(
-                queue,
-                &self.audio_images,
-                &self.audio_scratch,
-                &mut self.audio_image_scratch,
-            );
+            self.audio_images.write(queue, &self.audio_scratch);
         }
         base.date = local_date(&self.time_zone);
         for pass in &self.passes {
@@ -844,6 +798,12 @@ impl PassChain {
                 &p.written(self.parity).texture
             }
         })
+    }
+
+    /// Image `index` of the scene (`TextureSource::Image`): a slot to draw into, or a file's.
+    #[must_use]
+    pub fn image(&self, index: usize) -> Option<&super::images::SceneImage> {
+        self.images.get(index)
     }
 
     /// The texture model output `(model, output)` is uploaded into.

@@ -1,15 +1,18 @@
 //! Everything on the GPU: the device ([`context`]), frame globals written from the frame's
 //! inputs ([`globals`]), shader loading ([`shader`]), the one fullscreen vertex stage, pipeline
-//! and pass set-up ([`fullscreen`]), the pass chain ([`chain`]), the final mix ([`mix`]),
+//! and pass set-up ([`fullscreen`]), the pass chain ([`chain`]) and the images it reads besides passes
+//! ([`images`], [`audio_image`]), the final mix ([`mix`]),
 //! presenting ([`blit`]), per-pass GPU time ([`timing`]), pipelined readback ([`readback`])
 //! and the PNG writer for what is read back ([`png`]).
 
+pub mod audio_image;
 pub mod blit;
 pub mod chain;
 pub mod context;
 pub mod fullscreen;
 pub mod globals;
 pub mod glsl;
+pub mod images;
 pub mod limits;
 pub mod mix;
 pub mod png;

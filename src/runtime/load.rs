@@ -269,6 +269,12 @@ pub(super) struct Instance {
 pub struct Built(pub(super) Instance);
 
 impl Built {
+    /// The size of the built scene's output (what a transition into it draws at).
+    #[must_use]
+    pub fn output_size(&self) -> Option<[u32; 2]> {
+        self.0.chain.output_info().map(|(size, _)| size)
+    }
+
     /// The scene.
     #[must_use]
     pub fn scene(&self) -> &Scene {

@@ -10,7 +10,8 @@
 //!
 //! - [`load`]: loading a scene, in stages: read, prepare, build, warm, then switch or reload.
 //! - [`services`]: OSC and audio, and how their events reach the params.
-//! - `transition`: crossfades between scenes and the output level.
+//! - `transition`: crossfades between scenes and the output level; [`isf_transition`]: ISF
+//!   transitions between scenes.
 //! - [`status`]: frame and model rates, `/hypna/status`, the health snapshot.
 //! - [`offline`]: fixed-clock renders read back as RGBA8.
 //!
@@ -19,6 +20,7 @@
 //! [`Runtime::released`] and [`Runtime::status`].
 
 mod beat;
+pub mod isf_transition;
 pub mod load;
 pub mod offline;
 pub mod services;
@@ -46,6 +48,7 @@ use crate::render::blit::Blitter;
 use crate::render::chain::{FrameInputs, PassChain};
 use crate::render::context::Gpu;
 use crate::scene::Scene;
+use isf_transition::IsfEffect;
 use load::{Instance, carry_over, load_models};
 use services::Services;
 use status::Rates;
@@ -298,8 +301,13 @@ impl Runtime {
             }
         }
         // Dark (closed hours): nothing rendered; the mix pass outputs black.
-        self.transition
-            .record(gpu, encoder, chain, self.show_time.time_secs);
+        self.transition.record(
+            gpu,
+            encoder,
+            &mut self.blitter,
+            chain,
+            self.show_time.time_secs,
+        );
         self.last_time = t;
     }
 
@@ -399,8 +407,16 @@ impl Runtime {
     /// Switches to another scene: the current output is snapshotted and crossfaded into
     /// `next` over `fade_secs` of show time (0 = cut). `next` starts with its own param
     /// defaults plus `sets`; its feedback passes start from the snapshot when its scene says
-    /// `inherit_feedback`. OSC routes follow the new params.
-    pub fn switch(&mut self, gpu: &Gpu, next: Built, fade_secs: f32, sets: &[(String, f32)]) {
+    /// `inherit_feedback`. OSC routes follow the new params. With `effect` (an ISF
+    /// transition built for `next`), the effect draws the fade instead of a crossfade.
+    pub fn switch(
+        &mut self,
+        gpu: &Gpu,
+        next: Built,
+        fade_secs: f32,
+        effect: Option<IsfEffect>,
+        sets: &[(String, f32)],
+    ) {
         let Built(mut instance) = next;
         let mut encoder = gpu
             .device
@@ -436,16 +452,16 @@ impl Runtime {
         tracing::info!(
             "switching to {} ({})",
             instance.scene.name,
-            if fade_secs > 0.0 {
-                format!("{fade_secs} s crossfade")
-            } else {
-                "cut".to_string()
+            match (&effect, fade_secs > 0.0) {
+                (_, false) => "cut".to_string(),
+                (Some(e), true) => format!("{fade_secs} s ISF transition {}", e.file().display()),
+                (None, true) => format!("{fade_secs} s crossfade"),
             }
         );
         self.make_current(gpu, instance, false);
         // The new scene's own time starts now.
         self.time_origin = self.show_time.time_secs;
-        self.transition.start(snapshot, fade_secs);
+        self.transition.start(snapshot, fade_secs, effect);
     }
 
     /// Makes `instance` (with its params) the scene on screen and lets the old one go: GPU
@@ -577,6 +593,19 @@ impl Runtime {
     /// OSC change): the parameter panel and a replayed param log.
     pub fn queue_param(&mut self, name: &str, value: f32) {
         self.services.queue(name, value);
+    }
+
+    /// The OSC configuration the server runs with (its port and allow list), if it runs.
+    #[must_use]
+    pub fn osc_config(&self) -> Option<&crate::osc::OscConfig> {
+        self.services.osc_config()
+    }
+
+    /// Routes an OSC packet that arrived another way (binary OSC over the OSCQuery
+    /// WebSocket) through the OSC server as a datagram from `from`: same allow list, routes
+    /// and clamping; applied next frame. False when no OSC server runs (the packet is dropped).
+    pub fn inject_osc(&mut self, packet: &[u8], from: std::net::SocketAddr) -> bool {
+        self.services.inject_osc(packet, from)
     }
 
     /// Sends every param change applied live (OSC, [`Self::queue_param`]) to `sink` from

@@ -319,6 +319,22 @@ impl Services {
         self.queued.push((name.to_string(), value));
     }
 
+    /// The OSC configuration in effect, while the server runs.
+    pub(super) fn osc_config(&self) -> Option<&OscConfig> {
+        self.osc.as_ref().and(self.osc_config.as_ref())
+    }
+
+    /// Hands an OSC packet to the OSC server's routing (see `Runtime::inject_osc`).
+    pub(super) fn inject_osc(&mut self, packet: &[u8], from: SocketAddr) -> bool {
+        match self.osc.as_mut() {
+            Some(osc) => {
+                osc.handle.inject(packet, from);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Sends every applied param change to `sink` from now on.
     pub(super) fn set_sink(&mut self, sink: Option<Box<dyn ParamSink>>) {
         self.sink = sink;

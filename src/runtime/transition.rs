@@ -1,12 +1,15 @@
 //! Transitions and the output level: a switch snapshots what is on screen and crossfades from
-//! it into the new scene over scene time; the schedule fades the output through a level. Both
-//! are one mix pass after the chain ([`crate::render::mix`]), recorded only while a fade runs
-//! or the level is below 1; otherwise the chain's output is shown as it is.
+//! it into the new scene over scene time (or runs an ISF transition from it into the new
+//! scene, [`super::isf_transition`]); the schedule fades the output through a level. Both
+//! end in one mix pass after the chain ([`crate::render::mix`]), recorded only while a fade
+//! runs or the level is below 1; otherwise the chain's output is shown as it is.
 
 use crate::render::blit::Blitter;
 use crate::render::chain::PassChain;
 use crate::render::context::Gpu;
 use crate::render::mix::{MIX_FORMAT, Mixer};
+
+use super::isf_transition::IsfEffect;
 
 /// Where a crossfade stands, in scene time. Starts at the first frame after the switch (a
 /// switch lands between frames).
@@ -49,7 +52,10 @@ struct Fade {
     /// Keeps the snapshot alive while its view is sampled.
     _from: wgpu::Texture,
     from_view: wgpu::TextureView,
+    from_size: [u32; 2],
     clock: FadeClock,
+    /// An ISF transition drawing the fade; `None`: a crossfade.
+    effect: Option<IsfEffect>,
 }
 
 /// A copy of what was on screen when a switch happened.
@@ -136,12 +142,13 @@ impl Transition {
         })
     }
 
-    /// Records the crossfade / level pass when one is needed this frame (`show_secs`: the
-    /// show time, which fades count in).
+    /// Records the crossfade (or the ISF transition) and the level pass when one is needed
+    /// this frame (`show_secs`: the show time, which fades count in).
     pub(super) fn record(
         &mut self,
         gpu: &Gpu,
         encoder: &mut wgpu::CommandEncoder,
+        blitter: &mut Blitter,
         chain: &PassChain,
         show_secs: f64,
     ) {
@@ -161,9 +168,35 @@ impl Transition {
         if self.fade.is_none() && self.level >= 1.0 {
             return;
         }
-        let (Some(to), Some((size, _))) = (chain.output_view(), chain.output_info()) else {
+        let (Some(to), Some((size, format))) = (chain.output_view(), chain.output_info()) else {
             return;
         };
+        if let Some(Fade {
+            from_view,
+            from_size,
+            effect: Some(effect),
+            ..
+        }) = &mut self.fade
+        {
+            // The ISF transition draws the fade; the mix applies the level.
+            let images = ((&*from_view, *from_size, MIX_FORMAT), (to, size, format));
+            if let Some((out, _, _)) =
+                effect.record(gpu, encoder, blitter, images, amount, show_secs)
+            {
+                self.mixer.draw(
+                    &gpu.device,
+                    &gpu.queue,
+                    encoder,
+                    out,
+                    out,
+                    size,
+                    1.0,
+                    self.level,
+                );
+                self.mixed = true;
+            }
+            return;
+        }
         let from = self.fade.as_ref().map_or(to, |f| &f.from_view);
         self.mixer.draw(
             &gpu.device,
@@ -209,13 +242,21 @@ impl Transition {
         })
     }
 
-    /// Starts a crossfade from `snapshot` over `fade_secs` of show time (0: a cut).
-    pub(super) fn start(&mut self, snapshot: Option<Snapshot>, fade_secs: f32) {
+    /// Starts a crossfade (or the ISF transition `effect`) from `snapshot` over `fade_secs`
+    /// of show time (0: a cut).
+    pub(super) fn start(
+        &mut self,
+        snapshot: Option<Snapshot>,
+        fade_secs: f32,
+        effect: Option<IsfEffect>,
+    ) {
         self.fade = match snapshot {
             Some(s) if fade_secs > 0.0 => Some(Fade {
                 _from: s.texture,
                 from_view: s.view,
+                from_size: s.size,
                 clock: FadeClock::new(fade_secs),
+                effect,
             }),
             _ => None,
         };

@@ -52,6 +52,10 @@ impl SceneError {
     }
 }
 
+/// The slots an ISF transition's scene reads ([`Scene::read_transition`]): the frame the
+/// transition starts from and the new scene, live.
+pub const TRANSITION_SLOTS: [&str; 2] = ["startImage", "endImage"];
+
 /// A validated scene, ready to build a pass chain from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scene {
@@ -82,6 +86,34 @@ pub struct Scene {
     pub audio: Option<audio::AudioConfig>,
     /// Where the `[audio]` table stands in the scene file (for errors about its `file`).
     pub audio_at: Option<Location>,
+    /// Images passes read that are neither passes nor model outputs ([`TextureSource::Image`]):
+    /// ISF `IMPORTED` images, and the start and end images of an ISF transition.
+    pub images: Vec<ImageDef>,
+}
+
+/// An image a pass reads as [`TextureSource::Image`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageDef {
+    /// Its name (the ISF name of an `IMPORTED` image, or the name the image was declared by).
+    pub name: String,
+    /// Where its pixels come from.
+    pub pixels: ImagePixels,
+}
+
+/// Where an [`ImageDef`]'s pixels come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImagePixels {
+    /// Decoded from a file when the scene was read (an ISF `IMPORTED` image); uploaded once
+    /// into an `Rgba8Unorm` texture of its size.
+    File {
+        /// The image file.
+        path: PathBuf,
+        /// Its pixels.
+        image: std::sync::Arc<crate::untrusted::Image>,
+    },
+    /// Drawn into by the scene's owner every frame (an ISF transition's start and end
+    /// images): an `Rgba16Float` texture of the scene's size, transparent black at first.
+    Slot,
 }
 
 /// The execution providers `[runtime] providers` may name, in documentation order (the
@@ -219,6 +251,11 @@ pub enum TextureSource {
         /// The spectrum; else the waveform.
         spectrum: bool,
     },
+    /// The audio input in Shadertoy's music-input layout, for a Shadertoy channel
+    /// (`inputs = ["audio"]`): 512 x 2 texels, the spectrum row and the waveform row.
+    AudioShadertoy,
+    /// Image `index` of [`Scene::images`].
+    Image(usize),
 }
 
 /// Audio features a binding can name.
@@ -525,6 +562,31 @@ impl Scene {
             return Self::parse(&toml, path);
         }
         Self::parse(&source, path)
+    }
+
+    /// Reads the ISF transition at `path` as the scene it plays as between two scenes of a
+    /// playlist, at `size`: its passes, its inputs as params (`progress` among them), and
+    /// `startImage` and `endImage` reading the slots [`TRANSITION_SLOTS`] (images 0 and 1).
+    ///
+    /// # Errors
+    /// [`SceneError::Io`] when the file cannot be read; [`SceneError::Invalid`] with the
+    /// header's problems located in the file, or when the file is not a transition.
+    pub fn read_transition(path: &Path, size: [u32; 2]) -> Result<Self, SceneError> {
+        let source = crate::untrusted::read_text(path, isf::header::MAX_FILE_BYTES as u64)
+            .map_err(|source| SceneError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let header =
+            isf::header::parse(&source, path).map_err(|d| SceneError::Invalid(Diagnostics(d)))?;
+        if !header.is_transition() {
+            return Err(SceneError::Invalid(Diagnostics(vec![Diagnostic::file(
+                path,
+                "is not an ISF transition: it needs the image inputs `startImage` and `endImage` and the float input `progress`",
+            )])));
+        }
+        let toml = isf::pass::transition_scene_toml(path, size);
+        validate::parse_with_slots(&toml, path, &TRANSITION_SLOTS).map_err(SceneError::Invalid)
     }
 
     /// Validates `source` as if read from `path` (relative files resolve against its folder).

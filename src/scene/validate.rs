@@ -7,13 +7,18 @@ use toml::Spanned;
 
 use super::raw::{Filter, Format, RawParam, RawPass, RawScale, RawScene, Wrap};
 use super::rules::{Ctx, check_identifier, location};
-use super::{ParamDef, PassDef, PassInput, RuntimeDef, Scene, TextureSource};
+use super::{
+    ImageDef, ImagePixels, ParamDef, PassDef, PassInput, RuntimeDef, Scene, TextureSource,
+};
 use crate::diag::{Collector, Diagnostics};
 
 /// Default internal size when `[scene] size` is absent.
 pub const DEFAULT_SIZE: [u32; 2] = [1280, 720];
 /// Largest texture side we accept (the WebGPU default limit is 8192; most GPUs do 16384).
 pub const MAX_SIDE_PX: u32 = 16384;
+/// The `inputs` entry of a Shadertoy pass that reads the audio input as a channel (when no
+/// pass or texture has that name).
+pub const SHADERTOY_AUDIO: &str = "audio";
 /// Most ONNX Runtime threads per model (`[runtime] threads`, `--threads`).
 pub const MAX_THREADS: u32 = 64;
 
@@ -22,13 +27,23 @@ pub const MAX_THREADS: u32 = 64;
 /// # Errors
 /// Every problem found, each located in the file.
 pub fn parse(source: &str, path: &Path) -> Result<Scene, Diagnostics> {
+    parse_with_slots(source, path, &[])
+}
+
+/// [`parse`], with images named `slots` that passes can read by name like model textures
+/// (each an [`ImagePixels::Slot`] of [`Scene::images`], filled by the scene's owner).
+///
+/// # Errors
+/// Every problem found, each located in the file.
+pub fn parse_with_slots(source: &str, path: &Path, slots: &[&str]) -> Result<Scene, Diagnostics> {
     let raw: RawScene = crate::diag::from_toml(path, source).map_err(|d| Diagnostics(vec![d]))?;
     let mut ctx = Collector::new(path, source);
-    let scene = validate(&mut ctx, raw);
+    let scene = validate(&mut ctx, raw, slots);
     ctx.finish(scene)
 }
 
-fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
+#[allow(clippy::too_many_lines)] // one walk over the scene's tables
+fn validate(ctx: &mut Ctx<'_>, raw: RawScene, slots: &[&str]) -> Scene {
     let scene_span = raw.scene.span();
     let meta = raw.scene.into_inner();
     let size_at = meta.size.as_ref().map(|s| location(ctx, &s.span()));
@@ -122,6 +137,14 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
             }
         }
     }
+    let mut images: Vec<ImageDef> = Vec::new();
+    for slot in slots {
+        textures.push(((*slot).to_string(), TextureSource::Image(images.len())));
+        images.push(ImageDef {
+            name: (*slot).to_string(),
+            pixels: ImagePixels::Slot,
+        });
+    }
     let mut passes: Vec<PassDef> = Vec::new();
     for (pass, plan) in raw.passes.into_iter().zip(plans) {
         let index = passes.len();
@@ -140,7 +163,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
                     index,
                     pass.get_ref(),
                     plan,
-                    &mut params,
+                    (&mut params, &mut images),
                     size,
                 ));
             }
@@ -200,6 +223,7 @@ fn validate(ctx: &mut Ctx<'_>, raw: RawScene) -> Scene {
         osc,
         audio,
         audio_at,
+        images,
     }
 }
 
@@ -511,6 +535,12 @@ fn validate_pass(
                     });
                 }
             }
+            // Shadertoy's music input: the audio input as a channel.
+            None if shadertoy.is_some() && input == SHADERTOY_AUDIO => inputs.push(PassInput {
+                name: input,
+                source: TextureSource::AudioShadertoy,
+                previous_frame: false,
+            }),
             Some(i) => {
                 ctx.error(&span, format!("pass `{name}` reads `{input}`, which is produced later (pass {} of {})", i + 1, names.len()))
                     .notes

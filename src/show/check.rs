@@ -1,6 +1,6 @@
 //! `hypna check`: scenes and playlists validated without a GPU: every scene file, its shaders
 //! (naga), references and model bindings (when ONNX Runtime is there); a playlist's entries
-//! each, and every param an entry sets.
+//! each, every param an entry sets, and each ISF transition it names (compiled like a pass).
 
 use std::path::PathBuf;
 
@@ -66,6 +66,7 @@ pub fn check(paths: &[PathBuf], ort_lib: Option<&PathBuf>) -> CheckReport {
                     }
                     scenes.push(entry.scene.clone());
                 }
+                check_transitions(&playlist, &mut report);
             }
             Err(e) => {
                 report.failed += 1;
@@ -107,6 +108,35 @@ pub fn check(paths: &[PathBuf], ort_lib: Option<&PathBuf>) -> CheckReport {
     }
     report.files = scenes.len();
     report
+}
+
+/// Compiles each distinct ISF transition of `playlist` (the playlist already read its header
+/// and checked its `set` names).
+fn check_transitions(playlist: &Playlist, report: &mut CheckReport) {
+    let files: std::collections::BTreeSet<_> = playlist
+        .entries
+        .iter()
+        .filter_map(|e| e.transition.isf.as_ref().map(|s| s.file.clone()))
+        .collect();
+    for file in files {
+        let result = Scene::read_transition(&file, crate::scene::validate::DEFAULT_SIZE)
+            .map_err(crate::runtime::LoadError::from)
+            .and_then(|scene| {
+                crate::runtime::load_shaders(&scene).map_err(crate::runtime::LoadError::Shader)
+            });
+        match result {
+            Ok(_) => report.lines.push(CheckLine::Ok(format!(
+                "ok: {} (ISF transition)",
+                file.display()
+            ))),
+            Err(e) => {
+                report.failed += 1;
+                report
+                    .lines
+                    .push(CheckLine::Problem(e.located(&file).to_string()));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod job;
 pub mod playlist;
 pub mod reload;
 pub mod schedule;
+pub mod transition;
 
 use std::path::{Path, PathBuf};
 
@@ -25,9 +26,10 @@ use crate::clock::FrameTime;
 use crate::diag::Diagnostic;
 use crate::osc::SceneRequest;
 use crate::render::context::Gpu;
+use crate::runtime::isf_transition::{IsfEffect, IsfTransitionSpec};
 use crate::runtime::{Built, LoadError, Runtime, RuntimeOptions, build, read_and_prepare};
 use job::{Job, Priority};
-use playlist::{Cursor, Playlist, Switch, Transition, TransitionKind, is_playlist};
+use playlist::{Cursor, Playlist, Switch, is_playlist};
 use schedule::{Idle, Schedule};
 
 /// Where the schedule's local time comes from (injected in tests).
@@ -44,12 +46,29 @@ enum Source {
 
 /// A scene being loaded on the loader thread.
 struct Loading {
-    job: Job<Result<Built, LoadError>>,
+    /// The scene, and the ISF transition into it when `fade` has one that built.
+    job: Job<Result<(Built, Option<IsfEffect>), LoadError>>,
     /// The schedule's idle scene (not a playlist entry).
     idle: bool,
     path: PathBuf,
-    fade_secs: f32,
+    fade: Fade,
     sets: Vec<(String, f32)>,
+}
+
+/// How the switch to a loading scene fades in.
+#[derive(Debug, Clone)]
+struct Fade {
+    /// Seconds (0: a cut).
+    secs: f32,
+    /// An ISF transition drawing the fade (else a crossfade).
+    isf: Option<std::sync::Arc<IsfTransitionSpec>>,
+}
+
+impl Fade {
+    /// A crossfade of `secs` (0: a cut).
+    fn crossfade(secs: f32) -> Self {
+        Self { secs, isf: None }
+    }
 }
 
 /// A load asked for while another one runs: started when that one ends (only the newest
@@ -57,7 +76,7 @@ struct Loading {
 struct Queued {
     idle: bool,
     path: PathBuf,
-    fade_secs: f32,
+    fade: Fade,
     sets: Vec<(String, f32)>,
 }
 
@@ -229,6 +248,24 @@ impl Show {
         }
     }
 
+    /// The names of the playlist's entries in file order (empty for a single scene).
+    #[must_use]
+    pub fn entry_names(&self) -> Vec<String> {
+        match &self.source {
+            Source::Playlist { playlist, .. } => {
+                playlist.entries.iter().map(|e| e.name.clone()).collect()
+            }
+            Source::Scene(_) => Vec::new(),
+        }
+    }
+
+    /// The schedule's next opening or closing (local time), if it has one that changes.
+    #[must_use]
+    pub fn next_change(&mut self) -> Option<jiff::civil::DateTime> {
+        let now = (self.local_clock)();
+        self.schedule.as_ref()?.next_change(now)
+    }
+
     /// Problems of the newest switch that failed.
     #[must_use]
     pub fn errors(&self) -> &[Diagnostic] {
@@ -336,7 +373,10 @@ impl Show {
         };
         let path = entry.scene.clone();
         let sets = entry.set.clone();
-        let fade = fade_secs(&switch.transition);
+        let fade = Fade {
+            secs: switch.transition.fade_secs(),
+            isf: switch.transition.isf.clone(),
+        };
         if let Some(left_out) = self.switch_log.allow() {
             let also = if left_out > 0 {
                 format!("; {left_out} more requests in the last second not logged")
@@ -346,10 +386,12 @@ impl Show {
             tracing::info!(
                 "playlist: `{}` next ({}){also}",
                 entry.name,
-                if fade > 0.0 {
-                    format!("{fade} s crossfade")
-                } else {
-                    "cut".into()
+                match (&fade.isf, fade.secs > 0.0) {
+                    (_, false) => "cut".to_string(),
+                    (Some(isf), true) => {
+                        format!("{} s ISF transition {}", fade.secs, isf.file.display())
+                    }
+                    (None, true) => format!("{} s crossfade", fade.secs),
                 }
             );
         }
@@ -362,7 +404,7 @@ impl Show {
         runtime: &Runtime,
         idle: bool,
         path: PathBuf,
-        fade_secs: f32,
+        fade: Fade,
         sets: Vec<(String, f32)>,
     ) {
         if self.loading.is_some() && !runtime.options().sync_models {
@@ -370,7 +412,7 @@ impl Show {
             self.queued = Some(Queued {
                 idle,
                 path,
-                fade_secs,
+                fade,
                 sets,
             });
             return;
@@ -378,10 +420,31 @@ impl Show {
         let options = runtime.options().clone();
         let job_gpu = gpu.clone();
         let job_path = path.clone();
+        let isf = fade.isf.clone().filter(|_| fade.secs > 0.0);
         let work = move || {
-            read_and_prepare(&job_path, &options, None)
+            let built = read_and_prepare(&job_path, &options, None)
                 .and_then(|p| build(&job_gpu, p, &options))
-                .map(|built| built.warm(&job_gpu))
+                .map(|built| built.warm(&job_gpu))?;
+            // The ISF transition into it, at its size. One that does not build is reported
+            // with its located problems and the switch crossfades instead.
+            let effect = isf.and_then(|spec| {
+                let size = built.output_size()?;
+                match IsfEffect::build(&job_gpu, &spec, size) {
+                    Ok(mut effect) => {
+                        effect.warm(&job_gpu);
+                        Some(effect)
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            "ISF transition {} does not load; crossfading instead:\n{}",
+                            spec.file.display(),
+                            e.located(&spec.file)
+                        );
+                        None
+                    }
+                }
+            });
+            Ok((built, effect))
         };
         let job = if runtime.options().sync_models {
             // Offline: load in line so the switch lands on the same frame every run.
@@ -399,7 +462,7 @@ impl Show {
             job,
             idle,
             path,
-            fade_secs,
+            fade,
             sets,
         });
     }
@@ -422,19 +485,12 @@ impl Show {
             // A newer request came in meanwhile: this scene is dropped unseen (and freed
             // here), the newest one loads.
             drop(result);
-            self.start_loading(
-                gpu,
-                runtime,
-                next.idle,
-                next.path,
-                next.fade_secs,
-                next.sets,
-            );
+            self.start_loading(gpu, runtime, next.idle, next.path, next.fade, next.sets);
             return ShowEvent::Idle;
         }
         match result {
-            Ok(built) => {
-                runtime.switch(gpu, built, loading.fade_secs, &loading.sets);
+            Ok((built, effect)) => {
+                runtime.switch(gpu, built, loading.fade.secs, effect, &loading.sets);
                 if !loading.idle
                     && let Source::Playlist { cursor, .. } = &mut self.source
                 {
@@ -478,16 +534,23 @@ impl Show {
             };
             match (idle_scene, open) {
                 (Some(path), false) => {
-                    self.start_loading(gpu, runtime, true, path, fade, Vec::new());
+                    self.start_loading(gpu, runtime, true, path, Fade::crossfade(fade), Vec::new());
                 }
                 (Some(_), true) => {
                     if let Source::Playlist { playlist, cursor } = &self.source {
                         let entry = &playlist.entries[cursor.current()];
                         let (path, sets) = (entry.scene.clone(), entry.set.clone());
-                        self.start_loading(gpu, runtime, false, path, fade, sets);
+                        self.start_loading(gpu, runtime, false, path, Fade::crossfade(fade), sets);
                     } else if let Source::Scene(path) = &self.source {
                         let path = path.clone();
-                        self.start_loading(gpu, runtime, false, path, fade, Vec::new());
+                        self.start_loading(
+                            gpu,
+                            runtime,
+                            false,
+                            path,
+                            Fade::crossfade(fade),
+                            Vec::new(),
+                        );
                     }
                 }
                 (None, _) => {}
@@ -500,13 +563,6 @@ impl Show {
         } else {
             runtime.set_level(1.0);
         }
-    }
-}
-
-fn fade_secs(t: &Transition) -> f32 {
-    match t.kind {
-        TransitionKind::Cut => 0.0,
-        TransitionKind::Crossfade => t.secs as f32,
     }
 }
 

@@ -23,6 +23,7 @@ use super::capture::Capture;
 use super::hud::{Hud, Target};
 use super::monitors::{MonitorInfo, WindowMemory, choose_monitor, monitor_info};
 use super::overlay::{LearnRequest, Overlay};
+use super::thumbnail::Thumbnails;
 use super::{Flow, FrameHook, RunOptions, WindowError};
 use crate::clock::Clock;
 use crate::render::blit::Blitter;
@@ -49,6 +50,10 @@ pub struct Live {
     capture: Capture,
     /// A screenshot was asked for: taken with the next frame.
     shot_requested: bool,
+    /// Thumbnails of the output for the browser remote.
+    thumbnails: Thumbnails,
+    /// A thumbnail of this width was asked for: copied with the next frame.
+    thumbnail_width: Option<u32>,
     /// Minimised or fully hidden: render nothing.
     hidden: bool,
     /// Surface textures can be copied (window capture).
@@ -62,6 +67,17 @@ pub struct Live {
     surface_errors: u32,
     /// Where the window was before going fullscreen (restored when leaving).
     windowed: Option<(PhysicalPosition<i32>, PhysicalSize<u32>)>,
+}
+
+/// A failed hot reload, else a playlist entry that did not load.
+fn errors_on_show<'a>(
+    reload: Option<&'a HotReload>,
+    show: &'a Show,
+) -> &'a [crate::diag::Diagnostic] {
+    match reload.map(HotReload::errors) {
+        Some(errors) if !errors.is_empty() => errors,
+        _ => show.errors(),
+    }
 }
 
 struct App<'h> {
@@ -235,6 +251,8 @@ impl App<'_> {
             presented: 0,
             capture: Capture::new(),
             shot_requested: false,
+            thumbnails: Thumbnails::default(),
+            thumbnail_width: None,
             hidden: false,
             can_capture,
             last_frame: None,
@@ -331,6 +349,34 @@ impl Live {
     #[must_use]
     pub fn show(&self) -> &Show {
         &self.show
+    }
+
+    /// The errors on show: a failed hot reload, else a playlist entry that did not load.
+    #[must_use]
+    pub fn errors(&self) -> &[crate::diag::Diagnostic] {
+        errors_on_show(self.reload.as_ref(), &self.show)
+    }
+
+    /// The show, to ask it something that reads its clock (the schedule's next change).
+    pub fn show_mut(&mut self) -> &mut Show {
+        &mut self.show
+    }
+
+    /// Takes a screenshot of the internal render with the next frame (as the S key does).
+    pub fn request_screenshot(&mut self) {
+        self.shot_requested = true;
+    }
+
+    /// Copies the output, scaled to `width` pixels wide, with the next frame; the image is
+    /// read back without waiting and comes out of a later [`Self::take_thumbnail`].
+    pub fn request_thumbnail(&mut self, width: u32) {
+        self.thumbnail_width = Some(width);
+    }
+
+    /// The newest thumbnail read back (tightly packed RGBA8), if one arrived since the last
+    /// call.
+    pub fn take_thumbnail(&mut self) -> Option<crate::render::readback::ReadImage> {
+        self.thumbnails.take()
     }
 
     /// Frames presented so far.
@@ -433,6 +479,7 @@ impl Live {
         self.overlay
             .rebuild(&gpu.device, self.config.format, &self.window);
         self.capture.reset();
+        self.thumbnails.reset();
         self.gpu = gpu;
         self.show.cancel_loading();
         self.recovery_attempt = None;
@@ -528,24 +575,22 @@ impl Live {
                 reload.retarget(&path, &self.runtime);
             }
         }
-        // A failed hot reload, else a playlist entry that did not load.
-        let errors = match self.reload.as_ref().map(HotReload::errors) {
-            Some(errors) if !errors.is_empty() => errors,
-            _ => self.show.errors(),
-        };
+        let errors = errors_on_show(self.reload.as_ref(), &self.show);
         let surface_size = [self.config.width, self.config.height];
         let surface_format = self.config.format;
         let shot = std::mem::take(&mut self.shot_requested);
+        let thumbnail_width = self.thumbnail_width.take();
         let presented = self.presented;
         let capture_path = self.options.capture.as_ref().and_then(|c| {
             (self.can_capture && presented.is_multiple_of(c.every.max(1)))
                 .then(|| c.dir.join(format!("window_{presented:05}.png")))
         });
         let pixels_per_point = self.window.scale_factor() as f32;
-        let (gpu, blitter, capture, overlay, hud, options) = (
+        let (gpu, blitter, capture, thumbnails, overlay, hud, options) = (
             &self.gpu,
             &mut self.blitter,
             &mut self.capture,
+            &mut self.thumbnails,
             &mut self.overlay,
             &mut self.hud,
             &self.options,
@@ -566,6 +611,9 @@ impl Live {
                         surface_format,
                         options.fit,
                     );
+                    if let Some(width) = thumbnail_width {
+                        thumbnails.record(gpu, encoder, blitter, runtime, width);
+                    }
                     if shot {
                         capture.record_screenshot(
                             gpu,
@@ -620,6 +668,7 @@ impl Live {
             None => {}
         }
         self.capture.after_submit();
+        self.thumbnails.after_submit();
         self.window.pre_present_notify();
         self.gpu.queue.present(frame);
         self.presented += 1;

@@ -14,8 +14,10 @@ use crate::infer::WorkerState;
 use crate::render::context::Gpu;
 use crate::runtime::Runtime;
 
-/// A short word for a model worker's state (the HUD colours "ready" green, "fail…" red).
-fn model_state(state: &WorkerState) -> String {
+/// A short word for a model worker's state (the HUD colours "ready" green, "fail…" red; the
+/// browser remote's dashboard shows the same words).
+#[must_use]
+pub fn model_state(state: &WorkerState) -> String {
     match state {
         WorkerState::Loading => "loading".into(),
         WorkerState::Ready => "ready".into(),

@@ -6,6 +6,7 @@
 //! - `app`: the event loop and the frame ([`Live`]); hot reload and the show run inside it.
 //! - [`monitors`]: listing and choosing monitors, the remembered window placement.
 //! - `capture`: screenshots and captured frames, read back and written without waiting.
+//! - `thumbnail`: small read-back copies of the output for the browser remote.
 //! - `hud`: what the overlay shows, gathered from the runtime each frame it is visible.
 //! - [`overlay`]: the egui overlay itself.
 //!
@@ -17,11 +18,13 @@ mod capture;
 mod hud;
 pub mod monitors;
 pub mod overlay;
+mod thumbnail;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use app::Live;
+pub use hud::model_state;
 pub use monitors::{MonitorInfo, choose_monitor, list_monitors};
 
 use crate::render::blit::Fit;

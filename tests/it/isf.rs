@@ -127,8 +127,12 @@ fn collection_sample_compiles_with_the_default_compiler() {
         Compiler::Naga,
         "HYPNA_GLSL_COMPILER is set"
     );
-    let files = fs_files(&data("isf-files"));
-    assert!(files.len() >= 20, "{files:?}");
+    // The sample, and the collection's files hypna ships (read where they ship, not copied).
+    let shipped = common::root().join("shaders/isf");
+    let mut files = fs_files(&data("isf-files"));
+    files.extend(fs_files(&shipped));
+    files.extend(fs_files(&shipped.join("transitions")));
+    assert!(files.len() >= 28, "{files:?}");
     let failures: Vec<String> = files
         .iter()
         .filter_map(|p| compile_isf(p, Compiler::Naga).err())

@@ -212,13 +212,9 @@ fn shader_errors_in_an_isf_file_point_into_it() {
     );
 }
 
-/// Files of the committed sample that need what hypna does not support yet: IMPORTED
-/// images (docs/isf.md).
-const UNSUPPORTED: [&str; 1] = ["Night Vision.fs"];
-
 /// Files whose frames are flat with their default inputs, as in any host: Circle Trails
 /// draws the trail of its `pointInput`, which stands still until moved; the others draw the
-/// audio input, silent here (`isf_audio_inputs_read_the_audio_input` plays them a tone).
+/// audio input, silent here (`isf_and_shadertoy_audio_inputs_read_the_audio_input` plays them a tone).
 const FLAT_WITH_DEFAULTS: [&str; 4] = [
     "audio.fs",
     "Circle Trails.fs",
@@ -257,12 +253,19 @@ fn spec_files_and_the_collection_sample_render_non_flat() {
             return;
         }
     };
-    let mut files: Vec<PathBuf> = ["isf", "isf-files"]
-        .iter()
-        .flat_map(|d| std::fs::read_dir(data(d)).unwrap())
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "fs"))
-        .collect();
+    // The spec files, the collection sample, and the collection's files hypna ships.
+    let shipped = common::root().join("shaders/isf");
+    let mut files: Vec<PathBuf> = [
+        data("isf"),
+        data("isf-files"),
+        shipped.clone(),
+        shipped.join("transitions"),
+    ]
+    .iter()
+    .flat_map(|d| std::fs::read_dir(d).unwrap())
+    .map(|e| e.unwrap().path())
+    .filter(|p| p.extension().is_some_and(|x| x == "fs"))
+    .collect();
     files.sort();
     let mut failed = Vec::new();
     let mut flat = Vec::new();
@@ -279,12 +282,13 @@ fn spec_files_and_the_collection_sample_render_non_flat() {
             flat.push(name);
         }
     }
-    let failed_names: Vec<&str> = failed.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(failed_names, UNSUPPORTED, "{failed:#?}");
-    for (_, e) in &failed {
-        assert!(e.contains("not supported yet"), "{e}");
-    }
-    assert!(rendered >= 25, "{rendered} files rendered");
+    // Night Vision among them: its IMPORTED noise image loads.
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert!(
+        files.iter().any(|p| p.ends_with("Night Vision.fs")),
+        "the sample has a file with an IMPORTED image"
+    );
+    assert!(rendered >= 30, "{rendered} files rendered");
     assert_eq!(flat, FLAT_WITH_DEFAULTS, "flat frames");
 }
 
@@ -443,15 +447,39 @@ void main() {
 }
 "#;
 
+/// Shadertoy's music input as `iChannel0` (`inputs = ["audio"]`): red the loudest spectrum
+/// texel (the row at y = 0.25, and `texelFetch` row 0), green the waveform's largest swing
+/// (y = 0.75), blue the channel's height / 4.
+const SHADERTOY_AUDIO: &str = "void mainImage(out vec4 fragColor, in vec2 fragCoord) {
+    float spectrum = 0.0;
+    float fetched = 0.0;
+    float swing = 0.0;
+    for (int i = 0; i < 128; i++) {
+        float x = (float(i) + 0.5) / 128.0;
+        spectrum = max(spectrum, texture(iChannel0, vec2(x, 0.25)).x);
+        fetched = max(fetched, texelFetch(iChannel0, ivec2(i * 4, 0), 0).x);
+        swing = max(swing, abs(texture(iChannel0, vec2(x, 0.75)).x - 0.5) * 2.0);
+    }
+    fragColor = vec4(min(spectrum, fetched), swing, iChannelResolution[0].y / 4.0, 1.0);
+}
+";
+
 #[test]
-fn isf_audio_inputs_read_the_audio_input() {
+fn isf_and_shadertoy_audio_inputs_read_the_audio_input() {
     use hypna::runtime::{AudioMode, RenderSettings, Runtime, RuntimeOptions, render_frames};
-    let Some(gpu) = gpu("isf_audio_inputs_read_the_audio_input") else {
+    let Some(gpu) = gpu("isf_and_shadertoy_audio_inputs_read_the_audio_input") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let fs = dir.path().join("audio.fs");
     std::fs::write(&fs, AUDIO_FS).unwrap();
+    std::fs::write(dir.path().join("audio.glsl"), SHADERTOY_AUDIO).unwrap();
+    let toy = dir.path().join("toy.toml");
+    std::fs::write(
+        &toy,
+        "[scene]\nname = \"toy\"\n\n[[pass]]\nname = \"image\"\nshadertoy = \"audio.glsl\"\ninputs = [\"audio\"]\n",
+    )
+    .unwrap();
     // Half a second of a loud 440 Hz tone.
     let wav = dir.path().join("tone.wav");
     let spec = hound::WavSpec {
@@ -467,13 +495,13 @@ fn isf_audio_inputs_read_the_audio_input() {
             .unwrap();
     }
     w.finalize().unwrap();
-    let last = |audio: AudioMode| {
+    let last = |path: &Path, audio: AudioMode| {
         let options = RuntimeOptions {
             size: Some([8, 8]),
             audio,
             ..RuntimeOptions::default()
         };
-        let mut runtime = Runtime::load(&gpu, &fs, &options).unwrap();
+        let mut runtime = Runtime::load(&gpu, path, &options).unwrap();
         let settings = RenderSettings {
             frames: 10,
             fps: 30.0,
@@ -487,14 +515,104 @@ fn isf_audio_inputs_read_the_audio_input() {
         .unwrap();
         pixel
     };
-    let silent = last(AudioMode::Off);
+    let tone = || AudioMode::Offline {
+        file: Some(wav.clone()),
+        fps: 30.0,
+    };
+    let silent = last(&fs, AudioMode::Off);
     assert!(silent[0] <= 1 && silent[1] <= 1, "silence: {silent:?}");
     // 512 samples wide: 0.5 in blue.
     assert!((i32::from(silent[2]) - 128).abs() <= 1, "{silent:?}");
-    let tone = last(AudioMode::Offline {
-        file: Some(wav),
-        fps: 30.0,
-    });
-    assert!(tone[0] >= 60, "the spectrum reaches audioFFT: {tone:?}");
-    assert!(tone[1] >= 100, "the waveform reaches audio: {tone:?}");
+    let loud = last(&fs, tone());
+    assert!(loud[0] >= 60, "the spectrum reaches audioFFT: {loud:?}");
+    assert!(loud[1] >= 100, "the waveform reaches audio: {loud:?}");
+    // Shadertoy's layout: the spectrum at y = 0.25 (and texelFetch row 0), the waveform
+    // at y = 0.75, two rows.
+    let silent = last(&toy, AudioMode::Off);
+    assert!(silent[0] <= 1 && silent[1] <= 1, "silence: {silent:?}");
+    assert!(
+        (i32::from(silent[2]) - 128).abs() <= 1,
+        "two rows: {silent:?}"
+    );
+    let loud = last(&toy, tone());
+    assert!(
+        loud[0] >= 60,
+        "the spectrum reaches iChannel0's row 0: {loud:?}"
+    );
+    assert!(
+        loud[1] >= 100,
+        "the waveform reaches iChannel0's row 1: {loud:?}"
+    );
+}
+
+/// Writes `image.png` (`width` x `height`, the pixels row by row, top first) and `effect.fs`
+/// drawing the imported image over the whole frame; returns the `.fs`.
+fn imported_scene(dir: &Path, size: [u32; 2], pixels: &[[u8; 4]]) -> PathBuf {
+    let rgba: Vec<u8> = pixels.iter().flatten().copied().collect();
+    image::save_buffer(
+        dir.join("image.png"),
+        &rgba,
+        size[0],
+        size[1],
+        image::ExtendedColorType::Rgba8,
+    )
+    .unwrap();
+    let fs = dir.join("effect.fs");
+    std::fs::write(
+        &fs,
+        "/*{\n  \"ISFVSN\": \"2\",\n  \"IMPORTED\": {\n    \"tex\": {\"PATH\": \"image.png\"}\n  }\n}*/\n\
+         void main() {\n    gl_FragColor = IMG_NORM_PIXEL(tex, isf_FragNormCoord);\n}\n",
+    )
+    .unwrap();
+    fs
+}
+
+/// IMPORTED images load from beside the `.fs` and are drawn the right way round: left is
+/// left, the image's top row at the top.
+#[test]
+fn imported_images_are_bound_the_right_way_round() {
+    let Some(gpu) = gpu("imported_images_are_bound_the_right_way_round") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let red = [255, 0, 0, 255];
+    let green = [0, 255, 0, 255];
+    let blue = [0, 0, 255, 255];
+    let fs = imported_scene(dir.path(), [2, 1], &[red, green]);
+    let frames = render_all(&gpu, &fs, [32, 16], 1, &[]);
+    let f = &frames[0];
+    assert_eq!(f.pixel(1, 8), red, "left");
+    assert_eq!(f.pixel(30, 8), green, "right");
+    let fs = imported_scene(dir.path(), [1, 2], &[red, blue]);
+    let frames = render_all(&gpu, &fs, [32, 16], 1, &[]);
+    let f = &frames[0];
+    assert_eq!(f.pixel(16, 0), red, "the image's top row at the top");
+    assert_eq!(f.pixel(16, 15), blue, "its bottom row at the bottom");
+}
+
+/// A missing or broken IMPORTED image is an error at its entry in the header, naming the
+/// import and the file looked for.
+#[test]
+fn imported_image_errors_are_located_at_the_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = imported_scene(dir.path(), [1, 1], &[[0, 0, 0, 255]]);
+    std::fs::remove_file(dir.path().join("image.png")).unwrap();
+    let e = Scene::read(&fs)
+        .expect_err("the image is missing")
+        .to_string();
+    // The entry `"tex": {...}` is on line 4 of the header.
+    assert!(
+        e.contains(&format!("{}:4:", fs.display()))
+            && e.contains("IMPORTED image `tex`")
+            && e.contains("image.png` not found"),
+        "{e}"
+    );
+    std::fs::write(dir.path().join("image.png"), b"not a png").unwrap();
+    let e = Scene::read(&fs)
+        .expect_err("the image is broken")
+        .to_string();
+    assert!(
+        e.contains(&format!("{}:4:", fs.display())) && e.contains("is not an image"),
+        "{e}"
+    );
 }

@@ -27,7 +27,7 @@ const BLUE: [u8; 3] = [0, 0, 255];
 const BLACK: [u8; 3] = [0, 0, 0];
 
 /// Writes `<name>.toml` and `<name>.wgsl`: one pass returning `rgb`.
-fn solid_scene(dir: &Path, name: &str, rgb: [f32; 3]) -> PathBuf {
+pub(crate) fn solid_scene(dir: &Path, name: &str, rgb: [f32; 3]) -> PathBuf {
     let [r, g, b] = rgb;
     std::fs::write(
         dir.join(format!("{name}.wgsl")),
@@ -55,7 +55,7 @@ fn rgb_scenes(dir: &Path) {
     solid_scene(dir, "blue", [0.0, 0.0, 1.0]);
 }
 
-fn options() -> RuntimeOptions {
+pub(crate) fn options() -> RuntimeOptions {
     RuntimeOptions {
         size: Some(SIZE),
         sync_models: true,
@@ -64,16 +64,16 @@ fn options() -> RuntimeOptions {
 }
 
 /// Writes a playlist file `name` into `dir` and opens it.
-fn open(gpu: &Gpu, dir: &Path, name: &str, text: &str) -> (Show, Runtime) {
+pub(crate) fn open(gpu: &Gpu, dir: &Path, name: &str, text: &str) -> (Show, Runtime) {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     Show::open(gpu, &path, &options()).unwrap_or_else(|e| panic!("{name} should open: {e}"))
 }
 
 /// Frames and the non-idle show events of one run, by frame number.
-struct Run {
-    frames: Vec<Frame>,
-    events: Vec<(u64, ShowEvent)>,
+pub(crate) struct Run {
+    pub(crate) frames: Vec<Frame>,
+    pub(crate) events: Vec<(u64, ShowEvent)>,
 }
 
 impl Run {
@@ -84,7 +84,7 @@ impl Run {
 
 /// Renders `n` frames (frame numbers and time restart at 0) with the show driving the
 /// runtime; `script(frame, show, runtime)` runs first in each frame (OSC requests, probes).
-fn play(
+pub(crate) fn play(
     gpu: &Gpu,
     show: &mut Show,
     runtime: &mut Runtime,
@@ -123,7 +123,7 @@ fn play(
 }
 
 /// The colour of a frame that must be uniform (every scene here is a solid colour).
-fn colour(frame: &Frame) -> [u8; 3] {
+pub(crate) fn colour(frame: &Frame) -> [u8; 3] {
     let first = frame.pixel(0, 0);
     for y in 0..frame.size[1] {
         for x in 0..frame.size[0] {

@@ -23,14 +23,14 @@ fn has_xdotool(test: &str) -> bool {
 }
 
 /// A private Xvfb server, killed on drop.
-struct XServer {
+pub(crate) struct XServer {
     child: Child,
     display: String,
 }
 
 impl XServer {
     /// Starts Xvfb on a free display, or skips (fails under `HYPNA_REQUIRE_GPU=1`).
-    fn start(test: &str) -> Option<Self> {
+    pub(crate) fn start(test: &str) -> Option<Self> {
         common::take_turn(common::Turn::Render);
         let present = Command::new("Xvfb").arg("-help").output().is_ok();
         if !common::prerequisite(test, "Xvfb", present, "apt-get install xvfb") {
@@ -85,14 +85,14 @@ impl Drop for XServer {
 }
 
 /// A running `hypna run` whose log lines arrive on a channel.
-struct Hypna {
+pub(crate) struct Hypna {
     child: Child,
     lines: Receiver<String>,
     log: Vec<String>,
 }
 
 impl Hypna {
-    fn start(x: &XServer, args: &[&str]) -> Self {
+    pub(crate) fn start(x: &XServer, args: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_hypna"));
         command.arg("run").args(args);
         Self::spawn(x, command)
@@ -125,7 +125,7 @@ impl Hypna {
     }
 
     /// Waits for a log line containing `needle`.
-    fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
+    pub(crate) fn wait_for(&mut self, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());

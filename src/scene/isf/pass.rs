@@ -22,7 +22,7 @@ use super::header::{self, InputKind, IsfHeader};
 use crate::diag::Diagnostic;
 use crate::scene::raw::{Filter, Format, RawPass, Wrap};
 use crate::scene::rules::{Ctx, location};
-use crate::scene::{Location, ParamDef, PassDef, PassInput, TextureSource};
+use crate::scene::{ImageDef, ImagePixels, Location, ParamDef, PassDef, PassInput, TextureSource};
 
 /// What a scene pass made from an ISF file knows of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +64,7 @@ pub(in crate::scene) fn plan(
     isf: &Spanned<String>,
 ) -> Option<Plan> {
     let file = dir.join(isf.get_ref());
-    let source = match std::fs::read_to_string(&file) {
+    let source = match crate::untrusted::read_text(&file, header::MAX_FILE_BYTES as u64) {
         Ok(s) => s,
         Err(e) => {
             ctx.error(
@@ -239,7 +239,8 @@ fn at_in_file(file: &Path, at: (u32, u32), message: String) -> Diagnostic {
 }
 
 /// Expands the ISF `[[pass]]` `raw` (planned as `plan`, its first pass at expanded index
-/// `first`) into its passes, adding the params of its inputs to `params`.
+/// `first`) into its passes, adding the params of its inputs to `params` and its
+/// `IMPORTED` images to `images`.
 #[allow(clippy::too_many_lines)] // one walk over the file's passes, images and inputs
 pub(in crate::scene) fn expand(
     ctx: &mut Ctx<'_>,
@@ -247,7 +248,7 @@ pub(in crate::scene) fn expand(
     first: usize,
     raw: &RawPass,
     plan: Plan,
-    params: &mut Vec<ParamDef>,
+    (params, images): (&mut Vec<ParamDef>, &mut Vec<ImageDef>),
     scene_size: [u32; 2],
 ) -> Vec<PassDef> {
     let name = raw.name.get_ref().clone();
@@ -399,15 +400,38 @@ pub(in crate::scene) fn expand(
             );
         }
     }
-    if let Some(import) = header.imported.first() {
-        ctx.push(at_in_file(
-            &file,
-            import.at,
-            format!(
-                "IMPORTED image `{}`: IMPORTED images are not supported yet",
-                import.name
-            ),
-        ));
+    // IMPORTED images: decoded now, from files beside the ISF file.
+    let mut imported = Vec::new();
+    for import in &header.imported {
+        let path = file
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join(&import.path);
+        match crate::untrusted::read_image(&path) {
+            Ok(image) => {
+                imported.push((import.name.clone(), TextureSource::Image(images.len())));
+                images.push(ImageDef {
+                    name: import.name.clone(),
+                    pixels: ImagePixels::File {
+                        path,
+                        image: std::sync::Arc::new(image),
+                    },
+                });
+            }
+            Err(e) => {
+                let mut d = at_in_file(
+                    &file,
+                    import.at,
+                    format!("IMPORTED image `{}`: `{}` {e}", import.name, path.display()),
+                );
+                d.notes.push(format!(
+                    "`PATH` is relative to the ISF file's folder `{}`",
+                    crate::untrusted::shown_dir(file.parent().unwrap_or_else(|| Path::new("")))
+                        .display()
+                ));
+                ctx.push(d);
+            }
+        }
     }
 
     // Sizes: `$WIDTH`, `$HEIGHT` and the inputs' defaults.
@@ -440,7 +464,10 @@ pub(in crate::scene) fn expand(
                 let j = first + t;
                 Some((TextureSource::Pass(j), j >= index))
             } else if header.imported.iter().any(|i| i.name == image) {
-                None
+                imported
+                    .iter()
+                    .find(|(n, _)| n == image)
+                    .map(|(_, source)| (*source, false))
             } else {
                 images.next().copied().flatten()
             };
@@ -556,4 +583,27 @@ pub fn bare_scene_toml(fs: &Path, source: &str) -> String {
         toml.push_str("images = { startImage = \"card_a\", endImage = \"card_b\" }\n");
     }
     toml
+}
+
+/// The scene an ISF transition plays as between two scenes of a playlist (see
+/// `Scene::read_transition`): one `isf` pass at `size` whose `startImage` and `endImage`
+/// read the slots of those names.
+#[must_use]
+pub fn transition_scene_toml(fs: &Path, size: [u32; 2]) -> String {
+    let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let stem = fs.file_stem().map_or_else(
+        || "transition".to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    let file = fs
+        .file_name()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    format!(
+        "[scene]\nname = {}\nsize = [{}, {}]\n\n[[pass]]\nname = \"transition\"\nisf = {}\n\
+         images = {{ startImage = \"startImage\", endImage = \"endImage\" }}\n",
+        quote(&stem),
+        size[0],
+        size[1],
+        quote(&file)
+    )
 }
