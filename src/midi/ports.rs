@@ -148,7 +148,7 @@ impl Ports {
                 if self.scan() {
                     backoff = self.config.poll;
                 } else {
-                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                    backoff = (backoff * 2).min(Duration::from_mins(1));
                 }
                 next_scan = Instant::now() + backoff;
             }
