@@ -29,6 +29,8 @@ test:
 	cargo build
 	@scripts/compile-dreams.sh $(TARGET)/debug/hypna
 	cargo test
+	# MIDI end to end through real ports needs midir's JACK backend (docs/midi.md).
+	cargo test --features midi-jack --test it midi_ports
 
 bench:
 	@scripts/setup.sh run

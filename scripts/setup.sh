@@ -19,6 +19,9 @@ if [ "$mode" = "test" ]; then
   packages+=(glslang-tools)
   # Headless Chromium and its WebDriver: the browser remote's page tested in a real browser.
   packages+=(chromium chromium-driver)
+  # A JACK server with its dummy driver, the MIDI ports of the MIDI end-to-end test (no ALSA
+  # sequencer in containers and CI); its headers for the `midi-jack` build.
+  packages+=(jackd2 libjack-jackd2-dev)
 fi
 
 say() { printf 'hypna set-up: %s\n' "$*" >&2; }

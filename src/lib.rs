@@ -21,6 +21,7 @@ pub mod settings;
 pub mod audio;
 pub mod infer;
 pub mod media;
+pub mod midi;
 pub mod osc;
 pub mod remote;
 // The GPU.

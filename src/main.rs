@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use hypna::render::blit::Fit;
 use hypna::render::context::{Gpu, describe_adapter, list_adapters};
 use hypna::render::png::{OnFailure, Pixels, PngWriter};
-use hypna::runtime::{AudioMode, OscMode, RenderSettings, RuntimeOptions};
+use hypna::runtime::{AudioMode, MidiMode, OscMode, RenderSettings, RuntimeOptions};
 
 /// hypna: realtime generative art from WGSL shaders and ONNX models.
 #[derive(Parser)]
@@ -471,6 +471,18 @@ struct OscArgs {
     /// Do not listen for OSC.
     #[arg(long, conflicts_with = "osc")]
     no_osc: bool,
+    /// Do not open MIDI ports (`run` opens every port by default; docs/midi.md).
+    #[arg(long)]
+    no_midi: bool,
+    /// Where the beat globals come from: audio, midi (MIDI clock), link (Ableton Link, with
+    /// the `link` feature) or tap. Default: the settings file's `[midi] beat_source`, else
+    /// audio (docs/tempo.md).
+    #[arg(long, value_name = "SOURCE", value_parser = parse_beat_source)]
+    beat_source: Option<hypna::scene::midi::BeatSource>,
+}
+
+fn parse_beat_source(s: &str) -> Result<hypna::scene::midi::BeatSource, String> {
+    hypna::scene::midi::BeatSource::parse(s).map_err(|e| e.to_string())
 }
 
 /// The browser remote and OSCQuery server of `run`.
@@ -551,12 +563,6 @@ impl AudioArgs {
 }
 
 impl OscArgs {
-    /// The settings file's `[osc]` table, if a settings file is given or `hypna.toml` exists.
-    /// A broken settings file is reported and ignored (the show runs with the scene's).
-    fn settings(&self) -> Option<Box<hypna::osc::OscConfig>> {
-        self.settings_file()?.osc.map(Box::new)
-    }
-
     /// The settings file, if one is given or `hypna.toml` exists. A broken one is reported
     /// and ignored (the show runs with the scene's settings and the defaults).
     fn settings_file(&self) -> Option<hypna::settings::Settings> {
@@ -572,6 +578,22 @@ impl OscArgs {
             }
         }
     }
+
+    /// MIDI for `run` (`on`): the settings' `[midi]` table or the defaults; MIDI learn saves
+    /// into the settings file given, else `hypna.toml` here.
+    fn midi(&self, settings: Option<&hypna::settings::Settings>, on: bool) -> MidiMode {
+        if self.no_midi || !on {
+            return MidiMode::Off;
+        }
+        MidiMode::On {
+            config: Box::new(settings.and_then(|s| s.midi.clone()).unwrap_or_default()),
+            settings: Some(
+                self.settings
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("hypna.toml")),
+            ),
+        }
+    }
 }
 
 impl ModelArgs {
@@ -584,17 +606,30 @@ impl ModelArgs {
         osc: &OscArgs,
         osc_by_default: bool,
     ) -> RuntimeOptions {
+        let settings = osc.settings_file();
+        let beat_source = osc
+            .beat_source
+            .or_else(|| {
+                settings
+                    .as_ref()
+                    .and_then(|s| s.midi.as_ref())
+                    .map(|m| m.beat_source)
+            })
+            .unwrap_or_default();
+        let midi = osc.midi(settings.as_ref(), osc_by_default);
         let osc = if osc.no_osc {
             OscMode::Off
         } else if osc.osc.is_some() || osc_by_default || osc.settings.is_some() {
             OscMode::On {
                 listen: osc.osc,
-                settings: osc.settings(),
+                settings: settings.and_then(|s| s.osc).map(Box::new),
             }
         } else {
             OscMode::Off
         };
         RuntimeOptions {
+            midi,
+            beat_source,
             size,
             sets,
             ort_lib: self.ort_lib,

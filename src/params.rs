@@ -272,6 +272,7 @@ mod tests {
             modulation: None,
             names: Vec::new(),
             osc: Vec::new(),
+            midi: None,
             name: name.into(),
             at: crate::scene::Location::default(),
             default: 0.5,

@@ -19,6 +19,7 @@
 //! for the memory janitor, the health snapshot) is handed up through [`ParamSink`],
 //! [`Runtime::released`] and [`Runtime::status`].
 
+mod beat;
 pub mod isf_transition;
 pub mod load;
 pub mod offline;
@@ -34,7 +35,7 @@ pub use load::{
     load_shaders, prepare, read_and_check, read_and_prepare,
 };
 pub use offline::{RenderSettings, render_frames, render_frames_with};
-pub use services::{AudioMode, OscMode, ParamSink};
+pub use services::{AudioMode, MidiMode, OscMode, ParamSink};
 pub use status::{ModelRate, Status};
 
 use crate::audio::AudioFeatures;
@@ -75,6 +76,11 @@ pub struct RuntimeOptions {
     pub osc: OscMode,
     /// Whether and how the runtime analyses audio. Default: off (tests, benchmarks).
     pub audio: AudioMode,
+    /// Whether the runtime opens MIDI ports. Default: off (tests, benchmarks); `hypna run`
+    /// turns it on.
+    pub midi: MidiMode,
+    /// Where the beat globals come from (docs/tempo.md). Default: the audio analysis.
+    pub beat_source: crate::scene::midi::BeatSource,
 }
 
 /// How [`Runtime::frame`] ends after its submit.
@@ -145,7 +151,13 @@ impl Runtime {
         for s in &options.sets {
             current.params.assign(s)?;
         }
-        let services = Services::start(&current.scene, &options.osc, &options.audio)?;
+        let services = Services::start(
+            &current.scene,
+            &options.osc,
+            &options.audio,
+            &options.midi,
+            options.beat_source,
+        )?;
         Ok(Self {
             rates: Rates::new(current.nodes.len()),
             current,
@@ -277,7 +289,7 @@ impl Runtime {
         self.rates.frame(t.dt_secs, self.last_time.time_secs, nodes);
         let rates = &self.rates;
         self.services
-            .apply_events(params, self.show_time.time_secs, || {
+            .apply_events(params, &scene.params, self.show_time.time_secs, || {
                 let mut info = rates.status_info(&scene.name, t.frame, nodes);
                 if !media.is_empty() {
                     info.counters
@@ -689,7 +701,33 @@ impl Runtime {
         self.services.offline_audio_file()
     }
 
-    /// The newest audio features, when audio runs.
+    /// Starts MIDI learn for the param `name` (the next CC, note or pitch bend moved binds
+    /// to it and is saved to the settings file), or cancels it with `None`. False without
+    /// MIDI or without such a param.
+    pub fn midi_learn(&mut self, name: Option<&str>) -> bool {
+        self.services.midi_learn(&self.current.scene.params, name)
+    }
+
+    /// The param waiting for MIDI learn, if any.
+    #[must_use]
+    pub fn midi_learning(&self) -> Option<&str> {
+        let i = self.services.midi_learning()?;
+        self.current.scene.params.get(i).map(|p| p.name.as_str())
+    }
+
+    /// MIDI's counters (ports, messages, drops), when MIDI is on.
+    #[must_use]
+    pub fn midi_status(&self) -> Option<crate::midi::MidiStatus> {
+        self.services.midi_status()
+    }
+
+    /// Where the beat globals come from.
+    #[must_use]
+    pub fn beat_source(&self) -> crate::scene::midi::BeatSource {
+        self.services.beat_source()
+    }
+
+    /// The newest audio features, when audio runs (with the beat fields of the beat source).
     #[must_use]
     pub fn audio_features(&self) -> Option<&AudioFeatures> {
         self.services.audio_features()

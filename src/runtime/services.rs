@@ -1,5 +1,5 @@
-//! The services a runtime keeps across scene changes: the OSC server and the audio input, and
-//! how their events reach the frame. Each frame the queued param changes (parameter panel,
+//! The services a runtime keeps across scene changes: the OSC server, MIDI, the audio input
+//! and the beat source (`beat`), and how their events reach the frame. Each frame the queued param changes (parameter panel,
 //! replayed param log) and then the OSC events are applied in order, so the latest value of a
 //! param wins; queries and status requests are answered, and the targets are echoed to
 //! feedback controllers.
@@ -17,13 +17,17 @@ use crate::audio::{
     FeaturesReader, OfflineAudio,
 };
 use crate::clock::FrameTime;
+use crate::midi::{Midi, MidiAction, MidiStatus};
 use crate::model::node::{AudioSource, Silence};
 use crate::osc::{
     CounterSnapshot, OscConfig, OscEvent, OscHandle, ParamRoute, RouteTable, SceneRequest,
     StatusInfo,
 };
 use crate::params::ParamStore;
-use crate::scene::Scene;
+use crate::scene::midi::{BeatSource, MidiConfig};
+use crate::scene::{ParamDef, Scene};
+
+use super::beat::Beats;
 
 /// Whether and where audio comes from.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -65,6 +69,22 @@ pub enum OscMode {
         listen: Option<SocketAddr>,
         /// A whole `[osc]` table replacing the scene's (from a settings file).
         settings: Option<Box<OscConfig>>,
+    },
+}
+
+/// Whether the runtime opens MIDI ports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum MidiMode {
+    /// No MIDI.
+    #[default]
+    Off,
+    /// Open the ports `config` names (the settings file's `[midi]` table or its defaults);
+    /// MIDI learn saves into `settings` when given.
+    On {
+        /// The `[midi]` settings.
+        config: Box<MidiConfig>,
+        /// The settings file learned bindings are saved to.
+        settings: Option<PathBuf>,
     },
 }
 
@@ -180,6 +200,21 @@ pub(super) struct Services {
     sink: Option<Box<dyn ParamSink>>,
     /// Reused for audio feature values (modulation).
     feature_scratch: Vec<f32>,
+    /// MIDI ports, when on.
+    midi: Option<Midi>,
+    /// This frame's MIDI actions, reused.
+    midi_actions: Vec<MidiAction>,
+    /// The beat source and its state.
+    beats: Beats,
+    /// The features while there is no audio but another beat source speaks (silence plus
+    /// the beat fields).
+    beat_only: Box<AudioFeatures>,
+    /// An Ableton Link session, when the beat source is Link or hypna leads its tempo (the
+    /// `link` feature), with when the tempo was last published.
+    #[cfg(feature = "link")]
+    link: Option<(crate::midi::link::Link, Option<Instant>)>,
+    /// Publish the audio tracker's tempo to Link.
+    link_lead: bool,
 }
 
 impl Services {
@@ -188,13 +223,50 @@ impl Services {
         scene: &Scene,
         osc: &OscMode,
         audio: &AudioMode,
+        midi: &MidiMode,
+        beat_source: BeatSource,
     ) -> Result<Self, AudioError> {
         let osc_config = match osc {
             OscMode::Off => None,
             OscMode::On { .. } => Some(effective_osc(scene, osc)),
         };
         let osc = osc_config.as_ref().and_then(|c| start_osc(c, scene));
+        let link_lead = match midi {
+            MidiMode::On { config, .. } => config.link_lead,
+            MidiMode::Off => false,
+        };
+        let midi = match midi {
+            MidiMode::On { config, settings } if config.enabled => {
+                match Midi::start((**config).clone(), settings.clone(), &scene.params) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        tracing::error!("{e}; running without MIDI");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        if beat_source == BeatSource::Midi && midi.is_none() {
+            tracing::warn!("beat source `midi` without MIDI input: the audio tracker's beat stays");
+        }
+        if (beat_source == BeatSource::Link || link_lead) && !cfg!(feature = "link") {
+            tracing::warn!(
+                "Ableton Link needs a build with `--features link` (GPL, docs/tempo.md); the audio tracker's beat stays"
+            );
+        }
+        let decay = scene
+            .audio
+            .as_ref()
+            .map_or(0.15, |a| a.smoothing.beat_decay_secs);
         Ok(Self {
+            midi,
+            midi_actions: Vec::new(),
+            beats: Beats::new(beat_source, decay),
+            beat_only: Box::new(AudioFeatures::silent(0, scene.audio_bands())),
+            #[cfg(feature = "link")]
+            link: start_link(beat_source, link_lead),
+            link_lead,
             osc,
             osc_config,
             audio: Audio::start(scene, audio)?,
@@ -222,6 +294,9 @@ impl Services {
         self.silence = Silence {
             bands: scene.audio_bands(),
         };
+        if let Some(midi) = &mut self.midi {
+            midi.follow(&scene.params);
+        }
         if let Some(old) = &self.osc_config {
             let config = effective_osc(scene, osc_mode);
             if config == *old || !follow_osc {
@@ -312,6 +387,7 @@ impl Services {
     pub(super) fn apply_events(
         &mut self,
         params: &mut ParamStore,
+        defs: &[ParamDef],
         show_secs: f64,
         status: impl Fn() -> StatusInfo,
     ) {
@@ -325,6 +401,7 @@ impl Services {
                 Err(e) => tracing::debug!("queued param change dropped: {e}"),
             }
         }
+        self.apply_midi(params, defs, show_secs);
         let Some(osc) = self.osc.as_mut() else { return };
         osc.events.clear();
         osc.events.extend(osc.handle.drain(Instant::now()));
@@ -353,6 +430,9 @@ impl Services {
                     tracing::debug!("OSC record request: {start}");
                     self.record_request = Some(*start);
                 }
+                OscEvent::Tap if self.beats.source == BeatSource::Tap => {
+                    self.beats.tap.tap(show_secs);
+                }
                 OscEvent::Tap | OscEvent::Resync => {
                     if let Some(Audio {
                         input: AudioInput::Live { engine, .. },
@@ -376,11 +456,145 @@ impl Services {
         osc.handle.feedback(params.targets());
     }
 
-    /// Fetches this frame's audio features (nothing without audio).
+    /// The MIDI messages of this frame: param values (sent to the sink like OSC's), program
+    /// changes (a scene request), taps, learned bindings; then feedback for what changed.
+    fn apply_midi(&mut self, params: &mut ParamStore, defs: &[ParamDef], show_secs: f64) {
+        let Some(midi) = self.midi.as_mut() else {
+            return;
+        };
+        let mut actions = std::mem::take(&mut self.midi_actions);
+        actions.clear();
+        midi.drain(defs, |a| actions.push(a));
+        for action in actions.drain(..) {
+            match action {
+                MidiAction::Param { param, value } => {
+                    if let (Some(v), Some(sink), Some(name)) = (
+                        params.set_at(param, value),
+                        &self.sink,
+                        params.name_of(param),
+                    ) {
+                        sink.changed(show_secs, name, v);
+                    }
+                }
+                MidiAction::Program(n) => {
+                    tracing::debug!("MIDI program change {n}");
+                    self.scene_request = Some(SceneRequest::Index(usize::from(n)));
+                }
+                MidiAction::Tap => self.tap(show_secs),
+                MidiAction::Learned {
+                    param,
+                    port,
+                    binding,
+                } => {
+                    let name = defs.get(param).map_or("?", |d| d.name.as_str());
+                    tracing::info!("MIDI learn: `{name}` = \"{binding}\" on \"{port}\"");
+                }
+            }
+        }
+        self.midi_actions = actions;
+        if let Some(midi) = self.midi.as_mut() {
+            midi.feedback(params.targets().map(|(_, v)| v), defs);
+        }
+    }
+
+    /// A tap from MIDI: the tap tempo's, or the audio tracker's.
+    fn tap(&mut self, show_secs: f64) {
+        if self.beats.source == BeatSource::Tap {
+            self.beats.tap.tap(show_secs);
+        } else if let Some(Audio {
+            input: AudioInput::Live { engine, .. },
+            ..
+        }) = &self.audio
+        {
+            engine.tap();
+        }
+    }
+
+    /// Fetches this frame's audio features (nothing without audio), then the beat fields
+    /// from the beat source when it is not the audio tracker and has something to say.
     pub(super) fn update_audio(&mut self, t: FrameTime) {
         if let Some(audio) = &mut self.audio {
             audio.update(t);
         }
+        let now = Instant::now();
+        let tempo = match self.beats.source {
+            BeatSource::Audio => None,
+            BeatSource::Midi => self.midi.as_ref().and_then(|m| m.tempo(now)),
+            BeatSource::Tap => self.beats.tap.tempo(t.time_secs),
+            #[cfg(feature = "link")]
+            BeatSource::Link => self.link.as_mut().and_then(|(l, _)| l.tempo(now)),
+            #[cfg(not(feature = "link"))]
+            BeatSource::Link => None,
+        };
+        self.beats.active = tempo.is_some();
+        if self.link_lead && self.beats.source == BeatSource::Audio {
+            self.lead_link(now);
+        }
+        if let Some(tempo) = tempo {
+            let features = match &mut self.audio {
+                Some(a) => &mut *a.current,
+                None => &mut *self.beat_only,
+            };
+            self.beats.write(tempo, t.time_secs, features);
+        }
+    }
+
+    /// Publishes the audio tracker's tempo to the Link session (at most once a second, when
+    /// the tracker is confident and the tempo moved by more than 0.5 BPM).
+    #[cfg(feature = "link")]
+    fn lead_link(&mut self, now: Instant) {
+        let (Some((link, last)), Some(audio)) = (self.link.as_mut(), self.audio.as_ref()) else {
+            return;
+        };
+        let f = &audio.current;
+        if f.bpm_confidence < 0.5 || last.is_some_and(|t| now.duration_since(t).as_secs() < 1) {
+            return;
+        }
+        let bpm = f64::from(f.bpm);
+        if link.tempo(now).is_none_or(|t| (t.bpm - bpm).abs() > 0.5) {
+            link.set_tempo(bpm);
+            *last = Some(now);
+        }
+    }
+
+    #[cfg(not(feature = "link"))]
+    #[allow(clippy::unused_self)] // the same call as with the feature
+    fn lead_link(&mut self, _now: Instant) {}
+
+    /// Starts or cancels MIDI learn for the param named `name` (false without MIDI or such
+    /// a param).
+    pub(super) fn midi_learn(&mut self, defs: &[ParamDef], name: Option<&str>) -> bool {
+        let Some(midi) = self.midi.as_mut() else {
+            return false;
+        };
+        match name {
+            None => {
+                midi.learn(None);
+                true
+            }
+            Some(name) => match defs.iter().position(|d| d.name == name) {
+                Some(i) => {
+                    midi.learn(Some(i));
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+
+    /// The param waiting for MIDI learn, as its index.
+    pub(super) fn midi_learning(&self) -> Option<usize> {
+        self.midi.as_ref().and_then(Midi::learning)
+    }
+
+    /// MIDI's counters, when MIDI is on.
+    pub(super) fn midi_status(&self) -> Option<MidiStatus> {
+        self.midi.as_ref().map(Midi::status)
+    }
+
+    /// The beat source in use.
+    pub(super) fn beat_source(&self) -> BeatSource {
+        self.beats.source
     }
 
     /// Params that follow an audio feature get `offset + gain * feature` on top of their
@@ -399,17 +613,24 @@ impl Services {
         }
     }
 
-    /// What models hear this frame: the features, or silence.
+    /// What models hear this frame: the features, or silence (with the external beat's
+    /// fields when a beat source other than audio speaks).
     pub(super) fn audio_source(&self) -> &dyn AudioSource {
-        match &self.audio {
-            Some(a) => &*a.current,
-            None => &self.silence,
+        match (&self.audio, self.beats.active) {
+            (Some(a), _) => &*a.current,
+            (None, true) => &*self.beat_only,
+            (None, false) => &self.silence,
         }
     }
 
-    /// The newest audio features, when audio runs.
+    /// The newest audio features, when audio runs (or only the beat fields, when another
+    /// beat source speaks without audio).
     pub(super) fn audio_features(&self) -> Option<&AudioFeatures> {
-        self.audio.as_ref().map(|a| &*a.current)
+        match (&self.audio, self.beats.active) {
+            (Some(a), _) => Some(&*a.current),
+            (None, true) => Some(&*self.beat_only),
+            (None, false) => None,
+        }
     }
 
     /// A one-line state of the audio input (device, reconnecting, file, off).
@@ -445,6 +666,18 @@ impl Services {
             .as_ref()
             .map(|o| (o.handle.local_addr(), o.handle.counters()))
     }
+}
+
+/// Joins Ableton Link when the beat source is Link or hypna leads the session's tempo.
+#[cfg(feature = "link")]
+fn start_link(
+    source: BeatSource,
+    lead: bool,
+) -> Option<(crate::midi::link::Link, Option<Instant>)> {
+    (source == BeatSource::Link || lead).then(|| {
+        tracing::info!("Ableton Link: joined the session");
+        (crate::midi::link::Link::join(120.0), None)
+    })
 }
 
 /// The OSC configuration in effect for `scene` under `mode`.

@@ -1,6 +1,7 @@
 //! Scenes: the TOML file format ([`raw`]), its validation into a typed [`Scene`]
 //! ([`validate`], model tables in `models`), and reading from disk ([`Scene::read`]). The
-//! `[osc]` and `[audio]` tables are part of the format ([`osc`], [`audio`]): the services
+//! `[osc]` and `[audio]` tables are part of the format ([`osc`], [`audio`]), as are MIDI
+//! bindings and the settings file's `[midi]` table ([`midi`]): the services
 //! take their configuration from here, and nothing here knows the services.
 //!
 //! A scene is an ordered list of passes plus named parameters. Validation resolves every
@@ -9,6 +10,7 @@
 pub mod audio;
 pub mod isf;
 pub mod media;
+pub mod midi;
 mod models;
 pub mod osc;
 pub mod raw;
@@ -404,6 +406,8 @@ pub struct ParamDef {
     pub group: Option<String>,
     /// Extra OSC addresses (controller aliases).
     pub osc: Vec<osc::OscAlias>,
+    /// The scene's MIDI binding (the settings file may add more per controller).
+    pub midi: Option<midi::MidiBinding>,
     /// Audio modulation added to the value shaders see.
     pub modulation: Option<Modulation>,
     /// Names of the whole values (index k names the value k), from the `names` file; empty

@@ -312,6 +312,9 @@ pub struct RawParam {
     /// Extra OSC addresses for fixed controller layouts: `"/1/fader1"`, a table
     /// `{ address, input_range = [0, 1], arg = 0 }`, or a list of them. Default: none.
     pub osc: Option<Spanned<super::osc::OscAliases>>,
+    /// A MIDI binding (docs/midi.md): `"cc 1 74"`, `"cc14 1 1"`, `"note 1 60 velocity"`,
+    /// `"bend 1"`, or a table `{ cc = 74, channel = 1, range = [0, 0.5] }`. Default: none.
+    pub midi: Option<Spanned<super::midi::RawMidiBinding>>,
     /// Audio modulation: `{ feature = "bands", index = 0, gain = 1.0, offset = 0.0 }` adds
     /// `offset + gain * feature[index]` to the value shaders see (clamped to the range; not
     /// echoed as OSC feedback). Default: none.

@@ -345,6 +345,16 @@ fn validate_param(
         }
         None => Vec::new(),
     };
+    let midi = match p.midi {
+        Some(m) => match super::midi::MidiBinding::from_raw(m.get_ref()) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                ctx.error(&m.span(), format!("param `{name}`: {e}"));
+                None
+            }
+        },
+        None => None,
+    };
     let modulation = match p.audio {
         Some(m) => {
             let span = m.span();
@@ -416,6 +426,7 @@ fn validate_param(
         smooth_secs,
         group: p.group,
         osc,
+        midi,
         modulation,
         names,
     })

@@ -27,7 +27,7 @@ use winit::window::{Fullscreen, Window, WindowId};
 use super::capture::Capture;
 use super::hud::{Hud, Target};
 use super::monitors::{MonitorInfo, WindowMemory, choose_monitor, monitor_info};
-use super::overlay::Overlay;
+use super::overlay::{LearnRequest, Overlay};
 use super::record::Recorder;
 use super::thumbnail::Thumbnails;
 use super::{Flow, FrameHook, RunOptions, WindowError};
@@ -828,6 +828,18 @@ impl Live {
             });
         for change in self.hud.take_changes() {
             self.runtime.queue_param(&change.name, change.value);
+        }
+        match self.overlay.take_learn() {
+            Some(LearnRequest::Start(i)) => {
+                let name = self.runtime.scene().params.get(i).map(|p| p.name.clone());
+                if let Some(name) = name {
+                    self.runtime.midi_learn(Some(&name));
+                }
+            }
+            Some(LearnRequest::Cancel) => {
+                self.runtime.midi_learn(None);
+            }
+            None => {}
         }
         self.capture.after_submit();
         self.thumbnails.after_submit();

@@ -6,8 +6,8 @@
 use std::time::Instant;
 
 use super::overlay::{
-    AudioStatus, FrameTimes, ModelStatus, OscStatus, Overlay, OverlayData, ParamChange,
-    RecordStatus,
+    AudioStatus, FrameTimes, MidiHudStatus, ModelStatus, OscStatus, Overlay, OverlayData,
+    ParamChange, RecordStatus,
 };
 use crate::diag::Diagnostic;
 use crate::infer::WorkerState;
@@ -144,6 +144,18 @@ impl Hud {
             errors,
             params: &runtime.scene().params,
             targets: &targets,
+            midi: runtime.midi_status().map(|m| MidiHudStatus {
+                inputs: m.inputs,
+                outputs: m.outputs,
+                received: m.received,
+                dropped: m.dropped + m.out_dropped,
+                beat_source: runtime.beat_source().name(),
+            }),
+            midi_learning: runtime.midi_status().map(|_| {
+                runtime
+                    .midi_learning()
+                    .and_then(|n| runtime.scene().params.iter().position(|p| p.name == n))
+            }),
         };
         overlay.draw(
             &target.gpu.device,

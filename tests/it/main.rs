@@ -48,6 +48,7 @@ mod isf_transition;
 mod layers;
 mod media;
 mod memory;
+mod midi;
 mod models;
 mod osc_bench;
 mod osc_burst;

@@ -299,6 +299,8 @@ fn full_overlay_over_a_scene_frame() {
         errors: &errs,
         params: &params,
         targets: &targets,
+        midi: None,
+        midi_learning: None,
     };
     let mut changes = Vec::new();
     // The very first frame already shows everything (no invisible sizing frame).

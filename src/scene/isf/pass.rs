@@ -217,6 +217,7 @@ fn param_for(params: &mut Vec<ParamDef>, c: Component, group: &str, at: Location
         label: c.label,
         group: Some(group.to_string()),
         osc: Vec::new(),
+        midi: None,
         modulation: None,
         names: Vec::new(),
     });

@@ -136,6 +136,21 @@ pub struct RecordStatus<'a> {
     pub dropped: u64,
 }
 
+/// The MIDI line of the HUD.
+#[derive(Debug, Clone, Copy)]
+pub struct MidiHudStatus {
+    /// Input ports connected.
+    pub inputs: u64,
+    /// Feedback ports connected.
+    pub outputs: u64,
+    /// Messages received so far.
+    pub received: u64,
+    /// Messages and feedback dropped so far.
+    pub dropped: u64,
+    /// The beat source's name (`audio`, `midi`, `link`, `tap`).
+    pub beat_source: &'static str,
+}
+
 /// Everything the overlay shows for one frame. The app fills it each frame; nothing is kept.
 #[derive(Debug, Clone, Copy)]
 pub struct OverlayData<'a> {
@@ -167,6 +182,11 @@ pub struct OverlayData<'a> {
     /// The target value of each param, index-aligned with `params` (a missing entry shows the
     /// default).
     pub targets: &'a [f32],
+    /// MIDI ports, when MIDI is on.
+    pub midi: Option<MidiHudStatus>,
+    /// MIDI learn in the panel: `None` without MIDI (no learn buttons), `Some(None)` while
+    /// nothing is learning, `Some(Some(i))` while param `i` waits for a control to move.
+    pub midi_learning: Option<Option<usize>>,
 }
 
 impl<'a> OverlayData<'a> {
@@ -187,8 +207,19 @@ impl<'a> OverlayData<'a> {
             errors: &[],
             params: &[],
             targets: &[],
+            midi: None,
+            midi_learning: None,
         }
     }
+}
+
+/// A click on a param's MIDI learn button.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LearnRequest {
+    /// Learn for the param at this index (the next CC, note or bend moved binds to it).
+    Start(usize),
+    /// Stop waiting.
+    Cancel,
 }
 
 /// A param moved in the panel: apply it like an OSC update (smoothed, echoed as feedback).

@@ -17,8 +17,8 @@ mod data;
 mod ui;
 
 pub use data::{
-    AudioStatus, FRAME_HISTORY, FrameTimes, ModelStatus, OscStatus, OverlayData, ParamChange,
-    RecordStatus,
+    AudioStatus, FRAME_HISTORY, FrameTimes, LearnRequest, MidiHudStatus, ModelStatus, OscStatus,
+    OverlayData, ParamChange, RecordStatus,
 };
 
 use std::time::Instant;
@@ -42,6 +42,8 @@ pub struct Overlay {
     slider_rects: Vec<(String, egui::Rect)>,
     /// The last platform output (cursor icon, …), applied by [`Self::handle_platform_output`].
     platform_output: Option<egui::PlatformOutput>,
+    /// A MIDI learn button clicked, until taken.
+    learn: Option<LearnRequest>,
 }
 
 impl std::fmt::Debug for Overlay {
@@ -81,6 +83,7 @@ impl Overlay {
             max_texture_side: device.limits().max_texture_dimension_2d as usize,
             slider_rects: Vec::new(),
             platform_output: None,
+            learn: None,
         }
     }
 
@@ -290,7 +293,15 @@ impl Overlay {
         self.hud = flags.hud;
         self.panel = flags.panel;
         self.help = flags.help;
+        if flags.learn.is_some() {
+            self.learn = flags.learn;
+        }
         output
+    }
+
+    /// The MIDI learn button clicked since the last call, taken.
+    pub fn take_learn(&mut self) -> Option<LearnRequest> {
+        self.learn.take()
     }
 
     fn flags(&self) -> Flags {
@@ -298,6 +309,7 @@ impl Overlay {
             hud: self.hud,
             panel: self.panel,
             help: self.help,
+            learn: None,
         }
     }
 
@@ -329,6 +341,7 @@ mod tests {
             label: String::new(),
             group: group.map(str::to_owned),
             osc: Vec::new(),
+            midi: None,
             modulation: None,
             names: Vec::new(),
         }

@@ -3,7 +3,7 @@
 
 use egui::{Align2, Color32, Context, CornerRadius, FontId, Id, RichText, Stroke, Ui, pos2, vec2};
 
-use super::data::{OverlayData, ParamChange};
+use super::data::{LearnRequest, OverlayData, ParamChange};
 
 /// How many diagnostics the banner lists before "… N more".
 const MAX_ERRORS: usize = 8;
@@ -33,6 +33,8 @@ pub(crate) struct Flags {
     pub hud: bool,
     pub panel: bool,
     pub help: bool,
+    /// A MIDI learn button clicked this frame.
+    pub learn: Option<LearnRequest>,
 }
 
 impl Flags {
@@ -112,7 +114,9 @@ pub(crate) fn build(
             .anchor(Align2::RIGHT_TOP, vec2(-12.0, 12.0))
             .resizable(false)
             .fade_in(false)
-            .show(ctx, |ui| param_panel(ui, data, changes, slider_rects));
+            .show(ctx, |ui| {
+                param_panel(ui, data, changes, slider_rects, &mut flags.learn);
+            });
     }
     if flags.help {
         egui::Window::new("Keys")
@@ -302,6 +306,23 @@ fn hud_contents(ui: &mut Ui, data: &OverlayData<'_>) {
             ui.label(RichText::new(format!("{} dropped", rec.dropped)).color(color));
         });
     }
+
+    if let Some(midi) = &data.midi {
+        ui.separator();
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("midi").color(DIM));
+            ui.label(
+                RichText::new(format!(
+                    "{} in, {} feedback, {} msgs",
+                    midi.inputs, midi.outputs, midi.received
+                ))
+                .monospace(),
+            );
+            let color = if midi.dropped > 0 { WARN } else { DIM };
+            ui.label(RichText::new(format!("{} dropped", midi.dropped)).color(color));
+            ui.label(RichText::new(format!("beat: {}", midi.beat_source)).color(DIM));
+        });
+    }
 }
 
 /// Frame times as a line graph with 16.7 and 33.3 ms guides.
@@ -383,6 +404,7 @@ fn param_panel(
     data: &OverlayData<'_>,
     changes: &mut Vec<ParamChange>,
     slider_rects: &mut Vec<(String, egui::Rect)>,
+    learn: &mut Option<LearnRequest>,
 ) {
     // A fixed width: an auto-sized window around a scroll area would clip the last column.
     ui.set_width(PANEL_WIDTH);
@@ -398,6 +420,13 @@ fn param_panel(
     };
     let reset_all = ui.button("Reset all");
     slider_rects.push((RESET_ALL.to_owned(), reset_all.rect));
+    if let Some(Some(i)) = data.midi_learning {
+        let name = data.params.get(i).map_or("?", |p| p.name.as_str());
+        ui.label(
+            RichText::new(format!("MIDI learn: move a control for `{name}`"))
+                .color(egui::Color32::YELLOW),
+        );
+    }
     if reset_all.clicked() {
         for (i, p) in data.params.iter().enumerate() {
             if !at_default(target(i), p.default) {
@@ -424,9 +453,10 @@ fn param_panel(
             let rows = |ui: &mut Ui,
                         group: Option<&str>,
                         changes: &mut Vec<ParamChange>,
-                        rects: &mut Vec<(String, egui::Rect)>| {
+                        rects: &mut Vec<(String, egui::Rect)>,
+                        learn: &mut Option<LearnRequest>| {
                 egui::Grid::new(("hypna.overlay.params", group))
-                    .num_columns(3)
+                    .num_columns(if data.midi_learning.is_some() { 4 } else { 3 })
                     .spacing(vec2(8.0, 4.0))
                     .show(ui, |ui| {
                         for (i, p) in data.params.iter().enumerate() {
@@ -434,16 +464,19 @@ fn param_panel(
                                 continue;
                             }
                             param_row(ui, p, target(i), changes, rects);
+                            if let Some(learning) = data.midi_learning {
+                                learn_button(ui, i, learning == Some(i), learn);
+                            }
                             ui.end_row();
                         }
                     });
             };
-            rows(ui, None, changes, slider_rects);
+            rows(ui, None, changes, slider_rects, learn);
             for g in groups {
                 egui::CollapsingHeader::new(g)
                     .id_salt(("hypna.overlay.group", g))
                     .default_open(true)
-                    .show(ui, |ui| rows(ui, Some(g), changes, slider_rects));
+                    .show(ui, |ui| rows(ui, Some(g), changes, slider_rects, learn));
             }
         });
 }
@@ -495,6 +528,27 @@ fn param_row(
         changes.push(ParamChange {
             name: p.name.clone(),
             value: p.default,
+        });
+    }
+}
+
+/// The MIDI learn button of param `i`: "learn", or "cancel" while it waits.
+fn learn_button(ui: &mut Ui, i: usize, waiting: bool, learn: &mut Option<LearnRequest>) {
+    let button = if waiting {
+        egui::Button::new(RichText::new("cancel").color(egui::Color32::YELLOW)).small()
+    } else {
+        egui::Button::new("learn").small()
+    };
+    let response = ui.add(button).on_hover_text(if waiting {
+        "waiting for a MIDI control to move"
+    } else {
+        "MIDI learn: click, then move a knob, fader, key or pad"
+    });
+    if response.clicked() {
+        *learn = Some(if waiting {
+            LearnRequest::Cancel
+        } else {
+            LearnRequest::Start(i)
         });
     }
 }
