@@ -7,7 +7,7 @@
 #![allow(clippy::float_cmp)] // frame counts and sample rates are whole numbers
 
 use crate::common;
-use crate::window::{Hypna, XServer, has_xdotool};
+use crate::window::{Hypna, XServer, has_xdotool, press_key};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -477,20 +477,7 @@ fn run_records_the_show_with_live_audio_started_and_stopped_by_osc_and_the_v_key
             .filter_map(Result::ok)
             .any(|e| e.metadata().is_ok_and(|m| m.len() > 2000))
     });
-    let status = Command::new("xdotool")
-        .args([
-            "search",
-            "--name",
-            "hypna",
-            "windowfocus",
-            "--sync",
-            "key",
-            "v",
-        ])
-        .env("DISPLAY", &x.display)
-        .status()
-        .unwrap();
-    assert!(status.success(), "xdotool failed");
+    press_key(&x, "v");
     let line = hypna.wait_for("recording of", Duration::from_mins(1));
     assert!(line.contains("stopped"), "{line}");
     hypna.wait_for("recorded ", Duration::from_mins(1));

@@ -881,8 +881,8 @@ fn fullscreen_fills_the_monitor_and_f_toggles_it() {
     press_f_until(&x, &mut hypna, [160, 90], "F did not leave fullscreen");
 }
 
-/// Presses F in the hypna window and waits for captures of `size`.
-fn press_f_until(x: &XServer, hypna: &mut Hypna, size: [u32; 2], failure: &str) {
+/// Presses `key` in the hypna window (xdotool, after focusing it).
+pub(crate) fn press_key(x: &XServer, key: &str) {
     let status = Command::new("xdotool")
         .args([
             "search",
@@ -891,12 +891,17 @@ fn press_f_until(x: &XServer, hypna: &mut Hypna, size: [u32; 2], failure: &str) 
             "windowfocus",
             "--sync",
             "key",
-            "f",
+            key,
         ])
         .env("DISPLAY", &x.display)
         .status()
         .unwrap();
     assert!(status.success(), "xdotool failed");
+}
+
+/// Presses F in the hypna window and waits for captures of `size`.
+fn press_f_until(x: &XServer, hypna: &mut Hypna, size: [u32; 2], failure: &str) {
+    press_key(x, "f");
     let deadline = Instant::now() + Duration::from_mins(1);
     while next_capture(hypna).size != size {
         assert!(Instant::now() < deadline, "{failure}");
