@@ -73,7 +73,7 @@ pub(crate) fn run_restarting(
     mut after_panic: impl FnMut(&str),
     mut body: impl FnMut(bool),
 ) {
-    let mut delay = policy.first_delay;
+    let mut delay = Backoff::new(policy.first_delay, policy.max_delay);
     // Panics since the body last ran healthily; 0 means the next panic starts a new streak.
     let mut streak = 0u64;
     let mut cap_logged = false;
@@ -90,19 +90,20 @@ pub(crate) fn run_restarting(
         if started.elapsed() >= policy.healthy_after {
             streak = 0;
             cap_logged = false;
-            delay = policy.first_delay;
+            delay.reset();
         }
+        let pause = delay.current();
         streak += 1;
         if streak == 1 {
             tracing::error!(
-                "thread {thread} panicked: {message}; restarting it in {delay:?} \
+                "thread {thread} panicked: {message}; restarting it in {pause:?} \
                  ({total} restarts since start)"
             );
-        } else if delay >= policy.max_delay && !cap_logged {
+        } else if delay.at_cap() && !cap_logged {
             cap_logged = true;
             tracing::warn!(
                 "thread {thread} keeps panicking ({streak} times in a row, last: {message}); \
-                 restarting it every {delay:?}; further panics are counted, not logged"
+                 restarting it every {pause:?}; further panics are counted, not logged"
             );
         } else {
             tracing::debug!("thread {thread} panicked again ({streak} in a row): {message}");
@@ -111,11 +112,55 @@ pub(crate) fn run_restarting(
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| after_panic(&message))) {
             std::mem::forget(payload);
         }
-        if !wait(delay) {
+        if !wait(pause) {
             return;
         }
-        delay = (delay * 2).min(policy.max_delay);
+        delay.grow();
         restarted = true;
+    }
+}
+
+/// A retry delay that doubles after each failure, up to a cap, and starts over after a
+/// success: the one backoff of threads that restart, media decoders that reconnect and MIDI
+/// port scans.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    first: Duration,
+    max: Duration,
+    current: Duration,
+}
+
+impl Backoff {
+    /// Starts at `first`, doubling up to `max`.
+    #[must_use]
+    pub fn new(first: Duration, max: Duration) -> Self {
+        Self {
+            first,
+            max,
+            current: first,
+        }
+    }
+
+    /// The delay to wait now.
+    #[must_use]
+    pub fn current(&self) -> Duration {
+        self.current
+    }
+
+    /// Whether the delay has reached its cap.
+    #[must_use]
+    pub fn at_cap(&self) -> bool {
+        self.current >= self.max
+    }
+
+    /// One more failure: the delay doubles (up to the cap).
+    pub fn grow(&mut self) {
+        self.current = (self.current * 2).min(self.max);
+    }
+
+    /// A success: the delay starts over.
+    pub fn reset(&mut self) {
+        self.current = self.first;
     }
 }
 

@@ -16,12 +16,15 @@ use std::time::{Duration, Instant};
 
 use super::input::InputArgs;
 use super::process::{Ffmpeg, KillSwitch, Stdin};
+use crate::restart::Backoff;
 use crate::scene::{MediaDef, MediaInput, Speed};
 
 /// A live source without a new frame for this long counts as stalled.
 pub const STALL_AFTER: Duration = Duration::from_secs(1);
 /// Longest wait between two attempts to restart a failed capture.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// The first pause before a failed source is tried again.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// A file source more than this many seconds behind the wanted frame seeks instead of
 /// decoding its way there.
 const SEEK_AHEAD_SECS: f64 = 2.0;
@@ -488,7 +491,7 @@ fn decode_file(shared: &Shared, def: &MediaDef, buf: &mut Vec<u8>) {
     // The index of the frame in the mailbox.
     let mut have: Option<u64> = None;
     let mut count: Option<u64> = None;
-    let mut backoff = Duration::from_millis(250);
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let seek_ahead = (SEEK_AHEAD_SECS * def.play.fps).ceil() as u64;
     while !shared.stop.load(Ordering::Relaxed) {
@@ -514,8 +517,8 @@ fn decode_file(shared: &Shared, def: &MediaDef, buf: &mut Vec<u8>) {
         let failed = matches!(shared.lock().state, SourceState::Failed(_));
         if failed && process.is_none() {
             // A crashed or undecodable run: try again after a pause that grows.
-            shared.sleep(backoff);
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            shared.sleep(backoff.current());
+            backoff.grow();
         }
         let may_seek = count.is_some() || !past_end;
         let restart = match &process {
@@ -556,7 +559,7 @@ fn decode_file(shared: &Shared, def: &MediaDef, buf: &mut Vec<u8>) {
                 if index == want {
                     shared.publish(buf, Some(want_abs));
                     have = Some(index);
-                    backoff = Duration::from_millis(250);
+                    backoff.reset();
                 } else if !shared.exact.load(Ordering::Relaxed) {
                     // Live and behind: show each frame on the way rather than none.
                     shared.publish(buf, None);
@@ -626,7 +629,7 @@ fn capture_live(
     resolve: &(dyn Fn() -> Result<InputArgs, String> + Send),
     buf: &mut Vec<u8>,
 ) {
-    let mut backoff = Duration::from_millis(250);
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     while !shared.stop.load(Ordering::Relaxed) {
         let attempt = resolve().and_then(|args| {
             Ffmpeg::spawn(&args.command(), Stdin::Null).map_err(|e| e.to_string())
@@ -656,7 +659,7 @@ fn capture_live(
                 shared.running(None);
                 drop(p);
                 if frames > 0 {
-                    backoff = Duration::from_millis(250);
+                    backoff.reset();
                 }
                 end
             }
@@ -664,10 +667,11 @@ fn capture_live(
         };
         let Some(error) = error else { break };
         shared.counters.failures.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!("media capture: {error}; retrying in {backoff:?}");
+        let pause = backoff.current();
+        tracing::warn!("media capture: {error}; retrying in {pause:?}");
         shared.set_state(SourceState::Failed(error));
-        shared.sleep(backoff);
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        shared.sleep(pause);
+        backoff.grow();
     }
 }
 

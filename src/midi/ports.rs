@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use midir::{Ignore, MidiInput, MidiInputConnection, MidiOutput, MidiOutputConnection};
 
+use crate::restart::Backoff;
 use crate::scene::midi::MidiBinding;
 
 /// hypna's MIDI client name; ports whose name contains it are hypna's own.
@@ -142,15 +143,15 @@ impl Ports {
     /// machine without MIDI is not asked (and the system library does not log) every second.
     pub(super) fn run(mut self, commands: &Receiver<Command>) {
         let mut next_scan = Instant::now();
-        let mut backoff = self.config.poll;
+        let mut backoff = Backoff::new(self.config.poll, Duration::from_mins(1));
         loop {
             if Instant::now() >= next_scan {
                 if self.scan() {
-                    backoff = self.config.poll;
+                    backoff.reset();
                 } else {
-                    backoff = (backoff * 2).min(Duration::from_mins(1));
+                    backoff.grow();
                 }
-                next_scan = Instant::now() + backoff;
+                next_scan = Instant::now() + backoff.current();
             }
             match commands.recv_timeout(next_scan.saturating_duration_since(Instant::now())) {
                 Ok(command) => self.handle(command),
